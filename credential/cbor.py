@@ -1,0 +1,178 @@
+"""Bounded CBOR decoding and deterministic encoding for the compact QR form.
+
+``loads`` walks the encoded item once before cbor2 sees it, so that cbor2
+never allocates for a length the input cannot hold.  The walk refuses what
+the compact form never uses and what would let two readers disagree:
+
+- input over ``max_size`` bytes (TOO_LARGE) and bytes after the item;
+- indefinite lengths, tags, simple values other than false, true and null,
+  and reserved additional information (RFC 8949 section 3);
+- a declared length or item count beyond the bytes that remain;
+- nesting deeper than 16 arrays or maps;
+- map keys that are not integers, text or byte strings, and duplicate keys
+  (RFC 8949 section 5.6: a map with duplicates is not valid).
+
+``dumps`` writes the core deterministic encoding of RFC 8949 section 4.2.1:
+shortest heads, definite lengths, map keys sorted by their encoded bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Mapping, Sequence
+
+import cbor2
+
+from credential.errors import DecodeError, Reason
+
+__all__ = ["MAX_DEPTH", "dumps", "loads"]
+
+#: Deepest nesting of arrays and maps that ``loads`` accepts.
+MAX_DEPTH = 16
+
+_UINT, _NINT, _BYTES, _TEXT, _ARRAY, _MAP, _TAG, _SIMPLE = range(8)
+_HEAD_SIZES = {24: 1, 25: 2, 26: 4, 27: 8}
+_SIMPLE_VALUES = frozenset({20, 21, 22})  # false, true, null
+
+
+def _malformed(detail: str) -> DecodeError:
+    return DecodeError(Reason.MALFORMED, detail)
+
+
+def _check(data: bytes) -> None:  # noqa: C901 - one flat loop, kept for speed
+    """Walk one CBOR item covering all of ``data``; raise on anything refused."""
+    # ``pending`` holds, per open array or map, the items it still expects (a
+    # map counts keys and values); ``keys`` holds a map's keys seen so far.
+    size = len(data)
+    pending: list[int] = [1]
+    keys: list[set[object] | None] = [None]
+    pos = 0
+    while pending:
+        if pending[-1] == 0:
+            pending.pop()
+            keys.pop()
+            continue
+        pending[-1] -= 1
+        seen = keys[-1]
+        is_key = seen is not None and pending[-1] % 2 == 1
+
+        if pos >= size:
+            raise _malformed("CBOR item ends early")
+        initial = data[pos]
+        major, arg = initial >> 5, initial & 0x1F
+        pos += 1
+        if arg >= 24:
+            width = _HEAD_SIZES.get(arg)
+            if width is None:
+                # 28-30 are reserved; 31 is an indefinite length or a break.
+                raise _malformed("CBOR indefinite length or reserved value")
+            if major == _SIMPLE and width == 1:
+                raise _malformed("CBOR simple value not accepted")
+            if pos + width > size:
+                raise _malformed("CBOR item ends early")
+            arg = int.from_bytes(data[pos : pos + width], "big")
+            pos += width
+        elif major == _SIMPLE and arg not in _SIMPLE_VALUES:
+            raise _malformed("CBOR simple value not accepted")
+
+        if major == _BYTES or major == _TEXT:
+            if arg > size - pos:
+                raise _malformed("CBOR string longer than the input")
+            if is_key:
+                key: object = (major, data[pos : pos + arg])
+            pos += arg
+        elif major == _UINT:
+            key = arg
+        elif major == _NINT:
+            key = -1 - arg
+        elif major == _TAG:
+            raise _malformed("CBOR tags are not accepted")
+        elif is_key:
+            raise _malformed("CBOR map key must be an integer or a string")
+        elif major == _SIMPLE:
+            pass
+        else:
+            count = arg if major == _ARRAY else 2 * arg
+            if count > size - pos:
+                raise _malformed("CBOR container longer than the input")
+            if len(pending) > MAX_DEPTH:
+                raise _malformed("CBOR nested too deeply")
+            pending.append(count)
+            keys.append(set() if major == _MAP else None)
+
+        if is_key and seen is not None:
+            if key in seen:
+                raise _malformed("duplicate CBOR map key")
+            seen.add(key)
+    if pos != size:
+        raise _malformed("bytes after the CBOR item")
+
+
+def loads(data: bytes, *, max_size: int = 8192) -> object:
+    """Decode one bounded CBOR item; ``DecodeError`` for anything refused."""
+    if len(data) > max_size:
+        raise DecodeError(Reason.TOO_LARGE, "CBOR data is too large")
+    _check(data)
+    try:
+        return cbor2.loads(data)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError):
+        # The walk leaves cbor2 little to refuse: invalid UTF-8, mostly.
+        raise _malformed("CBOR data not readable") from None
+
+
+def _encode_head(major: int, arg: int) -> bytes:
+    if arg < 24:
+        return bytes([(major << 5) | arg])
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if arg < 1 << (8 * size):
+            return bytes([(major << 5) | info]) + arg.to_bytes(size, "big")
+    raise ValueError("integer too large for a CBOR head")
+
+
+def _encode_float(value: float) -> bytes:
+    # Shortest of half, single and double precision that keeps the value
+    # (RFC 8949 section 4.2.2 preferred serialization of floats).
+    if math.isnan(value):
+        return b"\xf9\x7e\x00"
+    for info, fmt in ((25, ">e"), (26, ">f")):
+        try:
+            packed = struct.pack(fmt, value)
+        except OverflowError:
+            continue
+        if struct.unpack(fmt, packed)[0] == value:
+            return bytes([0xE0 | info]) + packed
+    return b"\xfb" + struct.pack(">d", value)
+
+
+def dumps(obj: object) -> bytes:
+    """Encode in the core deterministic form (RFC 8949 section 4.2.1).
+
+    Supports None, bool, int (64-bit range), float, bytes, str, sequences
+    and mappings; anything else raises ``TypeError``.
+    """
+    if obj is None:
+        return b"\xf6"
+    if obj is True:
+        return b"\xf5"
+    if obj is False:
+        return b"\xf4"
+    if isinstance(obj, int):
+        if obj >= 0:
+            return _encode_head(_UINT, obj)
+        return _encode_head(_NINT, -1 - obj)
+    if isinstance(obj, float):
+        return _encode_float(obj)
+    if isinstance(obj, bytes | bytearray | memoryview):
+        raw = bytes(obj)
+        return _encode_head(_BYTES, len(raw)) + raw
+    if isinstance(obj, str):
+        raw = obj.encode("utf-8")
+        return _encode_head(_TEXT, len(raw)) + raw
+    if isinstance(obj, Mapping):
+        pairs = sorted((dumps(k), dumps(v)) for k, v in obj.items())
+        return _encode_head(_MAP, len(pairs)) + b"".join(k + v for k, v in pairs)
+    if isinstance(obj, Sequence):
+        items = [dumps(item) for item in obj]
+        return _encode_head(_ARRAY, len(items)) + b"".join(items)
+    raise TypeError(f"cannot encode {type(obj).__name__} as CBOR")

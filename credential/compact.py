@@ -1,0 +1,321 @@
+"""The compact QR form: CBOR claims under COSE_Sign1, holder-bound, as Base45 text.
+
+A credential is a COSE_Sign1 (RFC 9052) whose payload is a CBOR map with
+CWT labels where CWT has one (exp 4, iat 6, cti 7) and small negative
+private labels for the rest::
+
+    {-1: type code, 7: serial, -2: [status list id, index],
+     -3: holder key (compressed P-256 point), 6: iat, 4: exp,
+     -4: {claim key: value, ...}}
+
+Claims are encoded to be small: dates as days since 1970-01-01, the citizen
+ID number as the integer of its first 17 digits (the check character is
+recomputed), choices as their index, Chinese text as GB18030 bytes (two
+bytes a character where UTF-8 takes three; the round trip is exact).
+
+A presentation is ``[1, credential, time, holder signature]`` (a fifth
+member carries the counter's nonce), zlib-compressed when that is shorter,
+Base45-encoded and prefixed with ``ES1:``.  The holder signs the SHA-256 of
+the credential bytes with the time and nonce, so a screenshot of the QR
+stops working once the verifier's maximum age has passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from credential import base45, cbor, cose
+from credential.algorithms import PublicKey, Signer, verify_signature
+from credential.errors import (
+    DecodeError,
+    HolderBindingError,
+    Reason,
+    SignatureError,
+)
+from credential.inflate import deflate, inflate
+from schemas import CredentialType
+from schemas.checks import LONG_TERM, citizen_id_check_char, ethnicities
+
+__all__ = [
+    "PREFIX",
+    "MAX_TEXT",
+    "CompactCredential",
+    "UnverifiedPresentation",
+    "decode_claims",
+    "decode_credential",
+    "encode_claims",
+    "make_credential",
+    "parse_presentation",
+    "present",
+    "verify_holder",
+]
+
+PREFIX = "ES1:"
+#: Longest QR text accepted: a version-25 code at level M holds 1,853
+#: alphanumeric characters, far beyond what a credential needs.
+MAX_TEXT = 1_900
+_MAX_BYTES = 4_096
+_EPOCH = dt.date(1970, 1, 1)
+_HOLDER_CONTEXT = b"eSeal ES1 holder proof\x00"
+
+_TYPE, _STATUS, _HOLDER, _CLAIMS = -1, -2, -3, -4
+_EXP, _IAT, _SERIAL = 4, 6, 7
+
+
+# -- claim values ----------------------------------------------------------
+
+
+def _encode_value(encoding: str, values: tuple[str, ...], value: Any) -> object:
+    if encoding == "text":
+        return str(value).encode("gb18030")
+    if encoding == "enum":
+        return values.index(value) + 1
+    if encoding == "ethnicity":
+        return ethnicities().index(value) + 1
+    if encoding == "date":
+        return (dt.date.fromisoformat(value) - _EPOCH).days
+    if encoding == "date_or_long_term":
+        return None if value == LONG_TERM else (dt.date.fromisoformat(value) - _EPOCH).days
+    if encoding == "citizen_id":
+        return int(value[:17])
+    raise ValueError(f"unknown QR encoding {encoding!r}")
+
+
+def _decode_value(encoding: str, values: tuple[str, ...], raw: object) -> str:
+    # Every branch checks the type first: the bytes were signed by the seal,
+    # but a verifier still refuses what the issuer could never have written.
+    if encoding == "text" and isinstance(raw, bytes):
+        return raw.decode("gb18030")
+    if encoding == "enum" and _is_int(raw) and 1 <= raw <= len(values):
+        return values[raw - 1]
+    if encoding == "ethnicity" and _is_int(raw) and 1 <= raw <= len(ethnicities()):
+        return ethnicities()[raw - 1]
+    if encoding in ("date", "date_or_long_term") and _is_int(raw) and abs(raw) < 10**6:
+        return (_EPOCH + dt.timedelta(days=raw)).isoformat()
+    if encoding == "date_or_long_term" and raw is None:
+        return LONG_TERM
+    if encoding == "citizen_id" and _is_int(raw) and 0 <= raw < 10**17:
+        first17 = f"{raw:017d}"
+        return first17 + citizen_id_check_char(first17)
+    raise DecodeError(Reason.MALFORMED, "a claim has the wrong form")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+
+
+def encode_claims(ctype: CredentialType, claims: Mapping[str, Any]) -> dict[int, object]:
+    """Validated claims to the compact map, keyed by each claim's QR key."""
+    return {
+        spec.qr_key: _encode_value(spec.encoding, spec.values, claims[spec.name])
+        for spec in ctype.claims
+        if spec.name in claims
+    }
+
+
+def decode_claims(ctype: CredentialType, raw: object) -> dict[str, str]:
+    """The compact map back to claims, in the type's order."""
+    if not isinstance(raw, dict):
+        raise DecodeError(Reason.MALFORMED, "the claims are not a map")
+    known = {spec.qr_key for spec in ctype.claims}
+    if not set(raw) <= known:
+        raise DecodeError(Reason.MALFORMED, "unknown claim key")
+    try:
+        return {
+            spec.name: _decode_value(spec.encoding, spec.values, raw[spec.qr_key])
+            for spec in ctype.claims
+            if spec.qr_key in raw
+        }
+    except (UnicodeDecodeError, OverflowError, ValueError):
+        raise DecodeError(Reason.MALFORMED, "a claim has the wrong form") from None
+
+
+# -- the credential --------------------------------------------------------
+
+
+def _point(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+
+
+def make_credential(
+    *,
+    ctype: CredentialType,
+    claims: Mapping[str, Any],
+    serial: str,
+    status: tuple[int, int],
+    holder_key: ec.EllipticCurvePublicKey,
+    iat: int,
+    exp: int,
+    signer: Signer,
+) -> bytes:
+    """Sign the compact credential with the seal; returns COSE_Sign1 bytes."""
+    payload = {
+        _TYPE: ctype.code,
+        _SERIAL: serial,
+        _STATUS: list(status),
+        _HOLDER: _point(holder_key),
+        _IAT: iat,
+        _EXP: exp,
+        _CLAIMS: encode_claims(ctype, claims),
+    }
+    return cose.sign1(cbor.dumps(payload), signer, kid=bytes.fromhex(signer.kid))
+
+
+@dataclass(frozen=True)
+class CompactCredential:
+    """A compact credential whose seal signature has been verified."""
+
+    type_code: int
+    serial: str
+    status_list: int
+    status_index: int
+    holder_key: ec.EllipticCurvePublicKey
+    iat: int
+    exp: int
+    raw_claims: Mapping[int, object]
+
+
+def decode_credential(payload: bytes) -> CompactCredential:
+    """Read the payload of a COSE_Sign1 whose signature the caller verified."""
+    data = cbor.loads(payload, max_size=_MAX_BYTES)
+    if not isinstance(data, dict):
+        raise DecodeError(Reason.MALFORMED, "the credential is not a map")
+    try:
+        type_code, serial = data[_TYPE], data[_SERIAL]
+        status, holder = data[_STATUS], data[_HOLDER]
+        iat, exp, claims = data[_IAT], data[_EXP], data[_CLAIMS]
+    except KeyError:
+        raise DecodeError(Reason.MALFORMED, "the credential lacks a member") from None
+    if not (
+        _is_int(type_code)
+        and isinstance(serial, str)
+        and len(serial) <= 64
+        and isinstance(status, list)
+        and len(status) == 2
+        and all(_is_int(x) and x >= 0 for x in status)
+        and isinstance(holder, bytes)
+        and _is_int(iat)
+        and _is_int(exp)
+        and isinstance(claims, dict)
+    ):
+        raise DecodeError(Reason.MALFORMED, "a credential member has the wrong form")
+    try:
+        holder_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), holder)
+    except ValueError:
+        raise DecodeError(Reason.MALFORMED, "the holder key is not a P-256 point") from None
+    return CompactCredential(
+        type_code=type_code,
+        serial=serial,
+        status_list=status[0],
+        status_index=status[1],
+        holder_key=holder_key,
+        iat=iat,
+        exp=exp,
+        raw_claims=claims,
+    )
+
+
+# -- presentations ---------------------------------------------------------
+
+
+def _holder_message(credential: bytes, at: int, nonce: bytes) -> bytes:
+    return (
+        _HOLDER_CONTEXT
+        + hashlib.sha256(credential).digest()
+        + at.to_bytes(8, "big")
+        + nonce
+    )
+
+
+def present(
+    credential: bytes, holder: Signer, *, now: int, nonce: bytes | None = None
+) -> str:
+    """A fresh QR text: the credential with the holder's signature over it and now."""
+    signature = holder.sign(_holder_message(credential, now, nonce or b""))
+    members: list[object] = [1, credential, now, signature]
+    if nonce:
+        members.append(nonce)
+    raw = cbor.dumps(members)
+    packed = deflate(raw)
+    return PREFIX + base45.encode(packed if len(packed) < len(raw) else raw)
+
+
+@dataclass(frozen=True)
+class UnverifiedPresentation:
+    """A presentation read from QR text; nothing in it has been verified."""
+
+    sign1: cose.UnverifiedSign1
+    credential: bytes
+    at: int
+    holder_signature: bytes
+    nonce: bytes
+
+
+def parse_presentation(text: str) -> UnverifiedPresentation:
+    """Decode QR text down to its parts, bounded at every stage."""
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise DecodeError(Reason.TOO_LARGE, "the QR text is too long")
+    if not text.startswith(PREFIX):
+        if text[:2] == PREFIX[:2] and text[3:4] == ":":
+            raise DecodeError(Reason.UNSUPPORTED_VERSION)
+        raise DecodeError(Reason.MALFORMED, "not an eSeal code")
+    raw = base45.decode(text[len(PREFIX) :], max_length=MAX_TEXT)
+    if raw[:1] == b"\x78":
+        raw = inflate(raw, max_size=_MAX_BYTES)
+    members = cbor.loads(raw, max_size=_MAX_BYTES)
+    if not isinstance(members, list) or not members or members[0] != 1:
+        raise DecodeError(Reason.MALFORMED, "not a presentation")
+    if len(members) < 4:
+        raise HolderBindingError(Reason.HOLDER_PROOF_MISSING)
+    if len(members) > 5:
+        raise DecodeError(Reason.MALFORMED, "too many members")
+    _, credential, at, signature, *rest = members
+    nonce = rest[0] if rest else b""
+    if not (
+        isinstance(credential, bytes)
+        and _is_int(at)
+        and isinstance(signature, bytes)
+        and isinstance(nonce, bytes)
+        and len(nonce) <= 64
+    ):
+        raise DecodeError(Reason.MALFORMED, "a presentation member has the wrong form")
+    return UnverifiedPresentation(
+        sign1=cose.decode_sign1(credential, max_size=_MAX_BYTES),
+        credential=credential,
+        at=at,
+        holder_signature=signature,
+        nonce=nonce,
+    )
+
+
+def verify_holder(
+    presentation: UnverifiedPresentation,
+    holder_key: PublicKey,
+    *,
+    now: int,
+    max_age: int,
+    leeway: int,
+    nonce: bytes | None = None,
+) -> None:
+    """Check the holder's signature, its age, and the counter's nonce."""
+    message = _holder_message(presentation.credential, presentation.at, presentation.nonce)
+    try:
+        verify_signature(holder_key, "ES256", message, presentation.holder_signature)
+    except SignatureError:
+        raise HolderBindingError(Reason.HOLDER_PROOF_INVALID) from None
+    if nonce is not None and presentation.nonce != nonce:
+        raise HolderBindingError(Reason.HOLDER_PROOF_INVALID, "the counter nonce differs")
+    if presentation.at > now + leeway:
+        raise HolderBindingError(Reason.HOLDER_PROOF_INVALID, "made in the future")
+    if now - presentation.at > max_age:
+        raise HolderBindingError(Reason.PRESENTATION_STALE)

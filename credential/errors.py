@@ -1,0 +1,194 @@
+"""The one exception tree of eSeal, with the reason codes a counter shows.
+
+Every error eSeal raises on purpose is an ``EsealError`` carrying a
+``Reason``.  Callers act on the class or on the reason; people read the
+Chinese and English messages.  No message carries a key, a token, a claim
+value or a detail of how a signature failed.
+
+    EsealError
+    ├── DecodeError            malformed, too_large, unsupported_version
+    ├── TrustError             untrusted_issuer, certificate_expired,
+    │                          certificate_not_yet_valid, trust_bundle_stale
+    ├── SignatureError         bad_signature
+    ├── ValidityError          expired, not_yet_valid
+    ├── StatusError            revoked, suspended, status_unknown
+    ├── HolderBindingError     holder_proof_missing, holder_proof_invalid,
+    │                          presentation_stale, replayed
+    ├── PolicyError            type_not_accepted
+    ├── ClaimsError            invalid_claims (with one entry per field)
+    ├── NotFoundError          not_found
+    ├── AuthError              unauthorized, forbidden
+    └── ConfigError            config (an operator's setup is wrong)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "AuthError",
+    "ClaimsError",
+    "ConfigError",
+    "DecodeError",
+    "EsealError",
+    "FieldError",
+    "HolderBindingError",
+    "NotFoundError",
+    "PolicyError",
+    "Reason",
+    "SignatureError",
+    "StatusError",
+    "TrustError",
+    "ValidityError",
+]
+
+
+class Reason(enum.StrEnum):
+    """Reason codes, stable across the command line, the API and the pages."""
+
+    MALFORMED = "malformed"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    UNTRUSTED_ISSUER = "untrusted_issuer"
+    BAD_SIGNATURE = "bad_signature"
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    STATUS_UNKNOWN = "status_unknown"
+    HOLDER_PROOF_MISSING = "holder_proof_missing"
+    HOLDER_PROOF_INVALID = "holder_proof_invalid"
+    PRESENTATION_STALE = "presentation_stale"
+    REPLAYED = "replayed"
+    TYPE_NOT_ACCEPTED = "type_not_accepted"
+    TRUST_BUNDLE_STALE = "trust_bundle_stale"
+    INVALID_CLAIMS = "invalid_claims"
+    NOT_FOUND = "not_found"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    CONFIG = "config"
+
+
+#: Short messages for people, Chinese first.
+MESSAGES: dict[Reason, tuple[str, str]] = {
+    Reason.MALFORMED: ("无法识别的凭证数据", "The data is not a readable credential"),
+    Reason.TOO_LARGE: ("数据超出允许的大小", "The data is larger than allowed"),
+    Reason.UNSUPPORTED_VERSION: ("不支持的凭证版本", "Unsupported credential version"),
+    Reason.UNTRUSTED_ISSUER: ("签发机关不受信任", "The issuer is not trusted"),
+    Reason.BAD_SIGNATURE: ("签章无效，内容可能被篡改", "The seal signature is not valid"),
+    Reason.CERTIFICATE_EXPIRED: ("签章证书已过期", "The seal certificate has expired"),
+    Reason.CERTIFICATE_NOT_YET_VALID: (
+        "签章证书尚未生效",
+        "The seal certificate is not yet valid",
+    ),
+    Reason.EXPIRED: ("凭证已过有效期", "The credential has expired"),
+    Reason.NOT_YET_VALID: ("凭证尚未生效", "The credential is not yet valid"),
+    Reason.REVOKED: ("凭证已被注销", "The credential has been revoked"),
+    Reason.SUSPENDED: ("凭证已被暂停使用", "The credential is suspended"),
+    Reason.STATUS_UNKNOWN: ("无法确认凭证状态", "The credential's status is unknown"),
+    Reason.HOLDER_PROOF_MISSING: (
+        "缺少持有人签名",
+        "The holder's proof is missing",
+    ),
+    Reason.HOLDER_PROOF_INVALID: ("持有人签名无效", "The holder's proof is not valid"),
+    Reason.PRESENTATION_STALE: (
+        "二维码已过期，请刷新后重新出示",
+        "The code is too old; refresh it and show it again",
+    ),
+    Reason.REPLAYED: ("二维码已被使用过", "The code has been used before"),
+    Reason.TYPE_NOT_ACCEPTED: ("本窗口不受理此类凭证", "This counter does not accept this type"),
+    Reason.TRUST_BUNDLE_STALE: (
+        "信任数据过旧，请同步后再核验",
+        "The trust bundle is too old; sync it first",
+    ),
+    Reason.INVALID_CLAIMS: ("凭证信息不符合要求", "The claims are not valid"),
+    Reason.NOT_FOUND: ("未找到", "Not found"),
+    Reason.UNAUTHORIZED: ("需要有效的凭据", "Valid credentials are required"),
+    Reason.FORBIDDEN: ("无权执行此操作", "Not allowed"),
+    Reason.CONFIG: ("系统配置有误", "The system is not configured correctly"),
+}
+
+
+class EsealError(Exception):
+    """Root of every error eSeal raises on purpose.
+
+    ``detail`` is an English sentence for operators and API clients; it
+    must never hold a secret or a personal detail.
+    """
+
+    default_reason = Reason.MALFORMED
+
+    def __init__(self, reason: Reason | None = None, detail: str = "") -> None:
+        self.reason = reason if reason is not None else self.default_reason
+        self.detail = detail or MESSAGES[self.reason][1]
+        super().__init__(f"{self.reason}: {self.detail}")
+
+    @property
+    def message_zh(self) -> str:
+        return MESSAGES[self.reason][0]
+
+    @property
+    def message_en(self) -> str:
+        return MESSAGES[self.reason][1]
+
+
+class DecodeError(EsealError):
+    """The input could not be read: malformed, too large, unknown version."""
+
+
+class TrustError(EsealError):
+    default_reason = Reason.UNTRUSTED_ISSUER
+
+
+class SignatureError(EsealError):
+    default_reason = Reason.BAD_SIGNATURE
+
+
+class ValidityError(EsealError):
+    default_reason = Reason.EXPIRED
+
+
+class StatusError(EsealError):
+    default_reason = Reason.STATUS_UNKNOWN
+
+
+class HolderBindingError(EsealError):
+    default_reason = Reason.HOLDER_PROOF_INVALID
+
+
+class PolicyError(EsealError):
+    default_reason = Reason.TYPE_NOT_ACCEPTED
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One failing claim: its name and why, in Chinese and English."""
+
+    field: str
+    zh: str
+    en: str
+
+
+class ClaimsError(EsealError):
+    default_reason = Reason.INVALID_CLAIMS
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = tuple(errors)
+        names = ", ".join(e.field for e in self.errors)
+        super().__init__(Reason.INVALID_CLAIMS, f"invalid claims: {names}")
+
+
+class NotFoundError(EsealError):
+    default_reason = Reason.NOT_FOUND
+
+
+class AuthError(EsealError):
+    default_reason = Reason.UNAUTHORIZED
+
+
+class ConfigError(EsealError):
+    default_reason = Reason.CONFIG

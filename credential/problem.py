@@ -1,0 +1,39 @@
+"""Errors as RFC 9457 problem details, the body every eSeal HTTP error carries."""
+
+from __future__ import annotations
+
+from credential.errors import AuthError, ClaimsError, ConfigError, EsealError, NotFoundError, Reason
+
+__all__ = ["PROBLEM_JSON", "problem", "status_for"]
+
+PROBLEM_JSON = "application/problem+json"
+
+_TYPE_BASE = "https://eseal.invalid/problems/"
+
+
+def status_for(error: EsealError) -> int:
+    if isinstance(error, NotFoundError):
+        return 404
+    if isinstance(error, AuthError):
+        return 403 if error.reason is Reason.FORBIDDEN else 401
+    if isinstance(error, ConfigError):
+        return 503
+    return 422
+
+
+def problem(error: EsealError, status: int | None = None) -> tuple[int, dict[str, object]]:
+    """The status code and problem-details body of an error."""
+    code = status if status is not None else status_for(error)
+    body: dict[str, object] = {
+        "type": _TYPE_BASE + str(error.reason),
+        "title": error.message_en,
+        "status": code,
+        "detail": error.detail,
+        "reason": str(error.reason),
+        "message": {"zh-CN": error.message_zh, "en": error.message_en},
+    }
+    if isinstance(error, ClaimsError):
+        body["errors"] = [
+            {"field": e.field, "message": {"zh-CN": e.zh, "en": e.en}} for e in error.errors
+        ]
+    return code, body

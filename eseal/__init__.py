@@ -1,0 +1,1 @@
+"""eSeal command line, settings and the all-in-one server."""

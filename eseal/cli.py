@@ -1,0 +1,360 @@
+"""The ``eseal`` command line: keys, issuance, wallet, verification, trust, server.
+
+Exit codes: 0 valid or done, 1 invalid (a credential that fails verification),
+2 usage or system error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from credential.errors import ConfigError, EsealError, Reason
+from eseal import settings as settings_mod
+from eseal.services import Services, make_issuer, make_wallet, open_database, pooled, utcnow
+from eseal.settings import DEV_PASSPHRASE, Settings
+from keys.store import KeyFolder
+from schemas import load_types
+
+__all__ = ["app", "main"]
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="eSeal electronic credentials",
+)
+keys_app = typer.Typer(no_args_is_help=True, help="Seal keys and certificates")
+trust_app = typer.Typer(no_args_is_help=True, help="The trust bundle")
+wallet_app = typer.Typer(no_args_is_help=True, help="Residents' wallets")
+issuer_app = typer.Typer(no_args_is_help=True, help="Issuer administration")
+app.add_typer(keys_app, name="keys")
+app.add_typer(trust_app, name="trust")
+app.add_typer(wallet_app, name="wallet")
+app.add_typer(issuer_app, name="issuer")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+BUREAU = "泰安市公安局"
+SEAL_NAME = "电子证明专用章"
+
+
+def _fail(error: EsealError, code: int = 2) -> typer.Exit:
+    err.print(f"[red]{error.message_zh} / {error.message_en}[/red] ({error.reason}: {error.detail})")
+    return typer.Exit(code)
+
+
+def _run(work: Callable[[Settings], Awaitable[T]]) -> T:
+    """Open the database, run ``work``, close the database; errors exit 2."""
+    settings = settings_mod.load()
+
+    async def go() -> T:
+        engine = await open_database(settings)
+        try:
+            return await work(settings)
+        finally:
+            close = getattr(engine, "close_connection_pool", None) if pooled(engine) else None
+            if close is not None:
+                await close()
+
+    try:
+        return asyncio.run(go())
+    except EsealError as error:
+        raise _fail(error) from None
+    except OSError as error:
+        err.print(f"[red]system error: {error.strerror or type(error).__name__}[/red]")
+        raise typer.Exit(2) from None
+
+
+# -- keys -------------------------------------------------------------------
+
+
+@keys_app.command("init-dev")
+def keys_init_dev(
+    force: Annotated[bool, typer.Option(help="Replace existing keys")] = False,
+) -> None:
+    """Create development root and seal certificates (never for production)."""
+    settings = settings_mod.load()
+    folder = KeyFolder(settings.keys_dir)
+    if folder.exists() and not force:
+        out.print(f"keys already exist in {folder.path}")
+        return
+    try:
+        passphrase = settings.passphrase()
+    except ConfigError as error:
+        raise _fail(error) from None
+    now = utcnow()
+    folder.create_root(passphrase, organisation=BUREAU, now=now)
+    cert = folder.create_seal(passphrase, bureau=BUREAU, seal_name=SEAL_NAME, now=now)
+    out.print(f"created root and seal {folder.current_kid()} in {folder.path}")
+    out.print(f"seal: {cert.subject.rfc4514_string()}")
+    if passphrase == DEV_PASSPHRASE.encode():
+        err.print(
+            f"[yellow]WARNING: development keys, encrypted with the published development "
+            f"passphrase '{DEV_PASSPHRASE}'. Never use them in production.[/yellow]"
+        )
+
+
+# -- issuing ----------------------------------------------------------------
+
+
+@app.command("issue")
+def issue(
+    type_id: Annotated[str, typer.Argument(help="Credential type, e.g. resident-id")],
+    claims: Annotated[Path, typer.Option(help="JSON file with the claims")],
+    holder: Annotated[str, typer.Option(help="Wallet account that will hold it")],
+) -> None:
+    """Issue a credential into a resident's wallet."""
+    try:
+        data = json.loads(claims.read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        err.print(f"[red]cannot read the claims file: {type(error).__name__}[/red]")
+        raise typer.Exit(2) from None
+
+    async def work(settings: Settings) -> None:
+        issuer, wallet = make_issuer(settings), make_wallet(settings)
+        holder_key = await wallet.holder_public_key(holder)
+        now = utcnow()
+        result = await issuer.issue(type_id, data, holder_key=holder_key, holder=holder, now=now)
+        await wallet.store(
+            holder,
+            serial=result.serial,
+            type_id=result.type_id,
+            sd_jwt=result.sd_jwt,
+            compact_bytes=result.compact,
+            now=now,
+        )
+        out.print(result.serial)
+
+    _run(work)
+
+
+@app.command("revoke")
+def revoke(serial: str) -> None:
+    """Revoke a credential; export and import a fresh trust bundle to tell counters."""
+
+    async def work(settings: Settings) -> None:
+        await make_issuer(settings).set_state(serial, "revoked", now=utcnow())
+        out.print(f"{serial} revoked")
+
+    _run(work)
+
+
+@issuer_app.command("api-key")
+def api_key(name: str, role: Annotated[str, typer.Option()] = "officer") -> None:
+    """Create an issuer API key; it is shown once and stored hashed."""
+    from issuer.app import create_api_key
+
+    async def work(settings: Settings) -> None:
+        out.print(await create_api_key(name, role, now=utcnow()))
+
+    _run(work)
+
+
+# -- wallet -----------------------------------------------------------------
+
+
+@wallet_app.command("create")
+def wallet_create(name: str) -> None:
+    """Create a wallet account; prints its access link once."""
+
+    async def work(settings: Settings) -> None:
+        token = await make_wallet(settings).create_account(name, now=utcnow())
+        out.print(f"/wallet/enter?token={token}")
+
+    _run(work)
+
+
+@wallet_app.command("qr")
+def wallet_qr(
+    serial: str,
+    account: Annotated[str, typer.Option(help="Wallet account holding the card")],
+    png: Annotated[Path | None, typer.Option(help="Write the QR as a PNG")] = None,
+) -> None:
+    """Make a fresh presentation of a card: print its QR text, or write a PNG."""
+    from credential.qrcode_render import render_png
+
+    async def work(settings: Settings) -> str:
+        return await make_wallet(settings).presentation(account, serial, now=utcnow())
+
+    text = _run(work)
+    if png is None:
+        out.print(text)
+    else:
+        png.write_bytes(render_png(text))
+        out.print(f"wrote {png}")
+
+
+# -- verifying --------------------------------------------------------------
+
+
+def _read_input(source: str) -> str:
+    from verifier.scan import MAX_IMAGE_BYTES, read_qr_text
+
+    if source == "-":
+        return sys.stdin.read(64 * 1024)
+    path = Path(source)
+    if len(source) < 4096 and path.is_file():
+        with path.open("rb") as handle:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+        return read_qr_text(data)
+    return source
+
+
+@app.command("verify")
+def verify(
+    source: Annotated[str, typer.Argument(help="An image file, the QR text, or - for stdin")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Verify a presentation offline against the imported trust bundle."""
+    from verifier.core import check
+    from verifier.trust import TrustStore
+
+    settings = settings_mod.load()
+    from eseal.services import make_policy
+
+    now = utcnow()
+    store = TrustStore(settings.verifier_dir)
+    try:
+        text = _read_input(source)
+        trust = store.current(now=now)
+    except EsealError as error:
+        if as_json:
+            out.print_json(data={"result": "INVALID", "reason": str(error.reason)})
+        else:
+            _fail(error)
+        raise typer.Exit(1 if error.reason in _INPUT_REASONS else 2) from None
+    outcome = check(text, trust, make_policy(settings), now=int(now.timestamp()))
+    if as_json:
+        out.print_json(data=outcome.as_json())
+    else:
+        _print_outcome(outcome)
+    raise typer.Exit(0 if outcome.valid else 1)
+
+
+_INPUT_REASONS = {Reason.MALFORMED, Reason.TOO_LARGE, Reason.UNSUPPORTED_VERSION}
+
+
+def _print_outcome(outcome: Any) -> None:
+    if outcome.valid:
+        cred = outcome.credential
+        table = Table(title=f"[green]有效 VALID[/green] · {cred.type_name_zh} {cred.type_name_en}")
+        table.add_column("项目 Field")
+        table.add_column("内容 Value", overflow="fold")
+        for _, zh, en, value in cred.claims:
+            table.add_row(f"{zh} {en}", value)
+        table.add_row("签发 Issuer", f"{cred.bureau} · {cred.seal_name}")
+        out.print(table)
+    else:
+        out.print(
+            f"[red]无效 INVALID[/red] {outcome.reason}: {outcome.message_zh} / {outcome.message_en}"
+        )
+    age = outcome.bundle_age
+    if age is not None:
+        out.print(f"trust bundle age: {age // 3600} h {age % 3600 // 60} min (offline)")
+
+
+# -- trust ------------------------------------------------------------------
+
+
+@trust_app.command("export")
+def trust_export(file: Path) -> None:
+    """Write a signed trust bundle for counters (seals, types, status lists)."""
+
+    async def work(settings: Settings) -> str:
+        return await make_issuer(settings).trust_bundle(load_types(), now=utcnow())
+
+    file.write_text(_run(work), "utf-8")
+    out.print(f"wrote {file}")
+
+
+@trust_app.command("import")
+def trust_import(
+    file: Path,
+    root: Annotated[Path | None, typer.Option(help="Root certificate to pin (PEM)")] = None,
+) -> None:
+    """Check a trust bundle against the pinned root and use it from now on."""
+    from verifier.trust import TrustStore
+
+    settings = settings_mod.load()
+    store = TrustStore(settings.verifier_dir)
+    try:
+        if root is not None:
+            store.pin_root(root.read_bytes())
+        bundle = store.import_bundle(file.read_text("utf-8")[: 33 * 1024 * 1024], now=utcnow())
+    except EsealError as error:
+        raise _fail(error) from None
+    except (OSError, UnicodeDecodeError) as error:
+        err.print(f"[red]cannot read the file: {type(error).__name__}[/red]")
+        raise typer.Exit(2) from None
+    out.print(f"imported trust bundle with {len(bundle.seals)} seal(s)")
+
+
+# -- server -----------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the all-in-one server (issuer, wallet, verifier)."""
+    import uvicorn
+
+    from eseal.server import create_app
+
+    settings = settings_mod.load()
+    try:
+        application = create_app(settings, migrate=True)
+    except EsealError as error:
+        raise _fail(error) from None
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command("dev-setup")
+def dev_setup(
+    url: Annotated[str, typer.Option(help="Base URL to print")] = "http://127.0.0.1:8000",
+) -> None:
+    """Development: keys, database, a sample resident with a resident e-ID, trust."""
+    from eseal.sample import setup_sample
+
+    keys_init_dev(force=False)
+    settings = settings_mod.load()
+
+    async def work(s: Settings) -> dict[str, str]:
+        return await setup_sample(Services.from_settings(s), s, now=utcnow())
+
+    info = _run(work)
+    out.print("")
+    out.print(f"wallet (sample resident): {url}{info['wallet_link']}")
+    out.print(f"counter page:             {url}/verifier/")
+    out.print(f"API docs:                 {url}/docs")
+    out.print(f"issuer API key (dev):     {info['api_key']}")
+    out.print(f"data folder:              {settings.home}")
+
+
+def main() -> None:
+    level = logging.DEBUG if os.environ.get("ESEAL_DEBUG") == "1" else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except Exception as error:  # noqa: BLE001 - last line of defence
+        # A traceback could carry claims; name the kind only unless debugging.
+        if level == logging.DEBUG:
+            raise
+        err.print(f"[red]internal error ({type(error).__name__}); run with ESEAL_DEBUG=1[/red]")
+        sys.exit(2)

@@ -1,0 +1,68 @@
+"""The database: an engine from a URL, bound to every table, and migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from urllib.parse import unquote, urlsplit
+
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
+
+from credential.errors import ConfigError, Reason
+from issuer.piccolo_app import APP_CONFIG as ISSUER_APP
+from wallet.piccolo_app import APP_CONFIG as WALLET_APP
+
+__all__ = ["TABLES", "bind", "engine_from_url", "migrate"]
+
+# Piccolo finds its app registry through this variable; eSeal has one.
+os.environ.setdefault("PICCOLO_CONF", "eseal.piccolo_conf")
+
+TABLES: list[type[Table]] = [
+    Migration,
+    *ISSUER_APP.table_classes,
+    *WALLET_APP.table_classes,
+]
+
+
+def engine_from_url(url: str) -> Engine:
+    """``sqlite:///path`` or ``postgresql://user@host:port/db``."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return SQLiteEngine(path=unquote(parts.path), timeout=30)
+    if parts.scheme in ("postgres", "postgresql"):
+        config = {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 5432,
+            "user": unquote(parts.username or "postgres"),
+            "database": parts.path.lstrip("/") or "postgres",
+        }
+        if parts.password:
+            config["password"] = unquote(parts.password)
+        return PostgresEngine(config=config, log_queries=False)
+    raise ConfigError(Reason.CONFIG, "ESEAL_DATABASE_URL must be sqlite:/// or postgresql://")
+
+
+def bind(engine: Engine) -> None:
+    """Point every eSeal table, and Piccolo's migration table, at ``engine``."""
+    from eseal import piccolo_conf
+
+    piccolo_conf.DB = engine
+    for table in TABLES:
+        table._meta.db = engine
+
+
+async def migrate(engine: Engine) -> None:
+    """Run every pending migration of the issuer and the wallet."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    bind(engine)
+    # Piccolo prints its progress; keep the command line and test logs quiet.
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = await run_forwards(app_name="all")
+    if not result.success:
+        raise ConfigError(Reason.CONFIG, "database migration failed")

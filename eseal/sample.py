@@ -1,0 +1,54 @@
+"""Development sample data: a resident whose wallet holds a resident e-ID."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+from eseal.services import Services
+from eseal.settings import Settings
+from issuer.app import create_api_key
+from keys.store import KeyFolder
+from schemas import load_types
+from wallet.tables import WalletAccount
+
+__all__ = ["SAMPLE_ACCOUNT", "SAMPLE_CLAIMS", "setup_sample"]
+
+SAMPLE_ACCOUNT = "sample-resident"
+SAMPLE_CLAIMS = Path(__file__).resolve().parent.parent / "examples" / "resident-id.json"
+
+
+async def setup_sample(services: Services, settings: Settings, *, now: dt.datetime) -> dict[str, str]:
+    """Create the sample once; later runs refresh the trust bundle and reprint."""
+    info_path = settings.home / "dev-info.json"
+    if await WalletAccount.exists().where(WalletAccount.name == SAMPLE_ACCOUNT):
+        info: dict[str, str] = json.loads(info_path.read_text("utf-8"))
+    else:
+        token = await services.wallet.create_account(SAMPLE_ACCOUNT, now=now)
+        holder_key = await services.wallet.holder_public_key(SAMPLE_ACCOUNT)
+        claims = json.loads(SAMPLE_CLAIMS.read_text("utf-8"))
+        result = await services.issuer.issue(
+            "resident-id", claims, holder_key=holder_key, holder=SAMPLE_ACCOUNT, now=now
+        )
+        await services.wallet.store(
+            SAMPLE_ACCOUNT,
+            serial=result.serial,
+            type_id=result.type_id,
+            sd_jwt=result.sd_jwt,
+            compact_bytes=result.compact,
+            now=now,
+        )
+        info = {
+            "wallet_link": f"/wallet/enter?token={token}",
+            "api_key": await create_api_key("dev-officer", "officer", now=now),
+            "serial": result.serial,
+        }
+        fd = os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(info, handle)
+    bundle = await services.issuer.trust_bundle(load_types(), now=now)
+    services.trust.pin_root(KeyFolder(settings.keys_dir).root_cert_path.read_bytes())
+    services.trust.import_bundle(bundle, now=now)
+    return info

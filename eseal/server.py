@@ -1,0 +1,70 @@
+"""The all-in-one server: issuer, wallet and verifier in one Litestar process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from litestar import Litestar, MediaType, get
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+import web
+from eseal.services import Services, open_database, pooled, utcnow
+from eseal.settings import Settings
+from issuer.app import issuer_router
+from verifier.app import verifier_router
+from wallet.app import wallet_router
+
+__all__ = ["create_app"]
+
+_STATIC = Path(web.__file__).parent / "static"
+MAX_BODY = 11 * 1024 * 1024
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    clock: Callable[[], object] = utcnow,
+    migrate: bool = False,
+) -> Litestar:
+    """Mount the three services; the database is opened on startup."""
+    services = services or Services.from_settings(settings)
+    engine_box: list[object] = []
+
+    async def open_db() -> None:
+        engine = await open_database(settings, run_migrations=migrate)
+        if pooled(engine):
+            await engine.start_connection_pool()  # type: ignore[attr-defined]
+        engine_box.append(engine)
+
+    async def close_db() -> None:
+        for engine in engine_box:
+            if pooled(engine):  # type: ignore[arg-type]
+                await engine.close_connection_pool()  # type: ignore[attr-defined]
+
+    @get("/", media_type=MediaType.HTML, include_in_schema=False)
+    async def index() -> Redirect:
+        return Redirect("/verifier/")
+
+    return Litestar(
+        route_handlers=[
+            index,
+            issuer_router(services.issuer, clock=clock),  # type: ignore[arg-type]
+            wallet_router(services.wallet, clock=clock),  # type: ignore[arg-type]
+            verifier_router(services.trust, services.policy, clock=clock),  # type: ignore[arg-type]
+            create_static_files_router(path="/static", directories=[_STATIC]),
+        ],
+        on_startup=[open_db],
+        on_shutdown=[close_db],
+        openapi_config=OpenAPIConfig(title="eSeal", version="1", path="/docs"),
+        exception_handlers=web.exception_handlers(),
+        request_max_body_size=MAX_BODY,
+        logging_config=LoggingConfig(log_exceptions="never", disable_stack_trace={Exception}),
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+    )

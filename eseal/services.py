@@ -1,0 +1,96 @@
+"""Building the three services from settings, for the server and the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from piccolo.engine.base import Engine
+
+from credential.errors import ConfigError, Reason
+from eseal.db import bind, engine_from_url, migrate
+from eseal.settings import Settings
+from issuer.service import Issuer, IssuerConfig
+from keys.store import KeyFolder
+from verifier.core import Policy
+from verifier.trust import TrustStore
+from wallet.service import Wallet
+
+__all__ = [
+    "Services",
+    "make_issuer",
+    "make_policy",
+    "make_wallet",
+    "open_database",
+    "pooled",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def open_database(settings: Settings, *, run_migrations: bool = True) -> Engine:
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url[len("sqlite:///") :]).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    engine = engine_from_url(settings.database_url)
+    if run_migrations:
+        await migrate(engine)
+    else:
+        bind(engine)
+    return engine
+
+
+def make_issuer(settings: Settings) -> Issuer:
+    folder = KeyFolder(settings.keys_dir)
+    if not folder.exists():
+        raise ConfigError(Reason.CONFIG, "no seal keys yet: run `eseal keys init-dev`")
+    signer = folder.signer(settings.passphrase())
+    return Issuer(
+        signer=signer,
+        signer_cert=signer.cert,
+        seal_certs=folder.seal_certs(),
+        config=IssuerConfig(
+            issuer_url=settings.issuer_url,
+            status_list_size=settings.status_list_size,
+            subject_key=settings.secret("subject_hash_key"),
+        ),
+    )
+
+
+def make_wallet(settings: Settings) -> Wallet:
+    return Wallet(storage_key=settings.secret("wallet_storage_key"))
+
+
+def make_policy(settings: Settings) -> Policy:
+    return Policy(
+        max_presentation_age=settings.max_presentation_age,
+        clock_leeway=settings.clock_leeway,
+        bundle_max_age=settings.bundle_max_age,
+    )
+
+
+@dataclass
+class Services:
+    issuer: Issuer
+    wallet: Wallet
+    trust: TrustStore
+    policy: Policy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        return cls(
+            issuer=make_issuer(settings),
+            wallet=make_wallet(settings),
+            trust=TrustStore(settings.verifier_dir),
+            policy=make_policy(settings),
+        )
+
+
+def pooled(engine: Engine) -> bool:
+    """Whether the engine keeps a connection pool (PostgreSQL does, SQLite not)."""
+    return type(engine).__name__ == "PostgresEngine"

@@ -1,0 +1,86 @@
+"""Settings from the environment, with development defaults under ./var."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from credential.errors import ConfigError, Reason
+
+__all__ = ["DEV_PASSPHRASE", "Settings", "database_url", "load"]
+
+#: The passphrase of development keys only.  ``make run`` announces it with a
+#: warning; outside development mode eSeal refuses to use it.
+DEV_PASSPHRASE = "eseal-development-only"  # noqa: S105
+
+
+def _home() -> Path:
+    return Path(os.environ.get("ESEAL_HOME", "var")).resolve()
+
+
+def database_url() -> str:
+    default = f"sqlite:///{_home() / 'eseal.sqlite'}"
+    return os.environ.get("ESEAL_DATABASE_URL", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    keys_dir: Path
+    verifier_dir: Path
+    dev: bool
+    issuer_url: str
+    max_presentation_age: int
+    clock_leeway: int
+    bundle_max_age: int
+    status_list_size: int
+
+    def passphrase(self) -> bytes:
+        """The seal key passphrase, from the environment or a file it names."""
+        path = os.environ.get("ESEAL_KEY_PASSPHRASE_FILE")
+        if path:
+            return Path(path).read_text("utf-8").rstrip("\n").encode()
+        value = os.environ.get("ESEAL_KEY_PASSPHRASE")
+        if value:
+            return value.encode()
+        if self.dev:
+            return DEV_PASSPHRASE.encode()
+        raise ConfigError(
+            Reason.CONFIG,
+            "set ESEAL_KEY_PASSPHRASE or ESEAL_KEY_PASSPHRASE_FILE (or ESEAL_DEV=1)",
+        )
+
+    def secret(self, name: str) -> bytes:
+        """A 32-byte service secret: from ESEAL_<NAME>, or made once in dev mode."""
+        env = os.environ.get(f"ESEAL_{name.upper()}")
+        if env:
+            return bytes.fromhex(env)
+        path = self.home / f"{name}.secret"
+        if path.exists():
+            return bytes.fromhex(path.read_text().strip())
+        if not self.dev:
+            raise ConfigError(Reason.CONFIG, f"set ESEAL_{name.upper()} (64 hex digits)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        value = os.urandom(32)
+        with os.fdopen(fd, "w") as out:
+            out.write(value.hex() + "\n")
+        return value
+
+
+def load() -> Settings:
+    home = _home()
+    return Settings(
+        home=home,
+        database_url=database_url(),
+        keys_dir=Path(os.environ.get("ESEAL_KEYS_DIR", home / "keys")),
+        verifier_dir=Path(os.environ.get("ESEAL_VERIFIER_DIR", home / "verifier")),
+        dev=os.environ.get("ESEAL_DEV", "") == "1",
+        issuer_url=os.environ.get("ESEAL_ISSUER_URL", "http://127.0.0.1:8000/issuer"),
+        max_presentation_age=int(os.environ.get("ESEAL_MAX_PRESENTATION_AGE", "120")),
+        clock_leeway=int(os.environ.get("ESEAL_CLOCK_LEEWAY", "30")),
+        bundle_max_age=int(os.environ.get("ESEAL_BUNDLE_MAX_AGE", str(7 * 86400))),
+        status_list_size=int(os.environ.get("ESEAL_STATUS_LIST_SIZE", str(1 << 20))),
+    )

@@ -1,0 +1,1 @@
+"""The issuer: registry, issuance, revocation and status lists."""

@@ -1,0 +1,136 @@
+"""The issuer's HTTP API: issue and revoke with an API key, publish trust data."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import HTTPException
+
+from credential.errors import AuthError, DecodeError, Reason
+from credential.jwk import holder_key_from_jwk
+from issuer.service import IssuedResult, Issuer
+from issuer.tables import IssuerApiKey
+from schemas import load_types
+from web import exception_handlers
+
+__all__ = ["create_api_key", "issuer_router", "result_json"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+Clock = Callable[[], dt.datetime]
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_api_key(name: str, role: str, *, now: dt.datetime) -> str:
+    """Create an issuer API key; only its hash is stored, the key is returned once."""
+    key = "esk_" + secrets.token_urlsafe(32)
+    await IssuerApiKey.insert(
+        IssuerApiKey(name=name, key_hash=_key_hash(key), role=role, created_at=now)
+    )
+    return key
+
+
+async def _officer(request: Request[Any, Any, Any]) -> str:
+    key = request.headers.get("x-api-key", "")
+    if not key or len(key) > 128:
+        raise AuthError(Reason.UNAUTHORIZED, "an issuer API key is required")
+    digest = _key_hash(key)
+    row = await IssuerApiKey.select(IssuerApiKey.name, IssuerApiKey.key_hash, IssuerApiKey.role).where(
+        IssuerApiKey.key_hash == digest
+    ).first()
+    if row is None or not hmac.compare_digest(row["key_hash"], digest):
+        log.info("issuer API: refused an unknown key")
+        raise AuthError(Reason.UNAUTHORIZED, "the API key is not valid")
+    if row["role"] not in ("officer", "admin"):
+        raise AuthError(Reason.FORBIDDEN)
+    return str(row["name"])
+
+
+async def _json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise HTTPException(status_code=413, detail="the request body is too large")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise DecodeError(Reason.MALFORMED, "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise DecodeError(Reason.MALFORMED, "the body must be a JSON object")
+    return data
+
+
+def result_json(result: IssuedResult) -> dict[str, object]:
+    return {
+        "serial": result.serial,
+        "type": result.type_id,
+        "issued_at": result.issued_at.isoformat(),
+        "expires_at": result.expires_at.isoformat(),
+        "status": {"list": result.status_list, "index": result.status_index},
+        "sd_jwt": result.sd_jwt,
+        "compact": base64.b64encode(result.compact).decode("ascii"),
+    }
+
+
+def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
+    """The issuer's routes under /issuer, bound to one ``Issuer``."""
+
+    @post("/api/v1/credentials", status_code=201, request_max_body_size=MAX_BODY)
+    async def issue(request: Request[Any, Any, Any]) -> dict[str, object]:
+        """Issue a credential to a holder key (JWK), after checking its claims."""
+        officer = await _officer(request)
+        body = await _json_body(request)
+        type_id, holder = body.get("type"), body.get("holder", "")
+        if not isinstance(type_id, str) or not isinstance(holder, str) or len(holder) > 128:
+            raise DecodeError(Reason.MALFORMED, "type and holder must be strings")
+        holder_key = holder_key_from_jwk(body.get("holder_key"))
+        result = await issuer.issue(
+            type_id, body.get("claims"), holder_key=holder_key, holder=holder, now=clock()
+        )
+        log.info("issuer API: %s issued %s", officer, result.serial)
+        return result_json(result)
+
+    @post("/api/v1/credentials/{serial:str}/revoke", status_code=200)
+    async def revoke(request: Request[Any, Any, Any], serial: str) -> dict[str, str]:
+        """Revoke a credential for good; the next status list shows it."""
+        await _officer(request)
+        await issuer.set_state(serial[:64], "revoked", now=clock())
+        return {"serial": serial, "state": "revoked"}
+
+    @get("/status-lists/{list_id:int}", media_type="application/statuslist+jwt")
+    async def status_list(list_id: int) -> Response[str]:
+        """The signed status list (IETF Token Status List, JWT form)."""
+        known = {t.code for t in load_types().values()}
+        if list_id not in known:
+            raise HTTPException(status_code=404, detail="no such status list")
+        token = await issuer.status_list_token(list_id, now=clock())
+        return Response(
+            token,
+            media_type="application/statuslist+jwt",
+            headers={"Cache-Control": f"max-age={issuer.config.status_ttl}"},
+        )
+
+    @get("/trust-bundle", media_type="application/jwt")
+    async def trust_bundle() -> Response[str]:
+        """The signed trust bundle a counter needs to verify offline."""
+        text = await issuer.trust_bundle(load_types(), now=clock())
+        return Response(text, media_type="application/jwt", headers={"Cache-Control": "max-age=60"})
+
+    return Router(
+        path="/issuer",
+        route_handlers=[issue, revoke, status_list, trust_bundle],
+        exception_handlers=exception_handlers(),
+        tags=["issuer"],
+    )

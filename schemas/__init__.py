@@ -1,0 +1,243 @@
+"""Credential types as data: their claims, labels, QR keys, and validation.
+
+Each type is one JSON file in ``schemas/types/`` (or in a folder named by
+the caller).  Adding a type is adding a file; the code here only reads them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from credential.errors import ClaimsError, FieldError, NotFoundError, Reason
+from schemas.checks import LONG_TERM, citizen_id_problem, ethnicities, parse_date
+
+__all__ = [
+    "ClaimSpec",
+    "CredentialType",
+    "load_types",
+    "get_type",
+    "type_by_code",
+]
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """One claim of a type: its name, labels, and how the QR form encodes it."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    qr_key: int
+    encoding: str
+    values: tuple[str, ...] = ()
+    withholdable: bool = True
+
+
+@dataclass(frozen=True)
+class CredentialType:
+    """A credential type read from its data file."""
+
+    id: str
+    code: int
+    serial_prefix: str
+    name_zh: str
+    name_en: str
+    validity_days: int
+    valid_until_claim: str | None
+    claims: tuple[ClaimSpec, ...]
+    checks: tuple[Mapping[str, str], ...]
+    json_schema: Mapping[str, Any]
+
+    def claim(self, name: str) -> ClaimSpec:
+        for spec in self.claims:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def validate(self, claims: object, *, today: dt.date) -> dict[str, Any]:
+        """Return the claims in the type's order, or raise ``ClaimsError``.
+
+        Every failing field is named with its reason in Chinese and English.
+        """
+        if not isinstance(claims, dict):
+            raise ClaimsError([FieldError("$", "应为对象", "must be a JSON object")])
+        errors = _schema_errors(self.json_schema, claims)
+        failed = {e.field for e in errors}
+        for check in self.checks:
+            problem = _run_check(check, claims, today)
+            if problem is not None and problem.field not in failed:
+                errors.append(problem)
+                failed.add(problem.field)
+        if errors:
+            raise ClaimsError(sorted(errors, key=lambda e: self._order(e.field)))
+        return {spec.name: claims[spec.name] for spec in self.claims if spec.name in claims}
+
+    def _order(self, field: str) -> int:
+        names = [spec.name for spec in self.claims]
+        return names.index(field) if field in names else len(names)
+
+
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "required": ("缺少此项", "is required"),
+    "enum": ("不是允许的取值", "is not one of the allowed values"),
+    "pattern": ("格式不正确", "has the wrong format"),
+    "maxLength": ("过长", "is too long"),
+    "minLength": ("过短", "is too short"),
+    "type": ("类型不正确", "has the wrong type"),
+    "additionalProperties": ("不是此类凭证的项目", "is not a claim of this type"),
+}
+
+_FORMAT_MESSAGES: dict[str, tuple[str, str]] = {
+    "date": ("应为有效日期（YYYY-MM-DD）", "must be a date (YYYY-MM-DD)"),
+    "date-or-long-term": (
+        "应为有效日期（YYYY-MM-DD）或“长期”",
+        "must be a date (YYYY-MM-DD) or 长期 (long term)",
+    ),
+    "ethnicity": ("不在56个民族名称中", "is not one of the 56 nationalities"),
+}
+
+_formats = jsonschema.FormatChecker(formats=())
+
+
+@_formats.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    return not isinstance(value, str) or bool(parse_date(value))
+
+
+@_formats.checks("date-or-long-term", raises=ValueError)
+def _is_date_or_long_term(value: object) -> bool:
+    return not isinstance(value, str) or value == LONG_TERM or bool(parse_date(value))
+
+
+@_formats.checks("ethnicity")
+def _is_ethnicity(value: object) -> bool:
+    return not isinstance(value, str) or value in ethnicities()
+
+
+def _schema_errors(schema: Mapping[str, Any], claims: dict[str, Any]) -> list[FieldError]:
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_formats)
+    found: dict[str, FieldError] = {}
+    for error in validator.iter_errors(claims):
+        if error.validator == "required":
+            field = str(error.message).split("'")[1]
+            zh, en = _MESSAGES["required"]
+        elif error.validator == "additionalProperties":
+            extra = sorted(set(claims) - set(schema.get("properties", {})))
+            for name in extra:
+                found.setdefault(name, FieldError(name, *_MESSAGES["additionalProperties"]))
+            continue
+        else:
+            field = str(error.path[0]) if error.path else "$"
+            if error.validator == "format":
+                zh, en = _FORMAT_MESSAGES.get(str(error.validator_value), ("无效", "is not valid"))
+            else:
+                zh, en = _MESSAGES.get(str(error.validator), ("无效", "is not valid"))
+        found.setdefault(field, FieldError(field, zh, en))
+    return list(found.values())
+
+
+def _run_check(
+    check: Mapping[str, str], claims: Mapping[str, Any], today: dt.date
+) -> FieldError | None:
+    kind = check["check"]
+    if kind == "citizen_id":
+        field = check["field"]
+        birth = claims.get(check.get("birth_date", ""))
+        problem = citizen_id_problem(
+            str(claims.get(field, "")), birth if isinstance(birth, str) else None
+        )
+        return FieldError(field, *problem) if problem else None
+    if kind == "date_not_future":
+        field = check["field"]
+        if _date_or_none(claims.get(field)) and parse_date(claims[field]) > today:
+            return FieldError(field, "不能晚于今天", "cannot be in the future")
+        return None
+    if kind == "date_order":
+        start, end = _date_or_none(claims.get(check["start"])), _date_or_none(
+            claims.get(check["end"])
+        )
+        if start and end and end <= start:
+            return FieldError(check["end"], "应晚于起始日期", "must be after the start date")
+        return None
+    raise ValueError(f"unknown check {kind!r}")
+
+
+def _date_or_none(value: object) -> dt.date | None:
+    if not isinstance(value, str) or value == LONG_TERM:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+def _parse_type(data: Mapping[str, Any]) -> CredentialType:
+    claims = tuple(
+        ClaimSpec(
+            name=c["name"],
+            label_zh=c["label"]["zh-CN"],
+            label_en=c["label"]["en"],
+            qr_key=int(c["qr"]["key"]),
+            encoding=c["qr"]["encoding"],
+            values=tuple(c["qr"].get("values", ())),
+            withholdable=c.get("sd", "allowed") == "allowed",
+        )
+        for c in data["claims"]
+    )
+    jsonschema.Draft202012Validator.check_schema(data["json_schema"])
+    return CredentialType(
+        id=data["id"],
+        code=int(data["code"]),
+        serial_prefix=data["serial_prefix"],
+        name_zh=data["name"]["zh-CN"],
+        name_en=data["name"]["en"],
+        validity_days=int(data["validity_days"]),
+        valid_until_claim=data.get("valid_until_claim"),
+        claims=claims,
+        checks=tuple(data.get("checks", ())),
+        json_schema=data["json_schema"],
+    )
+
+
+@cache
+def _builtin_folder() -> Path:
+    return Path(str(resources.files("schemas").joinpath("types")))
+
+
+def load_types(folder: Path | None = None) -> dict[str, CredentialType]:
+    """Read every ``*.json`` type file of a folder (the built-in one by default)."""
+    types: dict[str, CredentialType] = {}
+    for path in sorted((folder or _builtin_folder()).glob("*.json")):
+        ctype = _parse_type(json.loads(path.read_text("utf-8")))
+        if ctype.id in types or any(t.code == ctype.code for t in types.values()):
+            raise ValueError(f"duplicate credential type in {path.name}")
+        types[ctype.id] = ctype
+    return types
+
+
+@cache
+def _builtin() -> dict[str, CredentialType]:
+    return load_types()
+
+
+def get_type(type_id: str) -> CredentialType:
+    try:
+        return _builtin()[type_id]
+    except KeyError:
+        raise NotFoundError(Reason.NOT_FOUND, "unknown credential type") from None
+
+
+def type_by_code(code: int) -> CredentialType:
+    for ctype in _builtin().values():
+        if ctype.code == code:
+            return ctype
+    raise NotFoundError(Reason.NOT_FOUND, "unknown credential type")

@@ -1,0 +1,162 @@
+"""Tests for credential.cbor: bounded decoding and deterministic encoding."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from credential import cbor
+from credential.errors import DecodeError, EsealError, Reason
+
+# RFC 8949 appendix A examples that the compact form may use.
+ENCODINGS = [
+    (0, "00"),
+    (23, "17"),
+    (24, "1818"),
+    (1000000, "1a000f4240"),
+    (18446744073709551615, "1bffffffffffffffff"),
+    (-1, "20"),
+    (-1000, "3903e7"),
+    (1.5, "f93e00"),
+    (100000.0, "fa47c35000"),
+    (1.1, "fb3ff199999999999a"),
+    (False, "f4"),
+    (True, "f5"),
+    (None, "f6"),
+    (b"\x01\x02\x03\x04", "4401020304"),
+    ("\u6c34", "63e6b0b4"),
+    ([1, [2, 3], [4, 5]], "8301820203820405"),
+    ({1: 2, 3: 4}, "a201020304"),
+    ({"a": 1, "b": [2, 3]}, "a26161016162820203"),
+]
+
+
+@pytest.mark.parametrize(("value", "hexed"), ENCODINGS, ids=[h for _, h in ENCODINGS])
+def test_rfc8949_examples(value: object, hexed: str) -> None:
+    assert cbor.dumps(value) == bytes.fromhex(hexed)
+    assert cbor.loads(bytes.fromhex(hexed)) == value
+
+
+def test_map_keys_sorted_bytewise() -> None:
+    # RFC 8949 section 4.2.1 orders by encoded bytes: 100 (18 64) before -1 (20),
+    # unlike the length-first order of RFC 7049 canonical CBOR.
+    assert cbor.dumps({-1: 1, 100: 2}) == bytes.fromhex("a21864022001")
+    assert cbor.dumps({"b": 1, "aa": 2, 10: 3}) == bytes.fromhex("a30a0361620162616102")
+
+
+@pytest.mark.parametrize(
+    ("name", "hexed"),
+    [
+        ("huge-bytes", "5b3fffffffffffffff00"),
+        ("huge-text", "7b3fffffffffffffff00"),
+        ("huge-array", "9b3fffffffffffffff00"),
+        ("huge-map", "bb3fffffffffffffff00"),
+        ("array-longer-than-input", "830102"),
+        ("indefinite-array", "9f01ff"),
+        ("indefinite-bytes", "5f4101ff"),
+        ("break", "ff"),
+        ("reserved-ai", "1c"),
+        ("tag-datetime", "c11a514b67b0"),
+        ("tag-bignum", "c249010000000000000000"),
+        ("tag-cose-inside", "d28440a0400040"),
+        ("undefined", "f7"),
+        ("simple-16", "f0"),
+        ("simple-two-byte", "f820"),
+        ("trailing-bytes", "0000"),
+        ("empty", ""),
+        ("duplicate-int-key", "a201010102"),
+        ("duplicate-long-form-key", "a20101180102"),
+        ("duplicate-text-key", "a2616101616102"),
+        ("bool-key", "a1f501"),
+        ("array-key", "a18001"),
+        ("float-key", "a1f93c0001"),
+        ("bad-utf8", "62c328"),
+        ("truncated-head", "19"),
+    ],
+)
+def test_refuses_malformed(name: str, hexed: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        cbor.loads(bytes.fromhex(hexed))
+    assert info.value.reason is Reason.MALFORMED
+
+
+def test_declared_huge_lengths_do_not_allocate() -> None:
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        for head in ("5b", "7b", "9b", "bb"):
+            with pytest.raises(DecodeError):
+                cbor.loads(bytes.fromhex(head + "4000000000000000") + bytes(100))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 0.1
+    assert peak < 1024 * 1024
+
+
+def test_too_large() -> None:
+    data = cbor.dumps(b"x" * 100)
+    with pytest.raises(DecodeError) as info:
+        cbor.loads(data, max_size=len(data) - 1)
+    assert info.value.reason is Reason.TOO_LARGE
+    assert cbor.loads(data, max_size=len(data)) == b"x" * 100
+
+
+def test_nesting_bounded() -> None:
+    assert cbor.loads(b"\x81" * cbor.MAX_DEPTH + b"\x00") is not None
+    with pytest.raises(DecodeError):
+        cbor.loads(b"\x81" * (cbor.MAX_DEPTH + 1) + b"\x00")
+    with pytest.raises(DecodeError):
+        cbor.loads(b"\x81" * 8000 + b"\x00", max_size=10000)
+
+
+def test_text_and_bytes_keys_are_distinct() -> None:
+    assert cbor.loads(bytes.fromhex("a2616101416102")) == {"a": 1, b"a": 2}
+
+
+def test_dumps_refuses_unknown_types() -> None:
+    with pytest.raises(TypeError):
+        cbor.dumps(object())
+
+
+_keys = st.one_of(
+    st.integers(-(2**63), 2**64 - 1), st.text(max_size=8), st.binary(max_size=8)
+)
+_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**64), 2**64 - 1),
+        st.floats(allow_nan=False),
+        st.text(max_size=20),
+        st.binary(max_size=20),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(_keys, children, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@given(_values)
+def test_round_trip(value: object) -> None:
+    try:
+        decoded = cbor.loads(cbor.dumps(value))
+    except DecodeError:
+        # Only nesting deeper than the bound may be refused.
+        return
+    assert decoded == value
+    assert cbor.dumps(decoded) == cbor.dumps(value)
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_raise_only_eseal_errors(data: bytes) -> None:
+    try:
+        cbor.loads(data)
+    except EsealError:
+        pass

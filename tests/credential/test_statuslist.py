@@ -1,0 +1,280 @@
+"""Tests for credential.statuslist: packing, tokens and their refusals."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import zlib
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from credential.algorithms import KeySigner
+from credential.errors import (
+    DecodeError,
+    EsealError,
+    Reason,
+    SignatureError,
+    StatusError,
+)
+from credential.statuslist import (
+    INVALID,
+    SUSPENDED,
+    VALID,
+    StatusList,
+    make_token,
+    status_of,
+    verify_token,
+)
+
+SUB = "https://seal.example/status/1"
+NOW = 1_700_000_000
+
+
+@pytest.fixture(scope="module")
+def signer() -> KeySigner:
+    return KeySigner(ec.generate_private_key(ec.SECP256R1()), "seal-1")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _token(
+    signer: KeySigner, header: dict[str, object], payload: dict[str, object]
+) -> str:
+    signing_input = (
+        _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(payload).encode())
+    )
+    return signing_input + "." + _b64(signer.sign(signing_input.encode()))
+
+
+def _payload(**changes: object) -> dict[str, object]:
+    status_list = StatusList(64)
+    status_list.set(3, INVALID)
+    payload: dict[str, object] = {
+        "sub": SUB,
+        "iat": NOW - 10,
+        "exp": NOW + 100,
+        "ttl": 3600,
+        "status_list": {"bits": 2, "lst": status_list.encode()},
+    }
+    payload.update(changes)
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+HEADER = {"alg": "ES256", "typ": "statuslist+jwt", "kid": "seal-1"}
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_set_get_and_lsb_first_packing(bits: int) -> None:
+    status_list = StatusList(16, bits)
+    status_list.set(1, 1)
+    assert len(status_list) == 16
+    # Index 1 sits in the bits above index 0, or in the next byte for 8 bits.
+    assert int.from_bytes(bytes(status_list), "little") == 1 << bits
+    top = (1 << bits) - 1
+    status_list.set(15, top)
+    status_list.set(1, 0)
+    assert [status_list.get(i) for i in range(16)] == [0] * 15 + [top]
+    decoded = StatusList.decode(status_list.encode(), bits)
+    assert [decoded.get(i) for i in range(16)] == [0] * 15 + [top]
+
+
+def test_draft_example_bytes() -> None:
+    # The draft's 1-bit example: b9 a3 for statuses 1 0 0 1 1 1 0 1 1 1 0 0 0 1 0 1.
+    status_list = StatusList(16, 1)
+    for i, value in enumerate([1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1]):
+        status_list.set(i, value)
+    assert bytes(status_list) == bytes.fromhex("b9a3")
+    assert StatusList.from_bytes(bytes.fromhex("b9a3"), 1).get(0) == 1
+
+
+def test_set_refuses_bad_values() -> None:
+    status_list = StatusList(8, 2)
+    with pytest.raises(ValueError):
+        status_list.set(8, 1)
+    with pytest.raises(ValueError):
+        status_list.set(0, 4)
+    with pytest.raises(DecodeError):
+        StatusList(8, 3)
+
+
+def test_decode_refuses_bad_lst() -> None:
+    for lst in ("", "!!!!", "eNo=", _b64(b"not zlib"), _b64(zlib.compress(b""))):
+        with pytest.raises(DecodeError):
+            StatusList.decode(lst, 2)
+
+
+def test_decode_bomb_is_too_large() -> None:
+    lst = _b64(zlib.compress(bytes(64 * 1024 * 1024), 9))
+    with pytest.raises(DecodeError) as info:
+        StatusList.decode(lst, 2, max_size=1024 * 1024)
+    assert info.value.reason is Reason.TOO_LARGE
+
+
+def test_round_trip(signer: KeySigner) -> None:
+    status_list = StatusList(10_000)
+    status_list.set(17, INVALID)
+    status_list.set(9_999, SUSPENDED)
+    token = make_token(status_list, signer, sub=SUB, iat=NOW, exp=NOW + 60, ttl=30)
+    verified = verify_token(token, signer.public_key(), now=NOW, sub=SUB)
+    assert (verified.sub, verified.iat, verified.exp, verified.ttl) == (
+        SUB,
+        NOW,
+        NOW + 60,
+        30,
+    )
+    assert status_of(verified, 17) == INVALID
+    assert status_of(verified, 9_999) == SUSPENDED
+    assert status_of(verified, 18) == VALID
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header == {"alg": "ES256", "typ": "statuslist+jwt", "kid": "seal-1"}
+
+
+def test_without_exp_and_ttl_and_eddsa() -> None:
+    eddsa = KeySigner(ed25519.Ed25519PrivateKey.generate())
+    token = make_token(StatusList(8), eddsa, sub=SUB, iat=NOW, exp=None, ttl=None)
+    verified = verify_token(token, eddsa.public_key(), now=NOW + 10**6)
+    assert verified.exp is None and verified.ttl is None
+
+
+def test_index_beyond_the_list_is_status_unknown(signer: KeySigner) -> None:
+    # ATTACKS.md 10: a list shorter than the index.
+    token = make_token(StatusList(16), signer, sub=SUB, iat=NOW, exp=None, ttl=None)
+    verified = verify_token(token, signer.public_key(), now=NOW)
+    assert status_of(verified, 15) == VALID
+    for index in (16, 10**9, -1):
+        with pytest.raises(StatusError) as info:
+            status_of(verified, index)
+        assert info.value.reason is Reason.STATUS_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "payload"),
+    [
+        ("wrong-typ", {**HEADER, "typ": "JWT"}, _payload()),
+        ("no-typ", {"alg": "ES256"}, _payload()),
+        ("credential-typ", {**HEADER, "typ": "dc+sd-jwt"}, _payload()),
+        ("expired", HEADER, _payload(exp=NOW)),
+        ("issued-in-future", HEADER, _payload(iat=NOW + 1)),
+        ("other-sub", HEADER, _payload(sub="https://seal.example/status/2")),
+        ("no-sub", HEADER, {k: v for k, v in _payload().items() if k != "sub"}),
+        ("no-iat", HEADER, {k: v for k, v in _payload().items() if k != "iat"}),
+        ("iat-text", HEADER, _payload(iat="1700000000")),
+        ("iat-bool", HEADER, _payload(iat=True)),
+        ("ttl-zero", HEADER, _payload(ttl=0)),
+        (
+            "no-status-list",
+            HEADER,
+            {k: v for k, v in _payload().items() if k != "status_list"},
+        ),
+        ("bits-3", HEADER, _payload(status_list={"bits": 3, "lst": "eNrbuRgAAhcBXQ"})),
+        ("lst-not-zlib", HEADER, _payload(status_list={"bits": 1, "lst": "AAAA"})),
+        ("lst-number", HEADER, _payload(status_list={"bits": 1, "lst": 5})),
+    ],
+)
+def test_signed_but_unusable_is_status_unknown(
+    signer: KeySigner, name: str, header: dict[str, object], payload: dict[str, object]
+) -> None:
+    # ATTACKS.md 10: wrong type and friends are "status unknown".
+    token = _token(signer, header, payload)
+    with pytest.raises(StatusError) as info:
+        verify_token(token, signer.public_key(), now=NOW, sub=SUB)
+    assert info.value.reason is Reason.STATUS_UNKNOWN
+
+
+def test_leeway(signer: KeySigner) -> None:
+    token = _token(signer, HEADER, _payload(exp=NOW))
+    assert verify_token(token, signer.public_key(), now=NOW, leeway=1).exp == NOW
+
+
+def test_untrusted_key_is_bad_signature(signer: KeySigner) -> None:
+    # ATTACKS.md 10: a list not signed by a trusted key.
+    other = KeySigner(ec.generate_private_key(ec.SECP256R1()), "seal-1")
+    token = make_token(StatusList(8), other, sub=SUB, iat=NOW, exp=None, ttl=None)
+    with pytest.raises(SignatureError) as info:
+        verify_token(token, signer.public_key(), now=NOW)
+    assert info.value.reason is Reason.BAD_SIGNATURE
+
+
+def test_hs256_with_public_key_refused(signer: KeySigner) -> None:
+    # ATTACKS.md 6: HS256 keyed with the issuer's public key, in several forms.
+    public_key = signer.public_key()
+    secrets = [
+        public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+    ]
+    for secret in secrets:
+        header = {"alg": "HS256", "typ": "statuslist+jwt"}
+        signing_input = (
+            _b64(json.dumps(header).encode())
+            + "."
+            + _b64(json.dumps(_payload()).encode())
+        )
+        mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+        with pytest.raises(SignatureError):
+            verify_token(signing_input + "." + _b64(mac), public_key, now=NOW)
+
+
+@pytest.mark.parametrize("alg", ["none", "ES384", "EdDSA", "es256", ""])
+def test_alg_other_than_the_keys_refused(signer: KeySigner, alg: str) -> None:
+    token = _token(signer, {**HEADER, "alg": alg}, _payload())
+    with pytest.raises(SignatureError):
+        verify_token(token, signer.public_key(), now=NOW)
+
+
+@pytest.mark.parametrize("crit", [["exp"], [], ["x-eseal"], "alg"])
+def test_crit_refused(signer: KeySigner, crit: object) -> None:
+    # ATTACKS.md 8.
+    token = _token(signer, {**HEADER, "crit": crit}, _payload())
+    with pytest.raises(DecodeError) as info:
+        verify_token(token, signer.public_key(), now=NOW)
+    assert info.value.reason is Reason.MALFORMED
+
+
+def test_changed_payload_byte_fails(signer: KeySigner) -> None:
+    token = make_token(StatusList(8), signer, sub=SUB, iat=NOW, exp=None, ttl=None)
+    head, payload, sig = token.split(".")
+    changed = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    changed["iat"] = NOW - 1
+    with pytest.raises(SignatureError):
+        verify_token(
+            f"{head}.{_b64(json.dumps(changed).encode())}.{sig}",
+            signer.public_key(),
+            now=NOW,
+        )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "a.b",
+        "a.b.c.d",
+        "!!.e30.AA",
+        "e30.e30.AA",  # header without alg
+        _b64(b"[1]") + ".e30.AA",
+        _b64(b'{"alg":"ES256","alg":"ES256"}') + ".e30.AA",
+        "eyJhbGciOiJFUzI1NiJ9=.e30.AA",
+        "\u00e9.e30.AA",
+    ],
+)
+def test_malformed_tokens(signer: KeySigner, token: str) -> None:
+    with pytest.raises(EsealError) as info:
+        verify_token(token, signer.public_key(), now=NOW)
+    assert isinstance(info.value, DecodeError | SignatureError)
+
+
+def test_token_too_long(signer: KeySigner) -> None:
+    token = make_token(StatusList(8), signer, sub=SUB, iat=NOW, exp=None, ttl=None)
+    with pytest.raises(DecodeError) as info:
+        verify_token(token, signer.public_key(), now=NOW, max_length=len(token) - 1)
+    assert info.value.reason is Reason.TOO_LARGE

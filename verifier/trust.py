@@ -1,0 +1,124 @@
+"""The verifier's trust: the pinned root, the last good bundle, and its caches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from credential import statuslist
+from credential.errors import ConfigError, EsealError, Reason, StatusError, TrustError
+from keys.bundle import TrustBundle, verify_bundle
+from keys.certs import seal_public_key
+
+__all__ = ["Trust", "TrustStore"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Trust:
+    """A verified bundle with what verifiers derive from it, computed once."""
+
+    bundle: TrustBundle
+    _lists: dict[int, statuslist.VerifiedStatusList] = field(default_factory=dict)
+
+    def status(self, list_id: int, index: int, *, now: int) -> int:
+        """The status value of one slot, or ``StatusError(status_unknown)``.
+
+        A list that is missing, unsigned by a bundle seal, of the wrong type
+        or too short gives status_unknown: never valid, never revoked.
+        """
+        verified = self._lists.get(list_id)
+        if verified is None:
+            token = self.bundle.status_lists.get(str(list_id))
+            if token is None:
+                raise StatusError(Reason.STATUS_UNKNOWN, "no status list for this type")
+            try:
+                kid = jwt.get_unverified_header(token).get("kid")
+                cert = self.bundle.seals.get(str(kid))
+                if cert is None:
+                    raise StatusError(Reason.STATUS_UNKNOWN, "status list by an unknown seal")
+                verified = statuslist.verify_token(
+                    token,
+                    seal_public_key(cert),
+                    now=self.bundle.iat,
+                    sub=None,
+                )
+            except (EsealError, jwt.PyJWTError):
+                raise StatusError(Reason.STATUS_UNKNOWN, "the status list is not usable") from None
+            self._lists[list_id] = verified
+        return statuslist.status_of(verified, index)
+
+
+class TrustStore:
+    """A folder holding ``root.crt.pem`` (pinned) and ``bundle.jws`` (last good)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cached: tuple[float, Trust] | None = None
+
+    @property
+    def root_path(self) -> Path:
+        return self.path / "root.crt.pem"
+
+    @property
+    def bundle_path(self) -> Path:
+        return self.path / "bundle.jws"
+
+    def pin_root(self, pem: bytes) -> None:
+        """Pin a root certificate; refuses to replace a different one."""
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            raise ConfigError(Reason.CONFIG, "the root file is not a PEM certificate") from None
+        if self.root_path.exists() and self.root_path.read_bytes() != cert.public_bytes(
+            serialization.Encoding.PEM
+        ):
+            raise TrustError(Reason.UNTRUSTED_ISSUER, "a different root is already pinned")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.root_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    def roots(self) -> list[x509.Certificate]:
+        if not self.root_path.exists():
+            raise ConfigError(Reason.CONFIG, "no root is pinned; import one with --root")
+        return [x509.load_pem_x509_certificate(self.root_path.read_bytes())]
+
+    def import_bundle(self, text: str, *, now: dt.datetime) -> TrustBundle:
+        """Verify a bundle against the pinned root and keep it; a bad one changes nothing."""
+        bundle = verify_bundle(text, self.roots(), now=now)
+        current = self._load_file(now=now)
+        if current is not None and bundle.iat < current.bundle.iat:
+            raise TrustError(Reason.UNTRUSTED_ISSUER, "the bundle is older than the one in use")
+        tmp = self.bundle_path.with_suffix(".tmp")
+        tmp.write_text(bundle.text, "utf-8")
+        os.replace(tmp, self.bundle_path)
+        log.info("imported trust bundle issued at %s", bundle.iat)
+        return bundle
+
+    def _load_file(self, *, now: dt.datetime) -> Trust | None:
+        try:
+            stamp = self.bundle_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if self._cached is not None and self._cached[0] == stamp:
+            return self._cached[1]
+        text = self.bundle_path.read_text("utf-8")
+        # Checked on import, and again on load in case the file was changed.
+        bundle = verify_bundle(text, self.roots(), now=now)
+        trust = Trust(bundle)
+        self._cached = (stamp, trust)
+        return trust
+
+    def current(self, *, now: dt.datetime) -> Trust:
+        trust = self._load_file(now=now)
+        if trust is None:
+            raise TrustError(Reason.TRUST_BUNDLE_STALE, "no trust bundle has been imported")
+        return trust
+

@@ -1,0 +1,1 @@
+"""The wallet: accounts, encrypted credentials, holder keys, presentations."""

@@ -1,0 +1,139 @@
+"""The wallet's pages and JSON API: card list, card face with a fresh QR."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable
+from typing import Any
+
+from litestar import MediaType, Request, Response, Router, get
+from litestar.datastructures import Cookie
+from litestar.response import Redirect
+
+from credential.errors import AuthError
+from credential.qrcode_render import render_svg
+from wallet.service import Card, Wallet
+from web import SECURITY_HEADERS, exception_handlers, page
+
+__all__ = ["REFRESH_SECONDS", "wallet_router"]
+
+#: A card's QR is replaced this often; verifiers refuse it after 120 s.
+REFRESH_SECONDS = 30
+COOKIE = "eseal_wallet"
+Clock = Callable[[], dt.datetime]
+
+
+def _token(request: Request[Any, Any, Any]) -> str:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get(COOKIE, "")
+
+
+def _card_face(card: Card) -> str:
+    name = next((v for zh, _, v in card.claims if zh == "姓名"), "")
+    return (
+        f'<div class="card"><a href="/wallet/cards/{html.escape(card.serial)}">'
+        '<span class="seal">泰安市<br>公安局</span>'
+        f"<strong>{html.escape(card.type_name_zh)}</strong><br>"
+        f"<small>{html.escape(card.type_name_en)}</small><br>"
+        f"{html.escape(name)}<br>"
+        f"<small>有效期至 {card.expires.date().isoformat()}</small></a></div>"
+    )
+
+
+def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
+    """The wallet's routes under /wallet."""
+
+    async def account(request: Request[Any, Any, Any]) -> str:
+        return await wallet.account_for_token(_token(request))
+
+    @get("/enter", media_type=MediaType.HTML)
+    async def enter(token: str = "") -> Response[str]:
+        """Open a wallet with its access link; the token moves into a cookie."""
+        await wallet.account_for_token(token)
+        return Redirect(
+            "/wallet/",
+            cookies=[
+                Cookie(
+                    key=COOKIE,
+                    value=token,
+                    httponly=True,
+                    samesite="strict",
+                    path="/wallet",
+                    max_age=30 * 86400,
+                )
+            ],
+        )
+
+    @get("/", media_type=MediaType.HTML)
+    async def home(request: Request[Any, Any, Any]) -> Response[str]:
+        """The resident's cards."""
+        try:
+            name = await account(request)
+        except AuthError:
+            body = (
+                "<header>电子证照 eSeal Wallet</header><main><p>请使用您的钱包链接登录。</p>"
+                "<p class=muted>Open your wallet with its access link.</p></main>"
+            )
+            return Response(page("电子证照", body), status_code=401, headers=SECURITY_HEADERS)
+        cards = [await wallet.card(name, s) for s in await wallet.serials(name)]
+        faces = "".join(_card_face(c) for c in cards) or "<p>还没有证照。No cards yet.</p>"
+        body = f"<header>我的电子证照 My cards</header><main>{faces}</main>"
+        return Response(page("我的电子证照", body), headers=SECURITY_HEADERS)
+
+    @get("/cards/{serial:str}", media_type=MediaType.HTML)
+    async def card_page(request: Request[Any, Any, Any], serial: str) -> Response[str]:
+        """One card full screen, with a QR that renews itself."""
+        name = await account(request)
+        card = await wallet.card(name, serial)
+        text = await wallet.presentation(name, serial, now=clock())
+        rows = "".join(
+            f"<dt>{html.escape(zh)}</dt><dd>{html.escape(v)}</dd>" for zh, _, v in card.claims
+        )
+        body = (
+            f"<header>{html.escape(card.type_name_zh)} {html.escape(card.type_name_en)}</header>"
+            f'<main><div class="qr" id="qr" data-serial="{html.escape(serial)}" '
+            f'data-refresh="{REFRESH_SECONDS}">{render_svg(text)}</div>'
+            f'<p class="countdown" id="countdown">{REFRESH_SECONDS} 秒后刷新</p>'
+            f"<dl>{rows}</dl>"
+            f'<p class="muted">证照编号 {html.escape(card.serial)}</p>'
+            '<p><a href="/wallet/">返回 Back</a></p></main>'
+        )
+        return Response(
+            page(card.type_name_zh, body, scripts=("/static/card.js",)), headers=SECURITY_HEADERS
+        )
+
+    @get("/api/v1/cards")
+    async def list_cards(request: Request[Any, Any, Any]) -> list[dict[str, object]]:
+        """The resident's cards, without their QR."""
+        name = await account(request)
+        cards = [await wallet.card(name, s) for s in await wallet.serials(name)]
+        return [
+            {
+                "serial": c.serial,
+                "type": c.type_id,
+                "type_name": {"zh-CN": c.type_name_zh, "en": c.type_name_en},
+                "expires_at": c.expires.isoformat(),
+            }
+            for c in cards
+        ]
+
+    @get("/api/v1/cards/{serial:str}/presentation")
+    async def presentation(request: Request[Any, Any, Any], serial: str) -> Response[object]:
+        """A fresh holder-bound QR text (and its SVG) for one card."""
+        name = await account(request)
+        text = await wallet.presentation(name, serial, now=clock())
+        return Response(
+            {"qr": text, "svg": render_svg(text), "refresh_seconds": REFRESH_SECONDS},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return Router(
+        path="/wallet",
+        route_handlers=[enter, home, card_page, list_cards, presentation],
+        exception_handlers=exception_handlers(),
+        tags=["wallet"],
+    )
+

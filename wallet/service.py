@@ -1,0 +1,185 @@
+"""The holder's side: accounts, sealed credentials and keys, fresh presentations."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from credential import compact, cose
+from credential.algorithms import KeySigner
+from credential.errors import AuthError, ConfigError, NotFoundError, Reason
+from schemas import type_by_code
+from wallet.tables import WalletAccount, WalletCredential
+
+__all__ = ["Card", "Wallet"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a card face shows: type, serial, claims in the type's order."""
+
+    serial: str
+    type_id: str
+    type_name_zh: str
+    type_name_en: str
+    claims: list[tuple[str, str, str]]  # (zh label, en label, value)
+    expires: dt.datetime
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Wallet:
+    """The wallet service.  ``storage_key`` seals everything at rest (AES-GCM)."""
+
+    storage_key: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.storage_key) != 32:
+            raise ConfigError(Reason.CONFIG, "the wallet storage key must be 32 bytes")
+        self._aead = AESGCM(self.storage_key)
+
+    # -- sealing -------------------------------------------------------------
+
+    def _seal(self, data: bytes, context: str) -> str:
+        nonce = secrets.token_bytes(12)
+        sealed = self._aead.encrypt(nonce, data, context.encode())
+        return base64.b64encode(nonce + sealed).decode("ascii")
+
+    def _open(self, text: str, context: str) -> bytes:
+        raw = base64.b64decode(text)
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], context.encode())
+        except InvalidTag:
+            raise ConfigError(Reason.CONFIG, "stored data cannot be opened") from None
+
+    # -- accounts ------------------------------------------------------------
+
+    async def create_account(self, name: str, *, now: dt.datetime) -> str:
+        """Create an account with a new holder key; returns its access token once."""
+        token = secrets.token_urlsafe(32)
+        key = ec.generate_private_key(ec.SECP256R1())
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        await WalletAccount.insert(
+            WalletAccount(
+                name=name,
+                token_hash=_token_hash(token),
+                sealed_holder_key=self._seal(der, f"holder-key:{name}"),
+                created_at=now,
+            )
+        )
+        log.info("created wallet account")
+        return token
+
+    async def account_for_token(self, token: str) -> str:
+        if not token or len(token) > 128:
+            raise AuthError(Reason.UNAUTHORIZED)
+        row = await WalletAccount.select(WalletAccount.name).where(
+            WalletAccount.token_hash == _token_hash(token)
+        ).first()
+        if row is None:
+            raise AuthError(Reason.UNAUTHORIZED)
+        return str(row["name"])
+
+    async def _account(self, name: str) -> dict[str, Any]:
+        row = await WalletAccount.select().where(WalletAccount.name == name).first()
+        if row is None:
+            raise NotFoundError(Reason.NOT_FOUND, "no such wallet account")
+        return row
+
+    async def _holder_key(self, name: str) -> ec.EllipticCurvePrivateKey:
+        row = await self._account(name)
+        der = self._open(row["sealed_holder_key"], f"holder-key:{name}")
+        key = serialization.load_der_private_key(der, None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return key
+
+    async def holder_public_key(self, name: str) -> ec.EllipticCurvePublicKey:
+        return (await self._holder_key(name)).public_key()
+
+    # -- credentials ---------------------------------------------------------
+
+    async def store(
+        self, name: str, *, serial: str, type_id: str, sd_jwt: str, compact_bytes: bytes,
+        now: dt.datetime,
+    ) -> None:
+        account = await self._account(name)
+        blob = json.dumps(
+            {"sd_jwt": sd_jwt, "compact": base64.b64encode(compact_bytes).decode()}
+        ).encode()
+        await WalletCredential.insert(
+            WalletCredential(
+                account=account["id"],
+                serial=serial,
+                type_id=type_id,
+                sealed=self._seal(blob, f"credential:{name}:{serial}"),
+                created_at=now,
+            )
+        )
+
+    async def _stored(self, name: str, serial: str) -> dict[str, str]:
+        account = await self._account(name)
+        row = await WalletCredential.select(WalletCredential.sealed).where(
+            (WalletCredential.account == account["id"]) & (WalletCredential.serial == serial)
+        ).first()
+        if row is None:
+            # The same answer whether the card is another resident's or none.
+            raise NotFoundError(Reason.NOT_FOUND, "no such card")
+        data: dict[str, str] = json.loads(self._open(row["sealed"], f"credential:{name}:{serial}"))
+        return data
+
+    async def serials(self, name: str) -> list[str]:
+        account = await self._account(name)
+        rows = await WalletCredential.select(WalletCredential.serial).where(
+            WalletCredential.account == account["id"]
+        ).order_by(WalletCredential.id)
+        return [str(r["serial"]) for r in rows]
+
+    async def card(self, name: str, serial: str) -> Card:
+        data = await self._stored(name, serial)
+        # The wallet reads its own stored copy; verifiers check the signature.
+        sign1 = cose.decode_sign1(base64.b64decode(data["compact"]))
+        cred = compact.decode_credential(sign1.payload)
+        ctype = type_by_code(cred.type_code)
+        claims = compact.decode_claims(ctype, cred.raw_claims)
+        return Card(
+            serial=cred.serial,
+            type_id=ctype.id,
+            type_name_zh=ctype.name_zh,
+            type_name_en=ctype.name_en,
+            claims=[
+                (spec.label_zh, spec.label_en, claims[spec.name])
+                for spec in ctype.claims
+                if spec.name in claims
+            ],
+            expires=dt.datetime.fromtimestamp(cred.exp, dt.UTC),
+        )
+
+    async def presentation(
+        self, name: str, serial: str, *, now: dt.datetime, nonce: bytes | None = None
+    ) -> str:
+        """A fresh holder-bound QR text for one card."""
+        data = await self._stored(name, serial)
+        holder = KeySigner(await self._holder_key(name))
+        return compact.present(
+            base64.b64decode(data["compact"]), holder, now=int(now.timestamp()), nonce=nonce
+        )

@@ -1,0 +1,85 @@
+"""HTTP plumbing the three services share: problem details, headers, HTML pages.
+
+It holds no service logic, so the verifier can use it without the issuer.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Mapping
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from credential.errors import DecodeError, EsealError, Reason
+from credential.problem import PROBLEM_JSON, problem
+
+__all__ = ["SECURITY_HEADERS", "exception_handlers", "page", "problem_response"]
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def problem_response(error: EsealError, status: int | None = None) -> Response[object]:
+    code, body = problem(error, status)
+    return Response(body, status_code=code, media_type=PROBLEM_JSON)
+
+
+def _eseal_error(_: Request[object, object, object], exc: Exception) -> Response[object]:
+    assert isinstance(exc, EsealError)
+    return problem_response(exc)
+
+
+def _http_error(_: Request[object, object, object], exc: Exception) -> Response[object]:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status >= 500:
+        log.error("internal error answered as %s", status)
+    reason = {
+        401: Reason.UNAUTHORIZED,
+        403: Reason.FORBIDDEN,
+        404: Reason.NOT_FOUND,
+        413: Reason.TOO_LARGE,
+    }.get(status, Reason.MALFORMED)
+    detail = "the request is not valid" if isinstance(exc, ValidationException) else ""
+    error = DecodeError(reason, detail or str(exc.detail)[:200])
+    return problem_response(error, status)
+
+
+def _unexpected(_: Request[object, object, object], exc: Exception) -> Response[object]:
+    # Log the kind only: a message could carry personal data.
+    log.error("unexpected %s", type(exc).__name__, exc_info=False)
+    body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
+    return Response(body, status_code=500, media_type=PROBLEM_JSON)
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    return {
+        EsealError: _eseal_error,
+        HTTPException: _http_error,
+        Exception: _unexpected,
+    }
+
+
+def page(title: str, body: str, *, lang: str = "zh-CN", scripts: tuple[str, ...] = ()) -> str:
+    """A whole HTML page; ``body`` must already be escaped."""
+    tags = "".join(f'<script src="{html.escape(s)}" defer></script>' for s in scripts)
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title>"
+        '<link rel="stylesheet" href="/static/eseal.css">'
+        f"{tags}</head><body>{body}</body></html>"
+    )

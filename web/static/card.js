@@ -1,0 +1,27 @@
+// Renews the card's QR every few seconds and counts down to the next one.
+(function () {
+  "use strict";
+  const box = document.getElementById("qr");
+  const label = document.getElementById("countdown");
+  if (!box || !label) { return; }
+  const every = parseInt(box.dataset.refresh || "30", 10);
+  const url = "/wallet/api/v1/cards/" + encodeURIComponent(box.dataset.serial) + "/presentation";
+  let left = every;
+  async function renew() {
+    try {
+      const answer = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      if (!answer.ok) { label.textContent = "刷新失败 Refresh failed"; return; }
+      const data = await answer.json();
+      box.innerHTML = data.svg;
+      box.dataset.qr = data.qr;
+      left = every;
+    } catch (e) {
+      label.textContent = "网络不可用 Offline";
+    }
+  }
+  setInterval(function () {
+    left -= 1;
+    if (left <= 0) { renew(); left = every; }
+    label.textContent = left + " 秒后刷新 · refreshes in " + left + " s";
+  }, 1000);
+}());
