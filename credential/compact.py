@@ -54,6 +54,7 @@ __all__ = [
     "make_credential",
     "parse_presentation",
     "present",
+    "unpack_serial",
     "verify_holder",
 ]
 
@@ -82,7 +83,9 @@ def _encode_value(encoding: str, values: tuple[str, ...], value: Any) -> object:
     if encoding == "date":
         return (dt.date.fromisoformat(value) - _EPOCH).days
     if encoding == "date_or_long_term":
-        return None if value == LONG_TERM else (dt.date.fromisoformat(value) - _EPOCH).days
+        return (
+            None if value == LONG_TERM else (dt.date.fromisoformat(value) - _EPOCH).days
+        )
     if encoding == "citizen_id":
         return int(value[:17])
     raise ValueError(f"unknown QR encoding {encoding!r}")
@@ -111,7 +114,9 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
 
 
-def encode_claims(ctype: CredentialType, claims: Mapping[str, Any]) -> dict[int, object]:
+def encode_claims(
+    ctype: CredentialType, claims: Mapping[str, Any]
+) -> dict[int, object]:
     """Validated claims to the compact map, keyed by each claim's QR key."""
     return {
         spec.qr_key: _encode_value(spec.encoding, spec.values, claims[spec.name])
@@ -160,7 +165,7 @@ def make_credential(
     """Sign the compact credential with the seal; returns COSE_Sign1 bytes."""
     payload = {
         _TYPE: ctype.code,
-        _SERIAL: serial,
+        _SERIAL: _pack_serial(ctype, serial),
         _STATUS: list(status),
         _HOLDER: _point(holder_key),
         _IAT: iat,
@@ -170,12 +175,25 @@ def make_credential(
     return cose.sign1(cbor.dumps(payload), signer, kid=bytes.fromhex(signer.kid))
 
 
+def _pack_serial(ctype: CredentialType, serial: str) -> int | str:
+    # "SFZ202600000123" travels as the integer 202600000123: the prefix is
+    # the type's, and nine bytes of CBOR replace sixteen.
+    digits = serial.removeprefix(ctype.serial_prefix)
+    if serial.startswith(ctype.serial_prefix) and digits.isdigit() and digits[0] != "0":
+        return int(digits)
+    return serial
+
+
+def unpack_serial(ctype: CredentialType, packed: int | str) -> str:
+    return f"{ctype.serial_prefix}{packed}" if isinstance(packed, int) else packed
+
+
 @dataclass(frozen=True)
 class CompactCredential:
     """A compact credential whose seal signature has been verified."""
 
     type_code: int
-    serial: str
+    packed_serial: int | str  # see ``unpack_serial``
     status_list: int
     status_index: int
     holder_key: ec.EllipticCurvePublicKey
@@ -197,8 +215,7 @@ def decode_credential(payload: bytes) -> CompactCredential:
         raise DecodeError(Reason.MALFORMED, "the credential lacks a member") from None
     if not (
         _is_int(type_code)
-        and isinstance(serial, str)
-        and len(serial) <= 64
+        and (isinstance(serial, str) and len(serial) <= 64 or _is_int(serial))
         and isinstance(status, list)
         and len(status) == 2
         and all(_is_int(x) and x >= 0 for x in status)
@@ -209,12 +226,16 @@ def decode_credential(payload: bytes) -> CompactCredential:
     ):
         raise DecodeError(Reason.MALFORMED, "a credential member has the wrong form")
     try:
-        holder_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), holder)
+        holder_key = ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), holder
+        )
     except ValueError:
-        raise DecodeError(Reason.MALFORMED, "the holder key is not a P-256 point") from None
+        raise DecodeError(
+            Reason.MALFORMED, "the holder key is not a P-256 point"
+        ) from None
     return CompactCredential(
         type_code=type_code,
-        serial=serial,
+        packed_serial=serial,
         status_list=status[0],
         status_index=status[1],
         holder_key=holder_key,
@@ -308,13 +329,17 @@ def verify_holder(
     nonce: bytes | None = None,
 ) -> None:
     """Check the holder's signature, its age, and the counter's nonce."""
-    message = _holder_message(presentation.credential, presentation.at, presentation.nonce)
+    message = _holder_message(
+        presentation.credential, presentation.at, presentation.nonce
+    )
     try:
         verify_signature(holder_key, "ES256", message, presentation.holder_signature)
     except SignatureError:
         raise HolderBindingError(Reason.HOLDER_PROOF_INVALID) from None
     if nonce is not None and presentation.nonce != nonce:
-        raise HolderBindingError(Reason.HOLDER_PROOF_INVALID, "the counter nonce differs")
+        raise HolderBindingError(
+            Reason.HOLDER_PROOF_INVALID, "the counter nonce differs"
+        )
     if presentation.at > now + leeway:
         raise HolderBindingError(Reason.HOLDER_PROOF_INVALID, "made in the future")
     if now - presentation.at > max_age:

@@ -79,7 +79,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.TOO_LARGE: ("数据超出允许的大小", "The data is larger than allowed"),
     Reason.UNSUPPORTED_VERSION: ("不支持的凭证版本", "Unsupported credential version"),
     Reason.UNTRUSTED_ISSUER: ("签发机关不受信任", "The issuer is not trusted"),
-    Reason.BAD_SIGNATURE: ("签章无效，内容可能被篡改", "The seal signature is not valid"),
+    Reason.BAD_SIGNATURE: (
+        "签章无效，内容可能被篡改",
+        "The seal signature is not valid",
+    ),
     Reason.CERTIFICATE_EXPIRED: ("签章证书已过期", "The seal certificate has expired"),
     Reason.CERTIFICATE_NOT_YET_VALID: (
         "签章证书尚未生效",
@@ -100,7 +103,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
         "The code is too old; refresh it and show it again",
     ),
     Reason.REPLAYED: ("二维码已被使用过", "The code has been used before"),
-    Reason.TYPE_NOT_ACCEPTED: ("本窗口不受理此类凭证", "This counter does not accept this type"),
+    Reason.TYPE_NOT_ACCEPTED: (
+        "本窗口不受理此类凭证",
+        "This counter does not accept this type",
+    ),
     Reason.TRUST_BUNDLE_STALE: (
         "信任数据过旧，请同步后再核验",
         "The trust bundle is too old; sync it first",

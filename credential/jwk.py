@@ -40,7 +40,11 @@ def jwk_from_key(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
 
 def holder_key_from_jwk(jwk: object) -> ec.EllipticCurvePublicKey:
     """A holder's public key from a JWK: P-256 only, and never a private key."""
-    if not isinstance(jwk, Mapping) or jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+    if (
+        not isinstance(jwk, Mapping)
+        or jwk.get("kty") != "EC"
+        or jwk.get("crv") != "P-256"
+    ):
         raise DecodeError(Reason.MALFORMED, "the holder key must be a P-256 EC JWK")
     if "d" in jwk:
         raise DecodeError(Reason.MALFORMED, "the holder key must not be a private key")
@@ -52,4 +56,6 @@ def holder_key_from_jwk(jwk: object) -> ec.EllipticCurvePublicKey:
             int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
         ).public_key()
     except ValueError:
-        raise DecodeError(Reason.MALFORMED, "the holder key is not on the curve") from None
+        raise DecodeError(
+            Reason.MALFORMED, "the holder key is not on the curve"
+        ) from None

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from credential.errors import AuthError, ClaimsError, ConfigError, EsealError, NotFoundError, Reason
+from credential.errors import (
+    AuthError,
+    ClaimsError,
+    ConfigError,
+    EsealError,
+    NotFoundError,
+    Reason,
+)
 
 __all__ = ["PROBLEM_JSON", "problem", "status_for"]
 
@@ -21,7 +28,9 @@ def status_for(error: EsealError) -> int:
     return 422
 
 
-def problem(error: EsealError, status: int | None = None) -> tuple[int, dict[str, object]]:
+def problem(
+    error: EsealError, status: int | None = None
+) -> tuple[int, dict[str, object]]:
     """The status code and problem-details body of an error."""
     code = status if status is not None else status_for(error)
     body: dict[str, object] = {
@@ -34,6 +43,7 @@ def problem(error: EsealError, status: int | None = None) -> tuple[int, dict[str
     }
     if isinstance(error, ClaimsError):
         body["errors"] = [
-            {"field": e.field, "message": {"zh-CN": e.zh, "en": e.en}} for e in error.errors
+            {"field": e.field, "message": {"zh-CN": e.zh, "en": e.en}}
+            for e in error.errors
         ]
     return code, body

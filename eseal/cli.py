@@ -21,7 +21,7 @@ from rich.table import Table
 
 from credential.errors import ConfigError, EsealError, Reason
 from eseal import settings as settings_mod
-from eseal.services import Services, make_issuer, make_wallet, open_database, pooled, utcnow
+from eseal.services import Services, make_issuer, make_wallet, open_database, utcnow
 from eseal.settings import DEV_PASSPHRASE, Settings
 from keys.store import KeyFolder
 from schemas import load_types
@@ -54,7 +54,10 @@ SEAL_NAME = "电子证明专用章"
 
 
 def _fail(error: EsealError, code: int = 2) -> typer.Exit:
-    err.print(f"[red]{error.message_zh} / {error.message_en}[/red] ({error.reason}: {error.detail})")
+    err.print(
+        f"[red]{error.message_zh} / {error.message_en}[/red] "
+        f"({error.reason}: {error.detail})"
+    )
     return typer.Exit(code)
 
 
@@ -63,13 +66,9 @@ def _run(work: Callable[[Settings], Awaitable[T]]) -> T:
     settings = settings_mod.load()
 
     async def go() -> T:
-        engine = await open_database(settings)
-        try:
-            return await work(settings)
-        finally:
-            close = getattr(engine, "close_connection_pool", None) if pooled(engine) else None
-            if close is not None:
-                await close()
+        # One connection per query, no pool: a command makes only a few.
+        await open_database(settings)
+        return await work(settings)
 
     try:
         return asyncio.run(go())
@@ -104,7 +103,8 @@ def keys_init_dev(
     out.print(f"seal: {cert.subject.rfc4514_string()}")
     if passphrase == DEV_PASSPHRASE.encode():
         err.print(
-            f"[yellow]WARNING: development keys, encrypted with the published development "
+            "[yellow]WARNING: development keys, encrypted with the published "
+            "development "
             f"passphrase '{DEV_PASSPHRASE}'. Never use them in production.[/yellow]"
         )
 
@@ -129,7 +129,9 @@ def issue(
         issuer, wallet = make_issuer(settings), make_wallet(settings)
         holder_key = await wallet.holder_public_key(holder)
         now = utcnow()
-        result = await issuer.issue(type_id, data, holder_key=holder_key, holder=holder, now=now)
+        result = await issuer.issue(
+            type_id, data, holder_key=holder_key, holder=holder, now=now
+        )
         await wallet.store(
             holder,
             serial=result.serial,
@@ -217,7 +219,9 @@ def _read_input(source: str) -> str:
 
 @app.command("verify")
 def verify(
-    source: Annotated[str, typer.Argument(help="An image file, the QR text, or - for stdin")],
+    source: Annotated[
+        str, typer.Argument(help="An image file, the QR text, or - for stdin")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Verify a presentation offline against the imported trust bundle."""
@@ -252,7 +256,9 @@ _INPUT_REASONS = {Reason.MALFORMED, Reason.TOO_LARGE, Reason.UNSUPPORTED_VERSION
 def _print_outcome(outcome: Any) -> None:
     if outcome.valid:
         cred = outcome.credential
-        table = Table(title=f"[green]有效 VALID[/green] · {cred.type_name_zh} {cred.type_name_en}")
+        table = Table(
+            title=f"[green]有效 VALID[/green] · {cred.type_name_zh} {cred.type_name_en}"
+        )
         table.add_column("项目 Field")
         table.add_column("内容 Value", overflow="fold")
         for _, zh, en, value in cred.claims:
@@ -261,7 +267,8 @@ def _print_outcome(outcome: Any) -> None:
         out.print(table)
     else:
         out.print(
-            f"[red]无效 INVALID[/red] {outcome.reason}: {outcome.message_zh} / {outcome.message_en}"
+            f"[red]无效 INVALID[/red] {outcome.reason}: "
+            f"{outcome.message_zh} / {outcome.message_en}"
         )
     age = outcome.bundle_age
     if age is not None:
@@ -285,7 +292,9 @@ def trust_export(file: Path) -> None:
 @trust_app.command("import")
 def trust_import(
     file: Path,
-    root: Annotated[Path | None, typer.Option(help="Root certificate to pin (PEM)")] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="Root certificate to pin (PEM)")
+    ] = None,
 ) -> None:
     """Check a trust bundle against the pinned root and use it from now on."""
     from verifier.trust import TrustStore
@@ -295,7 +304,9 @@ def trust_import(
     try:
         if root is not None:
             store.pin_root(root.read_bytes())
-        bundle = store.import_bundle(file.read_text("utf-8")[: 33 * 1024 * 1024], now=utcnow())
+        bundle = store.import_bundle(
+            file.read_text("utf-8")[: 33 * 1024 * 1024], now=utcnow()
+        )
     except EsealError as error:
         raise _fail(error) from None
     except (OSError, UnicodeDecodeError) as error:
@@ -327,7 +338,9 @@ def serve(
 
 @app.command("dev-setup")
 def dev_setup(
-    url: Annotated[str, typer.Option(help="Base URL to print")] = "http://127.0.0.1:8000",
+    url: Annotated[
+        str, typer.Option(help="Base URL to print")
+    ] = "http://127.0.0.1:8000",
 ) -> None:
     """Development: keys, database, a sample resident with a resident e-ID, trust."""
     from eseal.sample import setup_sample
@@ -356,5 +369,8 @@ def main() -> None:
         # A traceback could carry claims; name the kind only unless debugging.
         if level == logging.DEBUG:
             raise
-        err.print(f"[red]internal error ({type(error).__name__}); run with ESEAL_DEBUG=1[/red]")
+        err.print(
+            f"[red]internal error ({type(error).__name__}); "
+            "run with ESEAL_DEBUG=1[/red]"
+        )
         sys.exit(2)

@@ -44,7 +44,9 @@ def engine_from_url(url: str) -> Engine:
         if parts.password:
             config["password"] = unquote(parts.password)
         return PostgresEngine(config=config, log_queries=False)
-    raise ConfigError(Reason.CONFIG, "ESEAL_DATABASE_URL must be sqlite:/// or postgresql://")
+    raise ConfigError(
+        Reason.CONFIG, "ESEAL_DATABASE_URL must be sqlite:/// or postgresql://"
+    )
 
 
 def bind(engine: Engine) -> None:

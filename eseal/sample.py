@@ -20,7 +20,9 @@ SAMPLE_ACCOUNT = "sample-resident"
 SAMPLE_CLAIMS = Path(__file__).resolve().parent.parent / "examples" / "resident-id.json"
 
 
-async def setup_sample(services: Services, settings: Settings, *, now: dt.datetime) -> dict[str, str]:
+async def setup_sample(
+    services: Services, settings: Settings, *, now: dt.datetime
+) -> dict[str, str]:
     """Create the sample once; later runs refresh the trust bundle and reprint."""
     info_path = settings.home / "dev-info.json"
     if await WalletAccount.exists().where(WalletAccount.name == SAMPLE_ACCOUNT):

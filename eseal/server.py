@@ -64,7 +64,9 @@ def create_app(
         openapi_config=OpenAPIConfig(title="eSeal", version="1", path="/docs"),
         exception_handlers=web.exception_handlers(),
         request_max_body_size=MAX_BODY,
-        logging_config=LoggingConfig(log_exceptions="never", disable_stack_trace={Exception}),
+        logging_config=LoggingConfig(
+            log_exceptions="never", disable_stack_trace={Exception}
+        ),
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )

@@ -61,7 +61,9 @@ class Settings:
         if path.exists():
             return bytes.fromhex(path.read_text().strip())
         if not self.dev:
-            raise ConfigError(Reason.CONFIG, f"set ESEAL_{name.upper()} (64 hex digits)")
+            raise ConfigError(
+                Reason.CONFIG, f"set ESEAL_{name.upper()} (64 hex digits)"
+            )
         self.home.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         value = os.urandom(32)

@@ -48,9 +48,13 @@ async def _officer(request: Request[Any, Any, Any]) -> str:
     if not key or len(key) > 128:
         raise AuthError(Reason.UNAUTHORIZED, "an issuer API key is required")
     digest = _key_hash(key)
-    row = await IssuerApiKey.select(IssuerApiKey.name, IssuerApiKey.key_hash, IssuerApiKey.role).where(
-        IssuerApiKey.key_hash == digest
-    ).first()
+    row = (
+        await IssuerApiKey.select(
+            IssuerApiKey.name, IssuerApiKey.key_hash, IssuerApiKey.role
+        )
+        .where(IssuerApiKey.key_hash == digest)
+        .first()
+    )
     if row is None or not hmac.compare_digest(row["key_hash"], digest):
         log.info("issuer API: refused an unknown key")
         raise AuthError(Reason.UNAUTHORIZED, "the API key is not valid")
@@ -93,11 +97,19 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
         officer = await _officer(request)
         body = await _json_body(request)
         type_id, holder = body.get("type"), body.get("holder", "")
-        if not isinstance(type_id, str) or not isinstance(holder, str) or len(holder) > 128:
+        if (
+            not isinstance(type_id, str)
+            or not isinstance(holder, str)
+            or len(holder) > 128
+        ):
             raise DecodeError(Reason.MALFORMED, "type and holder must be strings")
         holder_key = holder_key_from_jwk(body.get("holder_key"))
         result = await issuer.issue(
-            type_id, body.get("claims"), holder_key=holder_key, holder=holder, now=clock()
+            type_id,
+            body.get("claims"),
+            holder_key=holder_key,
+            holder=holder,
+            now=clock(),
         )
         log.info("issuer API: %s issued %s", officer, result.serial)
         return result_json(result)
@@ -126,7 +138,9 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
     async def trust_bundle() -> Response[str]:
         """The signed trust bundle a counter needs to verify offline."""
         text = await issuer.trust_bundle(load_types(), now=clock())
-        return Response(text, media_type="application/jwt", headers={"Cache-Control": "max-age=60"})
+        return Response(
+            text, media_type="application/jwt", headers={"Cache-Control": "max-age=60"}
+        )
 
     return Router(
         path="/issuer",

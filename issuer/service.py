@@ -55,7 +55,9 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _expiry(ctype: CredentialType, claims: Mapping[str, Any], now: dt.datetime) -> dt.datetime:
+def _expiry(
+    ctype: CredentialType, claims: Mapping[str, Any], now: dt.datetime
+) -> dt.datetime:
     """The type's default validity, cut short by a validity claim that ends sooner."""
     expires = now + dt.timedelta(days=ctype.validity_days)
     if ctype.valid_until_claim:
@@ -87,7 +89,9 @@ class Issuer:
         return f"{self.config.issuer_url}/types/{ctype.id}"
 
     def subject_hash(self, id_number: str) -> str:
-        return hmac.new(self.config.subject_key, id_number.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self.config.subject_key, id_number.encode(), hashlib.sha256
+        ).hexdigest()
 
     async def issue(
         self,
@@ -107,7 +111,11 @@ class Issuer:
         claims = ctype.validate(unverified_claims, today=now.date())
         expires = _expiry(ctype, claims, now)
         engine = IssuedCredential._meta.db
-        kwargs = {"transaction_type": TransactionType.immediate} if _is_sqlite(engine) else {}
+        kwargs = (
+            {"transaction_type": TransactionType.immediate}
+            if _is_sqlite(engine)
+            else {}
+        )
         async with engine.transaction(**kwargs):
             serial = await self._next_serial(ctype, now)
             index = await self._free_index(ctype.code)
@@ -120,7 +128,9 @@ class Issuer:
                     status_index=index,
                     state="valid",
                     holder=holder,
-                    subject_hash=self.subject_hash(str(claims.get("id_number", serial))),
+                    subject_hash=self.subject_hash(
+                        str(claims.get("id_number", serial))
+                    ),
                     seal_kid=self.signer.kid,
                     issued_at=now,
                     expires_at=expires,
@@ -177,7 +187,9 @@ class Issuer:
             "vct": self.vct(ctype),
             "jti": serial,
             "cnf": {"jwk": jwk_from_key(holder_key)},
-            "status": {"status_list": {"idx": index, "uri": self.status_uri(ctype.code)}},
+            "status": {
+                "status_list": {"idx": index, "uri": self.status_uri(ctype.code)}
+            },
             **claims,
         }
         disclosable = [spec.name for spec in ctype.claims if spec.name in claims]
@@ -209,9 +221,11 @@ class Issuer:
         """Revoke (for good) or suspend a credential by its serial."""
         if state not in ("revoked", "suspended", "valid"):
             raise ValueError(state)
-        row = await IssuedCredential.select(IssuedCredential.state).where(
-            IssuedCredential.serial == serial
-        ).first()
+        row = (
+            await IssuedCredential.select(IssuedCredential.state)
+            .where(IssuedCredential.serial == serial)
+            .first()
+        )
         if row is None:
             raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
         if row["state"] == "revoked":
@@ -227,10 +241,15 @@ class Issuer:
         rows = await IssuedCredential.select(
             IssuedCredential.status_index, IssuedCredential.state
         ).where(
-            (IssuedCredential.status_list == list_id) & (IssuedCredential.state != "valid")
+            (IssuedCredential.status_list == list_id)
+            & (IssuedCredential.state != "valid")
         )
         for row in rows:
-            value = statuslist.INVALID if row["state"] == "revoked" else statuslist.SUSPENDED
+            value = (
+                statuslist.INVALID
+                if row["state"] == "revoked"
+                else statuslist.SUSPENDED
+            )
             slots.set(row["status_index"], value)
         iat = int(now.timestamp())
         return statuslist.make_token(
@@ -242,10 +261,13 @@ class Issuer:
             ttl=self.config.status_ttl,
         )
 
-    async def trust_bundle(self, types: Mapping[str, CredentialType], *, now: dt.datetime) -> str:
+    async def trust_bundle(
+        self, types: Mapping[str, CredentialType], *, now: dt.datetime
+    ) -> str:
         """A trust bundle with the seals, type data and every type's status list."""
         lists = {
-            str(t.code): await self.status_list_token(t.code, now=now) for t in types.values()
+            str(t.code): await self.status_list_token(t.code, now=now)
+            for t in types.values()
         }
         iat = int(now.timestamp())
         return make_bundle(

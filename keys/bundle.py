@@ -127,7 +127,9 @@ def verify_bundle(
         payload = jwt.api_jws.PyJWS().decode(text, key, algorithms=[expected_alg(key)])
         data = json.loads(payload)
     except jwt.InvalidSignatureError:
-        raise TrustError(Reason.BAD_SIGNATURE, "the trust bundle's signature is not valid") from None
+        raise TrustError(
+            Reason.BAD_SIGNATURE, "the trust bundle's signature is not valid"
+        ) from None
     except (jwt.PyJWTError, ValueError):
         raise DecodeError(Reason.MALFORMED, "the trust bundle cannot be read") from None
     return _read_payload(data, roots, text)

@@ -88,7 +88,9 @@ def make_root(
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(public), critical=False
+        )
         .sign(key, _hash_for(key))
     )
 
@@ -202,4 +204,7 @@ def verify_seal_chain(
     try:
         verifier.verify(leaf, list(intermediates))
     except VerificationError:
-        raise TrustError(Reason.UNTRUSTED_ISSUER, "the seal certificate does not chain to the pinned root") from None
+        raise TrustError(
+            Reason.UNTRUSTED_ISSUER,
+            "the seal certificate does not chain to the pinned root",
+        ) from None

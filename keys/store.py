@@ -61,7 +61,8 @@ def _read_private(path: Path, passphrase: bytes) -> PrivateKey:
     except (ValueError, TypeError):
         # Never echo the passphrase or the key; say which file failed.
         raise ConfigError(
-            Reason.CONFIG, f"cannot decrypt {path.name}: wrong passphrase or bad key file"
+            Reason.CONFIG,
+            f"cannot decrypt {path.name}: wrong passphrase or bad key file",
         ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
         raise ConfigError(Reason.CONFIG, f"{path.name} holds an unsupported key type")
@@ -129,7 +130,9 @@ class KeyFolder:
         )
         key = _read_private(self.path / "seals" / f"{kid}.key.pem", passphrase)
         if key.public_key() != cert.public_key():
-            raise ConfigError(Reason.CONFIG, "the seal key does not match its certificate")
+            raise ConfigError(
+                Reason.CONFIG, "the seal key does not match its certificate"
+            )
         return FileSigner(key, cert)
 
     def create_root(
@@ -175,7 +178,9 @@ class KeyFolder:
         seals = self.path / "seals"
         seals.mkdir(parents=True, exist_ok=True)
         _write_private(seals / f"{kid}.key.pem", key, passphrase)
-        (seals / f"{kid}.crt.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (seals / f"{kid}.crt.pem").write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM)
+        )
         if make_current:
             (self.path / "current").write_text(kid + "\n")
         log.info("created seal certificate %s", kid)

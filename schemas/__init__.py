@@ -79,7 +79,9 @@ class CredentialType:
                 failed.add(problem.field)
         if errors:
             raise ClaimsError(sorted(errors, key=lambda e: self._order(e.field)))
-        return {spec.name: claims[spec.name] for spec in self.claims if spec.name in claims}
+        return {
+            spec.name: claims[spec.name] for spec in self.claims if spec.name in claims
+        }
 
     def _order(self, field: str) -> int:
         names = [spec.name for spec in self.claims]
@@ -123,7 +125,9 @@ def _is_ethnicity(value: object) -> bool:
     return not isinstance(value, str) or value in ethnicities()
 
 
-def _schema_errors(schema: Mapping[str, Any], claims: dict[str, Any]) -> list[FieldError]:
+def _schema_errors(
+    schema: Mapping[str, Any], claims: dict[str, Any]
+) -> list[FieldError]:
     validator = jsonschema.Draft202012Validator(schema, format_checker=_formats)
     found: dict[str, FieldError] = {}
     for error in validator.iter_errors(claims):
@@ -133,12 +137,16 @@ def _schema_errors(schema: Mapping[str, Any], claims: dict[str, Any]) -> list[Fi
         elif error.validator == "additionalProperties":
             extra = sorted(set(claims) - set(schema.get("properties", {})))
             for name in extra:
-                found.setdefault(name, FieldError(name, *_MESSAGES["additionalProperties"]))
+                found.setdefault(
+                    name, FieldError(name, *_MESSAGES["additionalProperties"])
+                )
             continue
         else:
             field = str(error.path[0]) if error.path else "$"
             if error.validator == "format":
-                zh, en = _FORMAT_MESSAGES.get(str(error.validator_value), ("无效", "is not valid"))
+                zh, en = _FORMAT_MESSAGES.get(
+                    str(error.validator_value), ("无效", "is not valid")
+                )
             else:
                 zh, en = _MESSAGES.get(str(error.validator), ("无效", "is not valid"))
         found.setdefault(field, FieldError(field, zh, en))
@@ -162,11 +170,14 @@ def _run_check(
             return FieldError(field, "不能晚于今天", "cannot be in the future")
         return None
     if kind == "date_order":
-        start, end = _date_or_none(claims.get(check["start"])), _date_or_none(
-            claims.get(check["end"])
+        start, end = (
+            _date_or_none(claims.get(check["start"])),
+            _date_or_none(claims.get(check["end"])),
         )
         if start and end and end <= start:
-            return FieldError(check["end"], "应晚于起始日期", "must be after the start date")
+            return FieldError(
+                check["end"], "应晚于起始日期", "must be after the start date"
+            )
         return None
     raise ValueError(f"unknown check {kind!r}")
 

@@ -54,8 +54,15 @@ def citizen_id_problem(number: str, birth_date: str | None) -> tuple[str, str] |
     Checks the province in the region code, the birth date inside the number
     (and that it agrees with ``birth_date``), and the check character.
     """
-    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
-        return ("应为18位，末位为数字或X", "must be 18 characters, the last a digit or X")
+    if (
+        len(number) != 18
+        or not number[:17].isdigit()
+        or number[17] not in "0123456789X"
+    ):
+        return (
+            "应为18位，末位为数字或X",
+            "must be 18 characters, the last a digit or X",
+        )
     if number[:2] not in _PROVINCES:
         return ("行政区划代码无效", "the region code is not valid")
     try:

@@ -43,7 +43,9 @@ def _result_html(outcome: Outcome) -> str:
     age = outcome.bundle_age
     age_text = "无" if age is None else f"{age // 3600} 小时 {age % 3600 // 60} 分钟"
     warn = "（请尽快同步 sync soon）" if outcome.bundle_warning else ""
-    footer = f'<p class="muted">信任数据更新于 {age_text} 前{warn} · 离线核验 offline</p>'
+    footer = (
+        f'<p class="muted">信任数据更新于 {age_text} 前{warn} · 离线核验 offline</p>'
+    )
     if not outcome.valid or outcome.credential is None:
         return (
             '<section class="result invalid" id="result" data-result="INVALID" '
@@ -61,7 +63,8 @@ def _result_html(outcome: Outcome) -> str:
         '<section class="result valid" id="result" data-result="VALID">'
         f"<h2>✓ 有效 VALID</h2><p>{html.escape(cred.type_name_zh)} · "
         f"{html.escape(cred.type_name_en)}</p><dl>{rows}</dl>"
-        f"<p>{html.escape(cred.bureau)} · {html.escape(cred.seal_name)}</p></section>{footer}"
+        f"<p>{html.escape(cred.bureau)} · {html.escape(cred.seal_name)}</p>"
+        f"</section>{footer}"
     )
 
 
@@ -80,6 +83,37 @@ def _counter_page(result: str = "") -> str:
     return page("电子证照核验", body)
 
 
+async def _text_from_form(data: dict[str, Any]) -> str:
+    image = data.get("image")
+    if isinstance(image, UploadFile) and image.filename:
+        content = await image.read(MAX_IMAGE_BYTES + 1)
+        if content:
+            return read_qr_text(content)
+    text = data.get("qr", "")
+    if not isinstance(text, str) or not text.strip():
+        raise DecodeError(Reason.MALFORMED, "give the scanned text or an image")
+    return text
+
+
+async def _text_from_api(request: Request[Any, Any, Any]) -> str:
+    """The QR text of an API call: JSON ``{"qr": ...}`` or a multipart ``image``."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        return await _text_from_form(dict(form))
+    raw = await request.body()
+    if len(raw) > MAX_JSON:
+        raise HTTPException(status_code=413, detail="the request body is too large")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise DecodeError(Reason.MALFORMED, "the body is not JSON") from None
+    text = body.get("qr") if isinstance(body, dict) else None
+    if not isinstance(text, str):
+        raise DecodeError(Reason.MALFORMED, "give the QR text as the string 'qr'")
+    return text
+
+
 def verifier_router(store: TrustStore, policy: Policy, *, clock: Clock) -> Router:
     """The verifier's routes under /verifier."""
 
@@ -87,29 +121,25 @@ def verifier_router(store: TrustStore, policy: Policy, *, clock: Clock) -> Route
         now = clock()
         return check(text, _trust(store, now), policy, now=int(now.timestamp()))
 
-    async def text_from_form(data: dict[str, Any]) -> str:
-        image = data.get("image")
-        if isinstance(image, UploadFile) and image.filename:
-            content = await image.read(MAX_IMAGE_BYTES + 1)
-            if content:
-                return read_qr_text(content)
-        text = data.get("qr", "")
-        if not isinstance(text, str) or not text.strip():
-            raise DecodeError(Reason.MALFORMED, "give the scanned text or an image")
-        return text
-
     @get("/", media_type=MediaType.HTML)
     async def counter() -> Response[str]:
         """The counter page: a scanner field, an image upload, the result."""
         return Response(_counter_page(), headers=SECURITY_HEADERS)
 
-    @post("/check", media_type=MediaType.HTML, status_code=200, request_max_body_size=MAX_UPLOAD)
+    @post(
+        "/check",
+        media_type=MediaType.HTML,
+        status_code=200,
+        request_max_body_size=MAX_UPLOAD,
+    )
     async def counter_check(
-        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[
+            dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)
+        ],
     ) -> Response[str]:
         """Verify what the counter scanned or uploaded, and show green or red."""
         try:
-            outcome = verify_text(await text_from_form(data))
+            outcome = verify_text(await _text_from_form(data))
         except DecodeError as error:
             outcome = Outcome(
                 valid=False,
@@ -130,23 +160,13 @@ def verifier_router(store: TrustStore, policy: Policy, *, clock: Clock) -> Route
         A credential that can be read gets 200 with VALID or INVALID and its
         reason; input that cannot be read gets 422 with problem details.
         """
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("multipart/form-data"):
-            form = await request.form()
-            text = await text_from_form(dict(form))
-        else:
-            raw = await request.body()
-            if len(raw) > MAX_JSON:
-                raise HTTPException(status_code=413, detail="the request body is too large")
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                raise DecodeError(Reason.MALFORMED, "the body is not JSON") from None
-            text = body.get("qr") if isinstance(body, dict) else None
-            if not isinstance(text, str):
-                raise DecodeError(Reason.MALFORMED, "give the QR text as the string 'qr'")
+        text = await _text_from_api(request)
         outcome = verify_text(text)
-        if outcome.reason in (Reason.MALFORMED, Reason.TOO_LARGE, Reason.UNSUPPORTED_VERSION):
+        if outcome.reason in (
+            Reason.MALFORMED,
+            Reason.TOO_LARGE,
+            Reason.UNSUPPORTED_VERSION,
+        ):
             assert outcome.reason is not None
             return problem_response(DecodeError(outcome.reason))
         return Response(outcome.as_json())

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography import x509
+
 from credential import compact, cose, statuslist
 from credential.errors import (
     DecodeError,
@@ -159,18 +161,17 @@ def verify_qr(
         kid = presentation.sign1.kid
         cert = bundle.seals.get(kid.hex()) if kid else None
         if cert is None:
-            raise TrustError(Reason.UNTRUSTED_ISSUER, "the seal is not in the trust bundle")
+            raise TrustError(
+                Reason.UNTRUSTED_ISSUER, "the seal is not in the trust bundle"
+            )
         payload = cose.verify_sign1(presentation.sign1, seal_public_key(cert))
 
     with run.step("seal_certificate"):
         cred = compact.decode_credential(payload)
         issued = dt.datetime.fromtimestamp(cred.iat, dt.UTC)
-        moment = dt.datetime.fromtimestamp(now, dt.UTC)
-        for at in (issued, moment):
-            if at < cert.not_valid_before_utc:
-                raise TrustError(Reason.CERTIFICATE_NOT_YET_VALID)
-            if at > cert.not_valid_after_utc:
-                raise TrustError(Reason.CERTIFICATE_EXPIRED)
+        # The seal must have been valid when it signed, and must be still.
+        _check_certificate(cert, issued)
+        _check_certificate(cert, dt.datetime.fromtimestamp(now, dt.UTC))
 
     with run.step("policy"):
         try:
@@ -198,20 +199,14 @@ def verify_qr(
         )
 
     with run.step("status"):
-        value = trust.status(cred.status_list, cred.status_index, now=now)
-        if value == statuslist.INVALID:
-            raise StatusError(Reason.REVOKED)
-        if value == statuslist.SUSPENDED:
-            raise StatusError(Reason.SUSPENDED)
-        if value != statuslist.VALID:
-            raise StatusError(Reason.STATUS_UNKNOWN)
+        _check_status(trust.status(cred.status_list, cred.status_index, now=now))
 
     bureau, seal = seal_names(cert)
     return VerifiedCredential(
         type_id=ctype.id,
         type_name_zh=ctype.name_zh,
         type_name_en=ctype.name_en,
-        serial=cred.serial,
+        serial=compact.unpack_serial(ctype, cred.packed_serial),
         claims=tuple(
             (spec.name, spec.label_zh, spec.label_en, claims[spec.name])
             for spec in ctype.claims
@@ -224,6 +219,22 @@ def verify_qr(
     )
 
 
+def _check_certificate(cert: x509.Certificate, at: dt.datetime) -> None:
+    if at < cert.not_valid_before_utc:
+        raise TrustError(Reason.CERTIFICATE_NOT_YET_VALID)
+    if at > cert.not_valid_after_utc:
+        raise TrustError(Reason.CERTIFICATE_EXPIRED)
+
+
+def _check_status(value: int) -> None:
+    if value == statuslist.INVALID:
+        raise StatusError(Reason.REVOKED)
+    if value == statuslist.SUSPENDED:
+        raise StatusError(Reason.SUSPENDED)
+    if value != statuslist.VALID:
+        raise StatusError(Reason.STATUS_UNKNOWN)
+
+
 def check(text: str, trust: Trust | None, policy: Policy, *, now: int) -> Outcome:
     """Run ``verify_qr`` and turn its answer, or its refusal, into an ``Outcome``."""
     run = _Run()
@@ -232,7 +243,9 @@ def check(text: str, trust: Trust | None, policy: Policy, *, now: int) -> Outcom
     try:
         if trust is None:
             run.checks["trust_bundle"].outcome = "failed"
-            raise TrustError(Reason.TRUST_BUNDLE_STALE, "no trust bundle has been imported")
+            raise TrustError(
+                Reason.TRUST_BUNDLE_STALE, "no trust bundle has been imported"
+            )
         credential = verify_qr(text, trust, policy, now=now, run=run)
     except EsealError as error:
         log.info("verification: INVALID %s", error.reason)

@@ -44,7 +44,9 @@ class Trust:
                 kid = jwt.get_unverified_header(token).get("kid")
                 cert = self.bundle.seals.get(str(kid))
                 if cert is None:
-                    raise StatusError(Reason.STATUS_UNKNOWN, "status list by an unknown seal")
+                    raise StatusError(
+                        Reason.STATUS_UNKNOWN, "status list by an unknown seal"
+                    )
                 verified = statuslist.verify_token(
                     token,
                     seal_public_key(cert),
@@ -52,7 +54,9 @@ class Trust:
                     sub=None,
                 )
             except (EsealError, jwt.PyJWTError):
-                raise StatusError(Reason.STATUS_UNKNOWN, "the status list is not usable") from None
+                raise StatusError(
+                    Reason.STATUS_UNKNOWN, "the status list is not usable"
+                ) from None
             self._lists[list_id] = verified
         return statuslist.status_of(verified, index)
 
@@ -77,25 +81,36 @@ class TrustStore:
         try:
             cert = x509.load_pem_x509_certificate(pem)
         except ValueError:
-            raise ConfigError(Reason.CONFIG, "the root file is not a PEM certificate") from None
+            raise ConfigError(
+                Reason.CONFIG, "the root file is not a PEM certificate"
+            ) from None
         if self.root_path.exists() and self.root_path.read_bytes() != cert.public_bytes(
             serialization.Encoding.PEM
         ):
-            raise TrustError(Reason.UNTRUSTED_ISSUER, "a different root is already pinned")
+            raise TrustError(
+                Reason.UNTRUSTED_ISSUER, "a different root is already pinned"
+            )
         self.path.mkdir(parents=True, exist_ok=True)
         self.root_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
     def roots(self) -> list[x509.Certificate]:
         if not self.root_path.exists():
-            raise ConfigError(Reason.CONFIG, "no root is pinned; import one with --root")
+            raise ConfigError(
+                Reason.CONFIG, "no root is pinned; import one with --root"
+            )
         return [x509.load_pem_x509_certificate(self.root_path.read_bytes())]
 
     def import_bundle(self, text: str, *, now: dt.datetime) -> TrustBundle:
-        """Verify a bundle against the pinned root and keep it; a bad one changes nothing."""
+        """Verify a bundle against the pinned root and keep it.
+
+        A bundle that fails changes nothing: the last good one stays in use.
+        """
         bundle = verify_bundle(text, self.roots(), now=now)
         current = self._load_file(now=now)
         if current is not None and bundle.iat < current.bundle.iat:
-            raise TrustError(Reason.UNTRUSTED_ISSUER, "the bundle is older than the one in use")
+            raise TrustError(
+                Reason.UNTRUSTED_ISSUER, "the bundle is older than the one in use"
+            )
         tmp = self.bundle_path.with_suffix(".tmp")
         tmp.write_text(bundle.text, "utf-8")
         os.replace(tmp, self.bundle_path)
@@ -119,6 +134,7 @@ class TrustStore:
     def current(self, *, now: dt.datetime) -> Trust:
         trust = self._load_file(now=now)
         if trust is None:
-            raise TrustError(Reason.TRUST_BUNDLE_STALE, "no trust bundle has been imported")
+            raise TrustError(
+                Reason.TRUST_BUNDLE_STALE, "no trust bundle has been imported"
+            )
         return trust
-

@@ -74,12 +74,17 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             name = await account(request)
         except AuthError:
             body = (
-                "<header>电子证照 eSeal Wallet</header><main><p>请使用您的钱包链接登录。</p>"
+                "<header>电子证照 eSeal Wallet</header>"
+                "<main><p>请使用您的钱包链接登录。</p>"
                 "<p class=muted>Open your wallet with its access link.</p></main>"
             )
-            return Response(page("电子证照", body), status_code=401, headers=SECURITY_HEADERS)
+            return Response(
+                page("电子证照", body), status_code=401, headers=SECURITY_HEADERS
+            )
         cards = [await wallet.card(name, s) for s in await wallet.serials(name)]
-        faces = "".join(_card_face(c) for c in cards) or "<p>还没有证照。No cards yet.</p>"
+        faces = (
+            "".join(_card_face(c) for c in cards) or "<p>还没有证照。No cards yet.</p>"
+        )
         body = f"<header>我的电子证照 My cards</header><main>{faces}</main>"
         return Response(page("我的电子证照", body), headers=SECURITY_HEADERS)
 
@@ -90,10 +95,12 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         card = await wallet.card(name, serial)
         text = await wallet.presentation(name, serial, now=clock())
         rows = "".join(
-            f"<dt>{html.escape(zh)}</dt><dd>{html.escape(v)}</dd>" for zh, _, v in card.claims
+            f"<dt>{html.escape(zh)}</dt><dd>{html.escape(v)}</dd>"
+            for zh, _, v in card.claims
         )
         body = (
-            f"<header>{html.escape(card.type_name_zh)} {html.escape(card.type_name_en)}</header>"
+            f"<header>{html.escape(card.type_name_zh)} "
+            f"{html.escape(card.type_name_en)}</header>"
             f'<main><div class="qr" id="qr" data-serial="{html.escape(serial)}" '
             f'data-refresh="{REFRESH_SECONDS}">{render_svg(text)}</div>'
             f'<p class="countdown" id="countdown">{REFRESH_SECONDS} 秒后刷新</p>'
@@ -102,7 +109,8 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             '<p><a href="/wallet/">返回 Back</a></p></main>'
         )
         return Response(
-            page(card.type_name_zh, body, scripts=("/static/card.js",)), headers=SECURITY_HEADERS
+            page(card.type_name_zh, body, scripts=("/static/card.js",)),
+            headers=SECURITY_HEADERS,
         )
 
     @get("/api/v1/cards")
@@ -121,7 +129,9 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         ]
 
     @get("/api/v1/cards/{serial:str}/presentation")
-    async def presentation(request: Request[Any, Any, Any], serial: str) -> Response[object]:
+    async def presentation(
+        request: Request[Any, Any, Any], serial: str
+    ) -> Response[object]:
         """A fresh holder-bound QR text (and its SVG) for one card."""
         name = await account(request)
         text = await wallet.presentation(name, serial, now=clock())
@@ -136,4 +146,3 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         exception_handlers=exception_handlers(),
         tags=["wallet"],
     )
-

@@ -93,9 +93,11 @@ class Wallet:
     async def account_for_token(self, token: str) -> str:
         if not token or len(token) > 128:
             raise AuthError(Reason.UNAUTHORIZED)
-        row = await WalletAccount.select(WalletAccount.name).where(
-            WalletAccount.token_hash == _token_hash(token)
-        ).first()
+        row = (
+            await WalletAccount.select(WalletAccount.name)
+            .where(WalletAccount.token_hash == _token_hash(token))
+            .first()
+        )
         if row is None:
             raise AuthError(Reason.UNAUTHORIZED)
         return str(row["name"])
@@ -119,7 +121,13 @@ class Wallet:
     # -- credentials ---------------------------------------------------------
 
     async def store(
-        self, name: str, *, serial: str, type_id: str, sd_jwt: str, compact_bytes: bytes,
+        self,
+        name: str,
+        *,
+        serial: str,
+        type_id: str,
+        sd_jwt: str,
+        compact_bytes: bytes,
         now: dt.datetime,
     ) -> None:
         account = await self._account(name)
@@ -138,20 +146,29 @@ class Wallet:
 
     async def _stored(self, name: str, serial: str) -> dict[str, str]:
         account = await self._account(name)
-        row = await WalletCredential.select(WalletCredential.sealed).where(
-            (WalletCredential.account == account["id"]) & (WalletCredential.serial == serial)
-        ).first()
+        row = (
+            await WalletCredential.select(WalletCredential.sealed)
+            .where(
+                (WalletCredential.account == account["id"])
+                & (WalletCredential.serial == serial)
+            )
+            .first()
+        )
         if row is None:
             # The same answer whether the card is another resident's or none.
             raise NotFoundError(Reason.NOT_FOUND, "no such card")
-        data: dict[str, str] = json.loads(self._open(row["sealed"], f"credential:{name}:{serial}"))
+        data: dict[str, str] = json.loads(
+            self._open(row["sealed"], f"credential:{name}:{serial}")
+        )
         return data
 
     async def serials(self, name: str) -> list[str]:
         account = await self._account(name)
-        rows = await WalletCredential.select(WalletCredential.serial).where(
-            WalletCredential.account == account["id"]
-        ).order_by(WalletCredential.id)
+        rows = (
+            await WalletCredential.select(WalletCredential.serial)
+            .where(WalletCredential.account == account["id"])
+            .order_by(WalletCredential.id)
+        )
         return [str(r["serial"]) for r in rows]
 
     async def card(self, name: str, serial: str) -> Card:
@@ -162,7 +179,7 @@ class Wallet:
         ctype = type_by_code(cred.type_code)
         claims = compact.decode_claims(ctype, cred.raw_claims)
         return Card(
-            serial=cred.serial,
+            serial=compact.unpack_serial(ctype, cred.packed_serial),
             type_id=ctype.id,
             type_name_zh=ctype.name_zh,
             type_name_en=ctype.name_en,
@@ -181,5 +198,8 @@ class Wallet:
         data = await self._stored(name, serial)
         holder = KeySigner(await self._holder_key(name))
         return compact.present(
-            base64.b64decode(data["compact"]), holder, now=int(now.timestamp()), nonce=nonce
+            base64.b64decode(data["compact"]),
+            holder,
+            now=int(now.timestamp()),
+            nonce=nonce,
         )

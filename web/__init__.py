@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -37,7 +38,9 @@ def problem_response(error: EsealError, status: int | None = None) -> Response[o
     return Response(body, status_code=code, media_type=PROBLEM_JSON)
 
 
-def _eseal_error(_: Request[object, object, object], exc: Exception) -> Response[object]:
+def _eseal_error(
+    _: Request[object, object, object], exc: Exception
+) -> Response[object]:
     assert isinstance(exc, EsealError)
     return problem_response(exc)
 
@@ -73,7 +76,9 @@ def exception_handlers() -> ExceptionHandlersMap:
     }
 
 
-def page(title: str, body: str, *, lang: str = "zh-CN", scripts: tuple[str, ...] = ()) -> str:
+def page(
+    title: str, body: str, *, lang: str = "zh-CN", scripts: tuple[str, ...] = ()
+) -> str:
     """A whole HTML page; ``body`` must already be escaped."""
     tags = "".join(f'<script src="{html.escape(s)}" defer></script>' for s in scripts)
     return (

@@ -1,0 +1,36 @@
+# eSeal: `make run` starts the all-in-one server with sample data,
+# `make test` runs the whole suite (CI runs it through .ci/run).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export ESEAL_HOME ?= $(CURDIR)/var
+
+.PHONY: run test lint bench clean venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	ESEAL_DEV=1 $(BIN)/eseal dev-setup --url http://$(HOST):$(PORT)
+	ESEAL_DEV=1 $(BIN)/eseal serve --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: venv
+	$(BIN)/python bench/qr_size.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,106 @@
+"""The whole path on the command line: issue, keep, show a QR, verify, revoke."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eseal.cli import app
+from eseal.settings import Settings
+
+from ..conftest import EXAMPLES
+
+runner = CliRunner()
+
+
+def eseal(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def refresh_trust(home: Path, root: Path) -> None:
+    bundle = home / "bundle.jws"
+    assert eseal("trust", "export", str(bundle))[0] == 0
+    code, output = eseal("trust", "import", str(bundle), "--root", str(root))
+    assert code == 0, output
+
+
+def test_issue_show_verify_revoke(env: Settings, tmp_path: Path) -> None:
+    code, link = eseal("wallet", "create", "resident-1")
+    assert code == 0 and "/wallet/enter?token=" in link
+
+    code, output = eseal(
+        "issue",
+        "resident-id",
+        "--claims",
+        str(EXAMPLES / "resident-id.json"),
+        "--holder",
+        "resident-1",
+    )
+    assert code == 0, output
+    serial = output.strip()
+    assert serial.startswith("SFZ2026")
+
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+    png = tmp_path / "out.png"
+    assert (
+        eseal("wallet", "qr", serial, "--account", "resident-1", "--png", str(png))[0]
+        == 0
+    )
+
+    code, output = eseal("verify", str(png))
+    assert code == 0, output
+    assert "有效 VALID" in output and "王秀英" in output and "公民身份号码" in output
+
+    code, output = eseal("verify", str(png), "--json")
+    result = json.loads(output)
+    assert result["result"] == "VALID"
+    labels = [c["label"]["zh-CN"] for c in result["credential"]["claims"]]
+    assert labels[:3] == ["姓名", "性别", "民族"]
+    assert result["checks"]["status"] == "passed"
+
+    assert eseal("revoke", serial)[0] == 0
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+    code, output = eseal("verify", str(png), "--json")
+    assert code == 1
+    assert json.loads(output)["reason"] == "revoked"
+
+
+def test_claims_failing_the_schema_are_refused_and_nothing_recorded(
+    env: Settings, tmp_path: Path, resident_claims: dict[str, str]
+) -> None:
+    assert eseal("wallet", "create", "resident-2")[0] == 0
+    bad = dict(resident_claims, id_number=resident_claims["id_number"][:17] + "0")
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad, ensure_ascii=False), "utf-8")
+    code, output = eseal(
+        "issue", "resident-id", "--claims", str(path), "--holder", "resident-2"
+    )
+    assert code == 2
+    assert "invalid_claims" in output
+    assert resident_claims["id_number"] not in output
+
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+    code, output = eseal("wallet", "qr", "SFZ202600000001", "--account", "resident-2")
+    assert code == 2 and "not_found" in output
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hello", "ES1:", "HC1:6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDE", "ES1:abc"],
+)
+def test_verify_refuses_bad_text_with_exit_1(env: Settings, text: str) -> None:
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+    code, output = eseal("verify", text)
+    assert code == 1, output
+    assert "malformed" in output
+    assert "Traceback" not in output
+
+
+def test_verify_without_trust_bundle_is_a_system_error(env: Settings) -> None:
+    code, output = eseal("verify", "ES1:ABC")
+    assert code == 2
+    assert "trust_bundle_stale" in output
