@@ -4,7 +4,7 @@ A credential is a COSE_Sign1 (RFC 9052) whose payload is a CBOR map with
 CWT labels where CWT has one (exp 4, iat 6, cti 7) and small negative
 private labels for the rest::
 
-    {-1: type code, 7: serial, -2: [status list id, index],
+    {-1: type code, 7: serial, -2: status index or [list id, index],
      -3: holder key (compressed P-256 point), 6: iat, 4: exp,
      -4: {claim key: value, ...}}
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,13 @@ from credential.errors import (
 )
 from credential.inflate import deflate, inflate
 from schemas import CredentialType
-from schemas.checks import LONG_TERM, citizen_id_check_char, ethnicities
+from schemas.checks import (
+    LONG_TERM,
+    citizen_id_birth_date,
+    citizen_id_check_char,
+    citizen_id_sex,
+    ethnicities,
+)
 
 __all__ = [
     "PREFIX",
@@ -114,14 +120,24 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
 
 
+_DERIVED: dict[str, Callable[[str], str]] = {
+    "citizen_id_birth_date": citizen_id_birth_date,
+    "citizen_id_sex": citizen_id_sex,
+}
+
+
 def encode_claims(
     ctype: CredentialType, claims: Mapping[str, Any]
 ) -> dict[int, object]:
-    """Validated claims to the compact map, keyed by each claim's QR key."""
+    """Validated claims to the compact map, keyed by each claim's QR key.
+
+    Claims that another claim determines (the birth date and sex inside a
+    citizen ID number) are not carried; issuance checked that they agree.
+    """
     return {
         spec.qr_key: _encode_value(spec.encoding, spec.values, claims[spec.name])
         for spec in ctype.claims
-        if spec.name in claims
+        if spec.name in claims and spec.qr_key is not None
     }
 
 
@@ -129,17 +145,24 @@ def decode_claims(ctype: CredentialType, raw: object) -> dict[str, str]:
     """The compact map back to claims, in the type's order."""
     if not isinstance(raw, dict):
         raise DecodeError(Reason.MALFORMED, "the claims are not a map")
-    known = {spec.qr_key for spec in ctype.claims}
+    known = {spec.qr_key for spec in ctype.claims if spec.qr_key is not None}
     if not set(raw) <= known:
         raise DecodeError(Reason.MALFORMED, "unknown claim key")
     try:
-        return {
+        carried = {
             spec.name: _decode_value(spec.encoding, spec.values, raw[spec.qr_key])
             for spec in ctype.claims
-            if spec.qr_key in raw
+            if spec.qr_key is not None and spec.qr_key in raw
         }
     except (UnicodeDecodeError, OverflowError, ValueError):
         raise DecodeError(Reason.MALFORMED, "a claim has the wrong form") from None
+    claims: dict[str, str] = {}
+    for spec in ctype.claims:
+        if spec.name in carried:
+            claims[spec.name] = carried[spec.name]
+        elif spec.qr_key is None and spec.derived_from in carried:
+            claims[spec.name] = _DERIVED[spec.encoding](carried[spec.derived_from])
+    return claims
 
 
 # -- the credential --------------------------------------------------------
@@ -166,7 +189,8 @@ def make_credential(
     payload = {
         _TYPE: ctype.code,
         _SERIAL: _pack_serial(ctype, serial),
-        _STATUS: list(status),
+        # A type's own list (id = type code) needs only the index.
+        _STATUS: status[1] if status[0] == ctype.code else list(status),
         _HOLDER: _point(holder_key),
         _IAT: iat,
         _EXP: exp,
@@ -202,6 +226,18 @@ class CompactCredential:
     raw_claims: Mapping[int, object]
 
 
+def _status_slot(status: object, type_code: object) -> tuple[int, int] | None:
+    if _is_int(status) and _is_int(type_code) and status >= 0:  # type: ignore[operator]
+        return (type_code, status)  # type: ignore[return-value]
+    if (
+        isinstance(status, list)
+        and len(status) == 2
+        and all(_is_int(x) and x >= 0 for x in status)
+    ):
+        return (status[0], status[1])
+    return None
+
+
 def decode_credential(payload: bytes) -> CompactCredential:
     """Read the payload of a COSE_Sign1 whose signature the caller verified."""
     data = cbor.loads(payload, max_size=_MAX_BYTES)
@@ -216,15 +252,15 @@ def decode_credential(payload: bytes) -> CompactCredential:
     if not (
         _is_int(type_code)
         and (isinstance(serial, str) and len(serial) <= 64 or _is_int(serial))
-        and isinstance(status, list)
-        and len(status) == 2
-        and all(_is_int(x) and x >= 0 for x in status)
+        and _status_slot(status, type_code) is not None
         and isinstance(holder, bytes)
         and _is_int(iat)
         and _is_int(exp)
         and isinstance(claims, dict)
     ):
         raise DecodeError(Reason.MALFORMED, "a credential member has the wrong form")
+    slot = _status_slot(status, type_code)
+    assert slot is not None
     try:
         holder_key = ec.EllipticCurvePublicKey.from_encoded_point(
             ec.SECP256R1(), holder
@@ -236,8 +272,8 @@ def decode_credential(payload: bytes) -> CompactCredential:
     return CompactCredential(
         type_code=type_code,
         packed_serial=serial,
-        status_list=status[0],
-        status_index=status[1],
+        status_list=slot[0],
+        status_index=slot[1],
         holder_key=holder_key,
         iat=iat,
         exp=exp,

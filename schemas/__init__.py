@@ -36,10 +36,11 @@ class ClaimSpec:
     name: str
     label_zh: str
     label_en: str
-    qr_key: int
+    qr_key: int | None  # None: derived from another claim, not carried
     encoding: str
     values: tuple[str, ...] = ()
     withholdable: bool = True
+    derived_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,11 @@ def _run_check(
     if kind == "citizen_id":
         field = check["field"]
         birth = claims.get(check.get("birth_date", ""))
+        sex = claims.get(check.get("sex", ""))
         problem = citizen_id_problem(
-            str(claims.get(field, "")), birth if isinstance(birth, str) else None
+            str(claims.get(field, "")),
+            birth if isinstance(birth, str) else None,
+            sex if isinstance(sex, str) else None,
         )
         return FieldError(field, *problem) if problem else None
     if kind == "date_not_future":
@@ -197,10 +201,11 @@ def _parse_type(data: Mapping[str, Any]) -> CredentialType:
             name=c["name"],
             label_zh=c["label"]["zh-CN"],
             label_en=c["label"]["en"],
-            qr_key=int(c["qr"]["key"]),
+            qr_key=int(c["qr"]["key"]) if "key" in c["qr"] else None,
             encoding=c["qr"]["encoding"],
             values=tuple(c["qr"].get("values", ())),
             withholdable=c.get("sd", "allowed") == "allowed",
+            derived_from=c["qr"].get("from", ""),
         )
         for c in data["claims"]
     )

@@ -9,8 +9,10 @@ from importlib import resources
 
 __all__ = [
     "LONG_TERM",
+    "citizen_id_birth_date",
     "citizen_id_check_char",
     "citizen_id_problem",
+    "citizen_id_sex",
     "ethnicities",
     "parse_date",
 ]
@@ -48,11 +50,24 @@ def parse_date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def citizen_id_problem(number: str, birth_date: str | None) -> tuple[str, str] | None:
+def citizen_id_sex(number: str) -> str:
+    """The sex a citizen ID number records: its 17th digit is odd for men."""
+    return "男" if int(number[16]) % 2 else "女"
+
+
+def citizen_id_birth_date(number: str) -> str:
+    """The birth date inside a citizen ID number, as YYYY-MM-DD."""
+    return f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
+
+
+def citizen_id_problem(
+    number: str, birth_date: str | None, sex: str | None = None
+) -> tuple[str, str] | None:
     """Why an 18-character citizen ID number is wrong, in (zh, en), or None.
 
-    Checks the province in the region code, the birth date inside the number
-    (and that it agrees with ``birth_date``), and the check character.
+    Checks (GB 11643) the province in the region code, the birth date inside
+    the number and that it agrees with ``birth_date``, the sequence code's
+    parity against ``sex`` (odd for men), and the check character.
     """
     if (
         len(number) != 18
@@ -71,6 +86,8 @@ def citizen_id_problem(number: str, birth_date: str | None) -> tuple[str, str] |
         return ("号码中的出生日期无效", "the birth date inside it is not a date")
     if birth_date is not None and born.isoformat() != birth_date:
         return ("与出生日期不一致", "does not agree with the birth date")
+    if sex is not None and citizen_id_sex(number) != sex:
+        return ("与性别不一致", "does not agree with the sex")
     if citizen_id_check_char(number[:17]) != number[17]:
         return ("校验码错误", "the check character is wrong")
     return None

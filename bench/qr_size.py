@@ -1,0 +1,106 @@
+"""Size of a resident e-ID presentation as QR text, beside the version-15 limit.
+
+Builds a real credential (P-256 seal, P-256 holder key, the sample resident
+with a 39-character address), makes a holder-bound presentation, and prints
+its characters and QR version at error correction M.  For comparison it also
+prints the SD-JWT VC of the same claims with a key-binding JWT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from credential import compact, sdjwt
+from credential.algorithms import KeySigner
+from credential.jwk import jwk_from_key
+from credential.qrcode_render import qr_version
+from keys.certs import cert_kid, make_root, make_seal_cert
+from schemas import get_type
+
+LIMIT_VERSION = 15
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "resident-id.json"
+
+
+def capacity(version: int) -> int:
+    """Alphanumeric characters a QR of ``version`` holds at level M."""
+    low, high = 1, 4296
+    while low < high:
+        mid = (low + high + 1) // 2
+        if qr_version("A" * mid) <= version:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def main() -> None:
+    now = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    seal_key = ec.generate_private_key(ec.SECP256R1())
+    root = make_root(root_key, organisation="泰安市公安局", not_before=now, days=3650)
+    seal = make_seal_cert(
+        root_key=root_key,
+        root_cert=root,
+        seal_public=seal_key.public_key(),
+        bureau="泰安市公安局",
+        seal_name="电子证明专用章",
+        not_before=now,
+        days=1095,
+    )
+    signer = KeySigner(seal_key, kid=cert_kid(seal))
+    holder = KeySigner(ec.generate_private_key(ec.SECP256R1()))
+    ctype = get_type("resident-id")
+    claims = ctype.validate(json.loads(EXAMPLE.read_text("utf-8")), today=now.date())
+    iat = int(now.timestamp())
+    exp = iat + 3650 * 86400
+
+    credential = compact.make_credential(
+        ctype=ctype,
+        claims=claims,
+        serial="SFZ202600123456",
+        status=(ctype.code, 987_654),
+        holder_key=holder.public_key(),  # type: ignore[arg-type]
+        iat=iat,
+        exp=exp,
+        signer=signer,
+    )
+    text = compact.present(credential, holder, now=iat + 60)
+    payload = {
+        "iss": "https://issuer.example/issuer",
+        "iat": iat,
+        "exp": exp,
+        "vct": "https://issuer.example/issuer/types/resident-id",
+        "cnf": {"jwk": jwk_from_key(holder.public_key())},  # type: ignore[arg-type]
+        "status": {
+            "status_list": {"idx": 987_654, "uri": "https://issuer.example/s/1"}
+        },
+        **claims,
+    }
+    token = sdjwt.issue(
+        payload, list(claims), signer, salt=lambda: secrets.token_bytes(16)
+    )
+    presented = sdjwt.present(
+        token, holder=holder, aud="https://verifier.example", nonce="n", iat=iat
+    )
+
+    version = qr_version(text)
+    print(f"credential bytes (COSE_Sign1)     {len(credential)}")
+    print(f"presentation characters (Base45)  {len(text)}")
+    print(f"QR version at level M             {version}")
+    limit = capacity(LIMIT_VERSION)
+    print(f"limit: version {LIMIT_VERSION} holds       {limit} characters")
+    sd_version = qr_version(presented)
+    print(f"SD-JWT VC + KB-JWT characters     {len(presented)} (QR {sd_version}-M)")
+    print(
+        f"chars={len(text)} version={version} limit_version={LIMIT_VERSION} "
+        f"limit_chars={limit} sd_jwt_chars={len(presented)}"
+    )
+
+
+if __name__ == "__main__":
+    main()

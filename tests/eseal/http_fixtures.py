@@ -1,0 +1,186 @@
+"""The all-in-one server under a test client, with a clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from credential.jwk import jwk_from_key
+from eseal.server import create_app
+from eseal.services import Services
+from eseal.settings import Settings
+from issuer.app import create_api_key
+from keys.store import KeyFolder
+from schemas import load_types
+
+from ..conftest import NOW
+
+__all__ = ["Clock", "Site", "assert_problem", "site"]
+
+T = TypeVar("T")
+
+HOLDER = "resident-1"
+
+
+class Clock:
+    """A UTC clock that moves only when the test says so."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@dataclass
+class Site:
+    """A running server and what the setup made: an API key, a wallet, a card."""
+
+    client: TestClient[Any]
+    clock: Clock
+    services: Services
+    settings: Settings
+    api_key: str
+    token: str
+    serial: str
+    holder_jwk: dict[str, str]
+    claims: dict[str, str]
+
+    def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine on the server's event loop (its database engine)."""
+
+        async def wrapper() -> T:
+            return await call()
+
+        return self.client.blocking_portal.call(wrapper)
+
+    def refresh_trust(self) -> None:
+        """Import a bundle the issuer makes now, as a counter would after a sync."""
+        now = self.clock()
+        bundle = self.run(
+            lambda: self.services.issuer.trust_bundle(load_types(), now=now)
+        )
+        self.services.trust.import_bundle(bundle, now=now)
+
+    def issue(self, claims: dict[str, str] | None = None) -> httpx.Response:
+        return self.client.post(
+            "/issuer/api/v1/credentials",
+            headers={"X-API-Key": self.api_key},
+            json={
+                "type": "resident-id",
+                "holder": HOLDER,
+                "holder_key": self.holder_jwk,
+                "claims": self.claims if claims is None else claims,
+            },
+        )
+
+    def presentation(self, token: str | None = None, serial: str = "") -> str:
+        response = self.client.get(
+            f"/wallet/api/v1/cards/{serial or self.serial}/presentation",
+            headers={"Authorization": f"Bearer {token or self.token}"},
+        )
+        assert response.status_code == 200, response.text
+        text: str = response.json()["qr"]
+        return text
+
+    def verify(self, text: str) -> httpx.Response:
+        return self.client.post("/verifier/api/v1/verifications", json={"qr": text})
+
+    def add_resident(self, name: str) -> tuple[str, str]:
+        """A second wallet account holding its own card: (token, serial)."""
+        now = self.clock()
+
+        async def make() -> tuple[str, str]:
+            token = await self.services.wallet.create_account(name, now=now)
+            key = await self.services.wallet.holder_public_key(name)
+            result = await self.services.issuer.issue(
+                "resident-id", self.claims, holder_key=key, holder=name, now=now
+            )
+            await self.services.wallet.store(
+                name,
+                serial=result.serial,
+                type_id=result.type_id,
+                sd_jwt=result.sd_jwt,
+                compact_bytes=result.compact,
+                now=now,
+            )
+            return token, result.serial
+
+        return self.run(make)
+
+
+async def _prepare(
+    services: Services, claims: dict[str, str], now: dt.datetime
+) -> tuple[str, str, str, dict[str, str], str]:
+    api_key = await create_api_key("officer-1", "officer", now=now)
+    token = await services.wallet.create_account(HOLDER, now=now)
+    holder_key = await services.wallet.holder_public_key(HOLDER)
+    result = await services.issuer.issue(
+        "resident-id", claims, holder_key=holder_key, holder=HOLDER, now=now
+    )
+    await services.wallet.store(
+        HOLDER,
+        serial=result.serial,
+        type_id=result.type_id,
+        sd_jwt=result.sd_jwt,
+        compact_bytes=result.compact,
+        now=now,
+    )
+    bundle = await services.issuer.trust_bundle(load_types(), now=now)
+    return api_key, token, result.serial, jwk_from_key(holder_key), bundle
+
+
+@pytest.fixture
+def site(
+    services: Services, settings: Settings, resident_claims: dict[str, str]
+) -> Iterator[Site]:
+    """The server on the test database, one resident holding one card, trust set."""
+    clock = Clock(NOW)
+    api_key, token, serial, jwk, bundle = asyncio.run(
+        _prepare(services, resident_claims, clock())
+    )
+    services.trust.pin_root(KeyFolder(settings.keys_dir).root_cert_path.read_bytes())
+    services.trust.import_bundle(bundle, now=clock())
+
+    app = create_app(settings, services=services, clock=clock)
+    with TestClient(app) as client:
+        yield Site(
+            client=client,
+            clock=clock,
+            services=services,
+            settings=settings,
+            api_key=api_key,
+            token=token,
+            serial=serial,
+            holder_jwk=jwk,
+            claims=resident_claims,
+        )
+
+
+def assert_problem(
+    response: httpx.Response, *secrets: str, status: int | None = None
+) -> dict[str, Any]:
+    """An error answer: below 500, problem details, and nothing personal or secret."""
+    assert response.status_code < 500, response.text
+    if status is not None:
+        assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    for member in ("type", "title", "status", "reason"):
+        assert member in body, body
+    assert body["status"] == response.status_code
+    shown = response.text + json.dumps(body, ensure_ascii=False)
+    for secret in secrets:
+        assert secret not in shown
+    return body
