@@ -1,0 +1,51 @@
+"""API docs rendered on the server from the OpenAPI document, with no outside assets.
+
+Counters and the bureau network have no internet: the usual documentation
+pages load their scripts from public CDNs and would show nothing there.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from litestar import Request
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
+
+from web import page
+
+__all__ = ["openapi_plugins"]
+
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+class _PlainDocs(OpenAPIRenderPlugin):
+    def __init__(self) -> None:
+        super().__init__(path="/", favicon="", style="")
+
+    def render(
+        self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]
+    ) -> bytes:
+        rows = []
+        for path, item in sorted(openapi_schema.get("paths", {}).items()):
+            for method in _METHODS:
+                operation = item.get(method)
+                if operation is None:
+                    continue
+                summary = operation.get("description") or operation.get("summary") or ""
+                rows.append(
+                    f"<tr><td><code>{method.upper()}</code></td>"
+                    f"<td><code>{html.escape(path)}</code></td>"
+                    f"<td>{html.escape(summary)}</td></tr>"
+                )
+        info = openapi_schema.get("info", {})
+        body = (
+            f"<header>{html.escape(str(info.get('title', 'API')))} API</header><main>"
+            '<p>OpenAPI: <a href="/docs/openapi.json">openapi.json</a></p>'
+            f"<table>{''.join(rows)}</table></main>"
+        )
+        return page("API", body, lang="en").encode()
+
+
+def openapi_plugins() -> list[OpenAPIRenderPlugin]:
+    return [_PlainDocs(), JsonRenderPlugin(path="/openapi.json")]
