@@ -184,14 +184,18 @@ def wallet_create(name: str) -> None:
 @wallet_app.command("qr")
 def wallet_qr(
     serial: str,
-    account: Annotated[str, typer.Option(help="Wallet account holding the card")],
+    account: Annotated[
+        str | None, typer.Option(help="Wallet account holding the card")
+    ] = None,
     png: Annotated[Path | None, typer.Option(help="Write the QR as a PNG")] = None,
 ) -> None:
     """Make a fresh presentation of a card: print its QR text, or write a PNG."""
     from credential.qrcode_render import render_png
 
     async def work(settings: Settings) -> str:
-        return await make_wallet(settings).presentation(account, serial, now=utcnow())
+        wallet = make_wallet(settings)
+        holder = account or await wallet.holder_of(serial)
+        return await wallet.presentation(holder, serial, now=utcnow())
 
     text = _run(work)
     if png is None:

@@ -162,6 +162,17 @@ class Wallet:
         )
         return data
 
+    async def holder_of(self, serial: str) -> str:
+        """The account that holds a card, for tools that know only its serial."""
+        row = (
+            await WalletCredential.select(WalletCredential.account.name)
+            .where(WalletCredential.serial == serial)
+            .first()
+        )
+        if row is None:
+            raise NotFoundError(Reason.NOT_FOUND, "no such card")
+        return str(row["account.name"])
+
     async def serials(self, name: str) -> list[str]:
         account = await self._account(name)
         rows = (
