@@ -27,6 +27,7 @@ run: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy credential keys schemas issuer wallet verifier eseal web
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: venv

@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -116,7 +116,7 @@ def _decode_value(encoding: str, values: tuple[str, ...], raw: object) -> str:
     raise DecodeError(Reason.MALFORMED, "a claim has the wrong form")
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
 
 
@@ -227,8 +227,8 @@ class CompactCredential:
 
 
 def _status_slot(status: object, type_code: object) -> tuple[int, int] | None:
-    if _is_int(status) and _is_int(type_code) and status >= 0:  # type: ignore[operator]
-        return (type_code, status)  # type: ignore[return-value]
+    if _is_int(status) and _is_int(type_code) and status >= 0:
+        return (type_code, status)
     if (
         isinstance(status, list)
         and len(status) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import qrcode
 import qrcode.constants
@@ -28,7 +29,7 @@ _MAX_BOX_SIZE = 64
 _MAX_BORDER = 16
 
 
-def _fit(text: str) -> qrcode.QRCode:
+def _fit(text: str) -> qrcode.QRCode[Any]:
     """Choose the smallest QR version at error correction M that holds ``text``.
 
     Base45 text is put in one alphanumeric segment (5.5 bits a character)
@@ -41,14 +42,16 @@ def _fit(text: str) -> qrcode.QRCode:
         raise DecodeError(Reason.TOO_LARGE, "the text is too long for a QR code")
 
     if _ALPHANUMERIC.issuperset(text):
-        data = qrcode.util.QRData(text.encode("ascii"), mode=qrcode.util.MODE_ALPHA_NUM)
+        mode = qrcode.util.MODE_ALPHA_NUM
+        data = qrcode.util.QRData(text.encode("ascii"), mode=mode)  # type: ignore[call-overload]
     else:
         # Checked here: qrcode 8.2 raises a bare ValueError, not its overflow
         # error, for byte data just past version 40.
         encoded = text.encode("utf-8")
         if len(encoded) > _MAX_TEXT_BYTES:
             raise DecodeError(Reason.TOO_LARGE, "the text is too long for a QR code")
-        data = qrcode.util.QRData(encoded, mode=qrcode.util.MODE_8BIT_BYTE)
+        mode = qrcode.util.MODE_8BIT_BYTE
+        data = qrcode.util.QRData(encoded, mode=mode)  # type: ignore[call-overload]
 
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
     code.add_data(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from piccolo.apps.migrations.tables import Migration
@@ -29,7 +30,7 @@ TABLES: list[type[Table]] = [
 ]
 
 
-def engine_from_url(url: str) -> Engine:
+def engine_from_url(url: str) -> Engine[Any]:
     """``sqlite:///path`` or ``postgresql://user@host:port/db``."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -49,7 +50,7 @@ def engine_from_url(url: str) -> Engine:
     )
 
 
-def bind(engine: Engine) -> None:
+def bind(engine: Engine[Any]) -> None:
     """Point every eSeal table, and Piccolo's migration table, at ``engine``."""
     from eseal import piccolo_conf
 
@@ -58,7 +59,7 @@ def bind(engine: Engine) -> None:
         table._meta.db = engine
 
 
-async def migrate(engine: Engine) -> None:
+async def migrate(engine: Engine[Any]) -> None:
     """Run every pending migration of the issuer and the wallet."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 

@@ -40,7 +40,7 @@ def create_app(
     async def open_db() -> None:
         engine = await open_database(settings, run_migrations=migrate)
         if pooled(engine):
-            await engine.start_connection_pool()  # type: ignore[attr-defined]
+            await engine.start_connection_pool()  # type: ignore[no-untyped-call]
         engine_box.append(engine)
 
     async def close_db() -> None:

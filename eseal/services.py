@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from piccolo.engine.base import Engine
 
@@ -32,7 +33,9 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def open_database(settings: Settings, *, run_migrations: bool = True) -> Engine:
+async def open_database(
+    settings: Settings, *, run_migrations: bool = True
+) -> Engine[Any]:
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url[len("sqlite:///") :]).parent.mkdir(
             parents=True, exist_ok=True
@@ -91,6 +94,6 @@ class Services:
         )
 
 
-def pooled(engine: Engine) -> bool:
+def pooled(engine: Engine[Any]) -> bool:
     """Whether the engine keeps a connection pool (PostgreSQL does, SQLite not)."""
     return type(engine).__name__ == "PostgresEngine"

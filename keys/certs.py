@@ -46,7 +46,7 @@ def _name(organisation: str, common_name: str) -> x509.Name:
     )
 
 
-def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return None
     return hashes.SHA384() if key.curve.name == "secp384r1" else hashes.SHA256()

@@ -178,7 +178,7 @@ class Wallet:
         rows = (
             await WalletCredential.select(WalletCredential.serial)
             .where(WalletCredential.account == account["id"])
-            .order_by(WalletCredential.id)
+            .order_by(WalletCredential._meta.primary_key)
         )
         return [str(r["serial"]) for r in rows]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -38,14 +39,12 @@ def problem_response(error: EsealError, status: int | None = None) -> Response[o
     return Response(body, status_code=code, media_type=PROBLEM_JSON)
 
 
-def _eseal_error(
-    _: Request[object, object, object], exc: Exception
-) -> Response[object]:
+def _eseal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     assert isinstance(exc, EsealError)
     return problem_response(exc)
 
 
-def _http_error(_: Request[object, object, object], exc: Exception) -> Response[object]:
+def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     if status >= 500:
@@ -61,7 +60,7 @@ def _http_error(_: Request[object, object, object], exc: Exception) -> Response[
     return problem_response(error, status)
 
 
-def _unexpected(_: Request[object, object, object], exc: Exception) -> Response[object]:
+def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     # Log the kind only: a message could carry personal data.
     log.error("unexpected %s", type(exc).__name__, exc_info=False)
     body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
