@@ -19,7 +19,7 @@ from piccolo.engine.sqlite import TransactionType
 
 from credential import compact, sdjwt, statuslist
 from credential.algorithms import Signer
-from credential.errors import NotFoundError, Reason
+from credential.errors import NotFoundError, Reason, StatusError
 from credential.jwk import jwk_from_key
 from issuer.tables import IssuedCredential, SerialCounter
 from keys.bundle import make_bundle
@@ -229,7 +229,11 @@ class Issuer:
         if row is None:
             raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
         if row["state"] == "revoked":
-            return
+            if state == "revoked":
+                return
+            # Revocation is final: only suspension is temporary (Token Status
+            # List, "Status Types Values"); a resident gets a re-issued one.
+            raise StatusError(Reason.REVOKED, "a revoked credential stays revoked")
         await IssuedCredential.update(
             {IssuedCredential.state: state, IssuedCredential.changed_at: now}
         ).where(IssuedCredential.serial == serial)

@@ -73,8 +73,11 @@ class CredentialType:
             raise ClaimsError([FieldError("$", "应为对象", "must be a JSON object")])
         errors = _schema_errors(self.json_schema, claims)
         failed = {e.field for e in errors}
+        # Cross-field checks see only fields that passed on their own, so a
+        # bad sex is not also reported as an ID number disagreeing with it.
+        sound = {k: v for k, v in claims.items() if k not in failed}
         for check in self.checks:
-            problem = _run_check(check, claims, today)
+            problem = _run_check(check, sound, today)
             if problem is not None and problem.field not in failed:
                 errors.append(problem)
                 failed.add(problem.field)

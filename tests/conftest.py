@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from eseal.services import Services
 from eseal.settings import Settings
 from keys.store import KeyFolder
 
+#: The server's ``test`` database; each test run works in a scratch database
+#: of its own beside it, so that parallel runs cannot drop each other's tables.
 POSTGRES_URL = os.environ.get(
     "ESEAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -42,8 +45,30 @@ def _postgres_available() -> bool:
     return True
 
 
-async def _drop_postgres_tables() -> None:
+async def _admin(statement: str) -> None:
     conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A scratch database for this run, or None when PostgreSQL is not there."""
+    if not _postgres_available():
+        yield None
+        return
+    name = f"eseal_test_{os.getpid()}_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _drop_postgres_tables(url: str) -> None:
+    conn = await asyncpg.connect(url)
     try:
         names = ", ".join(t._meta.tablename for t in TABLES)
         await conn.execute(f"DROP TABLE IF EXISTS {names} CASCADE")
@@ -52,16 +77,18 @@ async def _drop_postgres_tables() -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None
+) -> str:
     """A fresh, empty database of each kind; PostgreSQL is required in CI."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'eseal.sqlite'}"
-    if not _postgres_available():
+    if postgres_url is None:
         if os.environ.get("CI") == "true":
             pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI")
         pytest.skip("PostgreSQL is not running")
-    asyncio.run(_drop_postgres_tables())
-    return POSTGRES_URL
+    asyncio.run(_drop_postgres_tables(postgres_url))
+    return postgres_url
 
 
 @pytest.fixture

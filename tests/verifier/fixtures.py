@@ -197,7 +197,7 @@ def bundle_text(
         status_lists=(
             dict(lists)
             if lists is not None
-            else {str(RESIDENT.code): list_token(seal.signer)}
+            else {str(RESIDENT.code): list_token(seal.signer, iat=iat - 3600)}
         ),
         iat=iat,
         next_update=iat + DAY,
