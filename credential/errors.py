@@ -71,6 +71,7 @@ class Reason(enum.StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     CONFIG = "config"
+    NOT_ALLOWED = "method_not_allowed"
 
 
 #: Short messages for people, Chinese first.
@@ -116,6 +117,7 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.UNAUTHORIZED: ("需要有效的凭据", "Valid credentials are required"),
     Reason.FORBIDDEN: ("无权执行此操作", "Not allowed"),
     Reason.CONFIG: ("系统配置有误", "The system is not configured correctly"),
+    Reason.NOT_ALLOWED: ("不支持此请求方法", "This method is not allowed here"),
 }
 
 

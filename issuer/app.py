@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -14,13 +13,14 @@ from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 
 from credential.errors import AuthError, DecodeError, Reason
 from credential.jwk import holder_key_from_jwk
 from issuer.service import IssuedResult, Issuer
 from issuer.tables import IssuerApiKey
 from schemas import load_types
-from web import exception_handlers
+from web import exception_handlers, read_json
 
 __all__ = ["create_api_key", "issuer_router", "result_json"]
 
@@ -64,13 +64,7 @@ async def _officer(request: Request[Any, Any, Any]) -> str:
 
 
 async def _json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise HTTPException(status_code=413, detail="the request body is too large")
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise DecodeError(Reason.MALFORMED, "the body is not JSON") from None
+    data = read_json(await request.body(), max_size=MAX_BODY)
     if not isinstance(data, dict):
         raise DecodeError(Reason.MALFORMED, "the body must be a JSON object")
     return data
@@ -115,14 +109,16 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
         return result_json(result)
 
     @post("/api/v1/credentials/{serial:str}/revoke", status_code=200)
-    async def revoke(request: Request[Any, Any, Any], serial: str) -> dict[str, str]:
+    async def revoke(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> dict[str, str]:
         """Revoke a credential for good; the next status list shows it."""
         await _officer(request)
         await issuer.set_state(serial[:64], "revoked", now=clock())
         return {"serial": serial, "state": "revoked"}
 
     @get("/status-lists/{list_id:int}", media_type="application/statuslist+jwt")
-    async def status_list(list_id: int) -> Response[str]:
+    async def status_list(list_id: FromPath[int]) -> Response[str]:
         """The signed status list (IETF Token Status List, JWT form)."""
         known = {t.code for t in load_types().values()}
         if list_id not in known:

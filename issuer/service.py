@@ -19,7 +19,13 @@ from piccolo.engine.sqlite import TransactionType
 
 from credential import compact, sdjwt, statuslist
 from credential.algorithms import Signer
-from credential.errors import NotFoundError, Reason, StatusError
+from credential.errors import (
+    ClaimsError,
+    FieldError,
+    NotFoundError,
+    Reason,
+    StatusError,
+)
 from credential.jwk import jwk_from_key
 from issuer.tables import IssuedCredential, SerialCounter
 from keys.bundle import make_bundle
@@ -107,7 +113,16 @@ class Issuer:
         All of it happens in one transaction: a credential is returned only
         once it is recorded, and a failure records nothing.
         """
-        ctype = get_type(type_id)
+        try:
+            ctype = get_type(type_id)
+        except NotFoundError:
+            raise ClaimsError(
+                [
+                    FieldError(
+                        "type", "不是已知的凭证类型", "is not a known credential type"
+                    )
+                ]
+            ) from None
         claims = ctype.validate(unverified_claims, today=now.date())
         expires = _expiry(ctype, claims, now)
         engine = IssuedCredential._meta.db

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -12,7 +11,6 @@ from typing import Annotated, Any
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException
 from litestar.params import Body
 
 from credential.compact import MAX_TEXT
@@ -20,7 +18,13 @@ from credential.errors import DecodeError, EsealError, Reason
 from verifier.core import Outcome, Policy, check
 from verifier.scan import MAX_IMAGE_BYTES, read_qr_text
 from verifier.trust import Trust, TrustStore
-from web import SECURITY_HEADERS, exception_handlers, page, problem_response
+from web import (
+    SECURITY_HEADERS,
+    exception_handlers,
+    page,
+    problem_response,
+    read_json,
+)
 
 __all__ = ["verifier_router"]
 
@@ -101,13 +105,7 @@ async def _text_from_api(request: Request[Any, Any, Any]) -> str:
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
         return await _text_from_form(dict(form))
-    raw = await request.body()
-    if len(raw) > MAX_JSON:
-        raise HTTPException(status_code=413, detail="the request body is too large")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise DecodeError(Reason.MALFORMED, "the body is not JSON") from None
+    body = read_json(await request.body(), max_size=MAX_JSON)
     text = body.get("qr") if isinstance(body, dict) else None
     if not isinstance(text, str):
         raise DecodeError(Reason.MALFORMED, "give the QR text as the string 'qr'")

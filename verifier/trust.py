@@ -66,7 +66,7 @@ class TrustStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._cached: tuple[float, Trust] | None = None
+        self._cached: tuple[tuple[int, int, int], Trust] | None = None
 
     @property
     def root_path(self) -> Path:
@@ -119,7 +119,10 @@ class TrustStore:
 
     def _load_file(self, *, now: dt.datetime) -> Trust | None:
         try:
-            stamp = self.bundle_path.stat().st_mtime_ns
+            # os.replace gives a new inode on every import, so two imports
+            # within the clock's resolution are still told apart.
+            info = self.bundle_path.stat()
+            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         except FileNotFoundError:
             return None
         if self._cached is not None and self._cached[0] == stamp:

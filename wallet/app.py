@@ -9,6 +9,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, Router, get
 from litestar.datastructures import Cookie
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from credential.errors import AuthError
@@ -50,7 +51,9 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         return await wallet.account_for_token(_token(request))
 
     @get("/enter", media_type=MediaType.HTML)
-    async def enter(token: str = "") -> Response[str]:
+    async def enter(
+        request: Request[Any, Any, Any], token: FromQuery[str] = ""
+    ) -> Response[str]:
         """Open a wallet with its access link; the token moves into a cookie."""
         await wallet.account_for_token(token)
         return Redirect(
@@ -63,6 +66,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
                     samesite="strict",
                     path="/wallet",
                     max_age=30 * 86400,
+                    secure=request.url.scheme == "https",
                 )
             ],
         )
@@ -89,7 +93,9 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         return Response(page("我的电子证照", body), headers=SECURITY_HEADERS)
 
     @get("/cards/{serial:str}", media_type=MediaType.HTML)
-    async def card_page(request: Request[Any, Any, Any], serial: str) -> Response[str]:
+    async def card_page(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> Response[str]:
         """One card full screen, with a QR that renews itself."""
         name = await account(request)
         card = await wallet.card(name, serial)
@@ -130,7 +136,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
 
     @get("/api/v1/cards/{serial:str}/presentation")
     async def presentation(
-        request: Request[Any, Any, Any], serial: str
+        request: Request[Any, Any, Any], serial: FromPath[str]
     ) -> Response[object]:
         """A fresh holder-bound QR text (and its SVG) for one card."""
         name = await account(request)

@@ -6,6 +6,7 @@ It holds no service logic, so the verifier can use it without the issuer.
 from __future__ import annotations
 
 import html
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +18,13 @@ from litestar.types import ExceptionHandlersMap
 from credential.errors import DecodeError, EsealError, Reason
 from credential.problem import PROBLEM_JSON, problem
 
-__all__ = ["SECURITY_HEADERS", "exception_handlers", "page", "problem_response"]
+__all__ = [
+    "SECURITY_HEADERS",
+    "exception_handlers",
+    "page",
+    "problem_response",
+    "read_json",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,20 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+
+
+def read_json(raw: bytes, *, max_size: int) -> object:
+    """Parse a request body as JSON within a size limit, or raise ``DecodeError``.
+
+    Deep nesting makes the parser recurse until Python refuses; that is
+    malformed input too, not a server error.
+    """
+    if len(raw) > max_size:
+        raise HTTPException(status_code=413, detail="the request body is too large")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise DecodeError(Reason.MALFORMED, "the body is not JSON") from None
 
 
 def problem_response(error: EsealError, status: int | None = None) -> Response[object]:
@@ -53,6 +74,7 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
         401: Reason.UNAUTHORIZED,
         403: Reason.FORBIDDEN,
         404: Reason.NOT_FOUND,
+        405: Reason.NOT_ALLOWED,
         413: Reason.TOO_LARGE,
     }.get(status, Reason.MALFORMED)
     detail = "the request is not valid" if isinstance(exc, ValidationException) else ""
