@@ -122,4 +122,4 @@ class KeySigner:
         return self._key.public_key()
 
     def __repr__(self) -> str:
-        return f"KeySigner(alg={self._alg!r}, kid={self._kid!r})"
+        return f"{type(self).__name__}(alg={self._alg!r}, kid={self._kid!r})"

@@ -21,7 +21,14 @@ from rich.table import Table
 
 from credential.errors import ConfigError, EsealError, Reason
 from eseal import settings as settings_mod
-from eseal.services import Services, make_issuer, make_wallet, open_database, utcnow
+from eseal.services import (
+    Services,
+    issue_into_wallet,
+    make_issuer,
+    make_wallet,
+    open_database,
+    utcnow,
+)
 from eseal.settings import DEV_PASSPHRASE, Settings
 from keys.store import KeyFolder
 from schemas import load_types
@@ -126,19 +133,13 @@ def issue(
         raise typer.Exit(2) from None
 
     async def work(settings: Settings) -> None:
-        issuer, wallet = make_issuer(settings), make_wallet(settings)
-        holder_key = await wallet.holder_public_key(holder)
-        now = utcnow()
-        result = await issuer.issue(
-            type_id, data, holder_key=holder_key, holder=holder, now=now
-        )
-        await wallet.store(
-            holder,
-            serial=result.serial,
-            type_id=result.type_id,
-            sd_jwt=result.sd_jwt,
-            compact_bytes=result.compact,
-            now=now,
+        result = await issue_into_wallet(
+            make_issuer(settings),
+            make_wallet(settings),
+            type_id,
+            data,
+            holder=holder,
+            now=utcnow(),
         )
         out.print(result.serial)
 

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from eseal.services import Services
+from eseal.services import Services, issue_into_wallet
 from eseal.settings import Settings
 from issuer.app import create_api_key
 from keys.store import KeyFolder
@@ -29,17 +29,12 @@ async def setup_sample(
         info: dict[str, str] = json.loads(info_path.read_text("utf-8"))
     else:
         token = await services.wallet.create_account(SAMPLE_ACCOUNT, now=now)
-        holder_key = await services.wallet.holder_public_key(SAMPLE_ACCOUNT)
-        claims = json.loads(SAMPLE_CLAIMS.read_text("utf-8"))
-        result = await services.issuer.issue(
-            "resident-id", claims, holder_key=holder_key, holder=SAMPLE_ACCOUNT, now=now
-        )
-        await services.wallet.store(
-            SAMPLE_ACCOUNT,
-            serial=result.serial,
-            type_id=result.type_id,
-            sd_jwt=result.sd_jwt,
-            compact_bytes=result.compact,
+        result = await issue_into_wallet(
+            services.issuer,
+            services.wallet,
+            "resident-id",
+            json.loads(SAMPLE_CLAIMS.read_text("utf-8")),
+            holder=SAMPLE_ACCOUNT,
             now=now,
         )
         info = {

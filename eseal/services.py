@@ -12,7 +12,7 @@ from piccolo.engine.base import Engine
 from credential.errors import ConfigError, Reason
 from eseal.db import bind, engine_from_url, migrate
 from eseal.settings import Settings
-from issuer.service import Issuer, IssuerConfig
+from issuer.service import IssuedResult, Issuer, IssuerConfig
 from keys.store import KeyFolder
 from verifier.core import Policy
 from verifier.trust import TrustStore
@@ -20,6 +20,7 @@ from wallet.service import Wallet
 
 __all__ = [
     "Services",
+    "issue_into_wallet",
     "make_issuer",
     "make_policy",
     "make_wallet",
@@ -63,6 +64,35 @@ def make_issuer(settings: Settings) -> Issuer:
             subject_key=settings.secret("subject_hash_key"),
         ),
     )
+
+
+async def issue_into_wallet(
+    issuer: Issuer,
+    wallet: Wallet,
+    type_id: str,
+    unverified_claims: object,
+    *,
+    holder: str,
+    now: dt.datetime,
+) -> IssuedResult:
+    """Issue to a wallet account's holder key and store the result there.
+
+    The all-in-one shortcut for development and the command line; a wallet
+    on its own receives credentials over the issuer's API.
+    """
+    holder_key = await wallet.holder_public_key(holder)
+    result = await issuer.issue(
+        type_id, unverified_claims, holder_key=holder_key, holder=holder, now=now
+    )
+    await wallet.store(
+        holder,
+        serial=result.serial,
+        type_id=result.type_id,
+        sd_jwt=result.sd_jwt,
+        compact_bytes=result.compact,
+        now=now,
+    )
+    return result
 
 
 def make_wallet(settings: Settings) -> Wallet:

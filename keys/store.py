@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from credential.algorithms import PrivateKey, PublicKey, expected_alg, sign_with_key
+from credential.algorithms import KeySigner, PrivateKey
 from credential.errors import ConfigError, Reason
 from keys.certs import cert_kid, make_root, make_seal_cert
 
@@ -69,31 +69,15 @@ def _read_private(path: Path, passphrase: bytes) -> PrivateKey:
     return key
 
 
-class FileSigner:
-    """A seal signer whose key lives in an encrypted PKCS#8 file."""
+class FileSigner(KeySigner):
+    """A seal signer whose key was read from an encrypted PKCS#8 file.
+
+    Its key id is derived from its certificate, which it carries for ``x5c``.
+    """
 
     def __init__(self, key: PrivateKey, cert: x509.Certificate) -> None:
-        self._key = key
+        super().__init__(key, kid=cert_kid(cert))
         self.cert = cert
-        self._alg = expected_alg(key)
-        self._kid = cert_kid(cert)
-
-    @property
-    def alg(self) -> str:
-        return self._alg
-
-    @property
-    def kid(self) -> str:
-        return self._kid
-
-    def sign(self, data: bytes) -> bytes:
-        return sign_with_key(self._key, data)
-
-    def public_key(self) -> PublicKey:
-        return self._key.public_key()
-
-    def __repr__(self) -> str:
-        return f"FileSigner(kid={self._kid!r}, alg={self._alg!r})"
 
 
 @dataclass(frozen=True)

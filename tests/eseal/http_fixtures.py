@@ -16,7 +16,7 @@ from litestar.testing import TestClient
 
 from credential.jwk import jwk_from_key
 from eseal.server import create_app
-from eseal.services import Services
+from eseal.services import Services, issue_into_wallet
 from eseal.settings import Settings
 from issuer.app import create_api_key
 from keys.store import KeyFolder
@@ -113,16 +113,12 @@ class Site:
 
         async def make() -> tuple[str, str]:
             token = await self.services.wallet.create_account(name, now=now)
-            key = await self.services.wallet.holder_public_key(name)
-            result = await self.services.issuer.issue(
-                "resident-id", self.claims, holder_key=key, holder=name, now=now
-            )
-            await self.services.wallet.store(
-                name,
-                serial=result.serial,
-                type_id=result.type_id,
-                sd_jwt=result.sd_jwt,
-                compact_bytes=result.compact,
+            result = await issue_into_wallet(
+                self.services.issuer,
+                self.services.wallet,
+                "resident-id",
+                self.claims,
+                holder=name,
                 now=now,
             )
             return token, result.serial
@@ -135,18 +131,10 @@ async def _prepare(
 ) -> tuple[str, str, str, dict[str, str], str]:
     api_key = await create_api_key("officer-1", "officer", now=now)
     token = await services.wallet.create_account(HOLDER, now=now)
+    result = await issue_into_wallet(
+        services.issuer, services.wallet, "resident-id", claims, holder=HOLDER, now=now
+    )
     holder_key = await services.wallet.holder_public_key(HOLDER)
-    result = await services.issuer.issue(
-        "resident-id", claims, holder_key=holder_key, holder=HOLDER, now=now
-    )
-    await services.wallet.store(
-        HOLDER,
-        serial=result.serial,
-        type_id=result.type_id,
-        sd_jwt=result.sd_jwt,
-        compact_bytes=result.compact,
-        now=now,
-    )
     bundle = await services.issuer.trust_bundle(load_types(), now=now)
     return api_key, token, result.serial, jwk_from_key(holder_key), bundle
 
