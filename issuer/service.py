@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -304,6 +303,3 @@ class Issuer:
 def _is_sqlite(engine: object) -> bool:
     return type(engine).__name__ == "SQLiteEngine"
 
-
-def claims_json(claims: Mapping[str, Any]) -> str:
-    return json.dumps(claims, ensure_ascii=False)
