@@ -45,8 +45,11 @@ from schemas.checks import (
     LONG_TERM,
     citizen_id_birth_date,
     citizen_id_check_char,
+    citizen_id_problem,
     citizen_id_sex,
     ethnicities,
+    parse_date,
+    text_problem,
 )
 
 __all__ = [
@@ -70,6 +73,7 @@ PREFIX = "ES1:"
 MAX_TEXT = 1_900
 _MAX_BYTES = 4_096
 _EPOCH = dt.date(1970, 1, 1)
+_TIME_LIMIT = 7_258_118_400  # 2200-01-01T00:00:00Z
 _HOLDER_CONTEXT = b"eSeal ES1 holder proof\x00"
 
 _TYPE, _STATUS, _HOLDER, _CLAIMS = -1, -2, -3, -4
@@ -98,9 +102,20 @@ def _encode_value(encoding: str, values: tuple[str, ...], value: Any) -> object:
 
 
 def _decode_value(encoding: str, values: tuple[str, ...], raw: object) -> str:
-    # Every branch checks the type first: the bytes were signed by the seal,
-    # but a verifier still refuses what the issuer could never have written.
-    if encoding == "text" and isinstance(raw, bytes):
+    value = _decode_raw(encoding, values, raw)
+    # The bytes were signed by the seal, but a verifier still refuses what
+    # the issuer's own checks could never have let through.
+    if encoding == "text" and text_problem(value):
+        raise DecodeError(Reason.MALFORMED, "a text claim holds forbidden characters")
+    if encoding == "citizen_id" and citizen_id_problem(value, None):
+        raise DecodeError(Reason.MALFORMED, "the ID number is not valid")
+    if encoding.startswith("date") and value != LONG_TERM:
+        parse_date(value)  # ValueError outside 1900-2199: malformed
+    return value
+
+
+def _decode_raw(encoding: str, values: tuple[str, ...], raw: object) -> str:
+    if encoding == "text" and isinstance(raw, bytes) and len(raw) <= 256:
         return raw.decode("gb18030")
     if encoding == "enum" and _is_int(raw) and 1 <= raw <= len(values):
         return values[raw - 1]
@@ -114,6 +129,11 @@ def _decode_value(encoding: str, values: tuple[str, ...], raw: object) -> str:
         first17 = f"{raw:017d}"
         return first17 + citizen_id_check_char(first17)
     raise DecodeError(Reason.MALFORMED, "a claim has the wrong form")
+
+
+def _is_time(value: object) -> TypeGuard[int]:
+    """Seconds since 1970 up to 2200: what a credential's times can be."""
+    return _is_int(value) and 0 <= value < _TIME_LIMIT
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -162,6 +182,10 @@ def decode_claims(ctype: CredentialType, raw: object) -> dict[str, str]:
             claims[spec.name] = carried[spec.name]
         elif spec.qr_key is None and spec.derived_from in carried:
             claims[spec.name] = _DERIVED[spec.encoding](carried[spec.derived_from])
+    # A view may withhold claims, but a credential that shows none says
+    # nothing about anyone.
+    if not claims:
+        raise DecodeError(Reason.MALFORMED, "the credential holds no claim")
     return claims
 
 
@@ -254,8 +278,9 @@ def decode_credential(payload: bytes) -> CompactCredential:
         and (isinstance(serial, str) and len(serial) <= 64 or _is_int(serial))
         and _status_slot(status, type_code) is not None
         and isinstance(holder, bytes)
-        and _is_int(iat)
-        and _is_int(exp)
+        and _is_time(iat)
+        and _is_time(exp)
+        and exp > iat
         and isinstance(claims, dict)
     ):
         raise DecodeError(Reason.MALFORMED, "a credential member has the wrong form")
@@ -319,9 +344,10 @@ class UnverifiedPresentation:
 
 def parse_presentation(text: str) -> UnverifiedPresentation:
     """Decode QR text down to its parts, bounded at every stage."""
-    text = text.strip()
-    if len(text) > MAX_TEXT:
+    # Bound before any work, stripping included; a scanner may add a newline.
+    if len(text) > MAX_TEXT + 4:
         raise DecodeError(Reason.TOO_LARGE, "the QR text is too long")
+    text = text.strip()
     if not text.startswith(PREFIX):
         if text[:2] == PREFIX[:2] and text[3:4] == ":":
             raise DecodeError(Reason.UNSUPPORTED_VERSION)
@@ -340,7 +366,7 @@ def parse_presentation(text: str) -> UnverifiedPresentation:
     nonce = rest[0] if rest else b""
     if not (
         isinstance(credential, bytes)
-        and _is_int(at)
+        and _is_time(at)
         and isinstance(signature, bytes)
         and isinstance(nonce, bytes)
         and len(nonce) <= 64

@@ -6,7 +6,8 @@ Chinese and English messages.  No message carries a key, a token, a claim
 value or a detail of how a signature failed.
 
     EsealError
-    ├── DecodeError            malformed, too_large, unsupported_version
+    ├── DecodeError            malformed, too_large, unsupported_version,
+    │                          bad_request (an HTTP request of the wrong shape)
     ├── TrustError             untrusted_issuer, certificate_expired,
     │                          certificate_not_yet_valid, trust_bundle_stale
     ├── SignatureError         bad_signature
@@ -72,6 +73,7 @@ class Reason(enum.StrEnum):
     FORBIDDEN = "forbidden"
     CONFIG = "config"
     NOT_ALLOWED = "method_not_allowed"
+    BAD_REQUEST = "bad_request"
 
 
 #: Short messages for people, Chinese first.
@@ -118,6 +120,7 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.FORBIDDEN: ("无权执行此操作", "Not allowed"),
     Reason.CONFIG: ("系统配置有误", "The system is not configured correctly"),
     Reason.NOT_ALLOWED: ("不支持此请求方法", "This method is not allowed here"),
+    Reason.BAD_REQUEST: ("请求格式不正确", "The request is not well formed"),
 }
 
 

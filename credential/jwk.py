@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -18,8 +19,17 @@ def _b64u(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _unb64u(text: object) -> bytes:
-    if not isinstance(text, str) or len(text) > _MAX_MEMBER or "=" in text:
+    # Python's base64 decoders skip characters outside the alphabet; a key
+    # member with any of them is refused here instead (RFC 7515 section 2).
+    if (
+        not isinstance(text, str)
+        or len(text) > _MAX_MEMBER
+        or not _B64URL.fullmatch(text)
+    ):
         raise DecodeError(Reason.MALFORMED, "a key member has the wrong form")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

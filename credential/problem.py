@@ -19,6 +19,8 @@ _TYPE_BASE = "https://eseal.invalid/problems/"
 
 
 def status_for(error: EsealError) -> int:
+    if error.reason is Reason.BAD_REQUEST:
+        return 400
     if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, AuthError):

@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from credential import strictjson
 from credential.algorithms import PublicKey, Signer, verify_signature
 from credential.errors import (
     ClaimsError,
@@ -110,30 +111,8 @@ def _b64d(text: str) -> bytes:
     return data
 
 
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise DecodeError(Reason.MALFORMED, "duplicate JSON member")
-    return result
-
-
-def _no_constant(name: str) -> object:
-    raise DecodeError(Reason.MALFORMED, "non-finite number in JSON")
-
-
-def _json_loads(data: bytes) -> object:
-    try:
-        return json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-        )
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise DecodeError(Reason.MALFORMED, "bad JSON") from None
-
-
 def _json_object(text: str) -> dict[str, object]:
-    value = _json_loads(_b64d(text))
+    value = strictjson.loads(_b64d(text))
     if not isinstance(value, dict):
         raise DecodeError(Reason.MALFORMED, "JSON object expected")
     return value
@@ -263,7 +242,7 @@ class _Disclosure:
 
 
 def _parse_disclosure(text: str) -> _Disclosure:
-    item = _json_loads(_b64d(text))
+    item = strictjson.loads(_b64d(text))
     if not isinstance(item, list) or not isinstance(item[0] if item else None, str):
         raise DecodeError(Reason.MALFORMED, "a disclosure is an array led by a salt")
     if len(item) == 3 and isinstance(item[1], str):

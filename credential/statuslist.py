@@ -27,6 +27,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from credential import strictjson
 from credential.algorithms import PublicKey, Signer, expected_alg, verify_signature
 from credential.errors import DecodeError, Reason, SignatureError, StatusError
 from credential.inflate import deflate, inflate
@@ -158,17 +159,7 @@ class VerifiedStatusList:
 
 
 def _json_segment(data: str) -> dict[str, object]:
-    def no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-        result = dict(pairs)
-        if len(result) != len(pairs):
-            raise DecodeError(Reason.MALFORMED, "duplicate JSON member")
-        return result
-
-    raw = _b64url_decode(data)
-    try:
-        value = json.loads(raw, object_pairs_hook=no_duplicates)
-    except (ValueError, RecursionError):
-        raise DecodeError(Reason.MALFORMED, "JWT segment is not JSON") from None
+    value = strictjson.loads(_b64url_decode(data))
     if not isinstance(value, dict):
         raise DecodeError(Reason.MALFORMED, "JWT segment is not a JSON object")
     return value

@@ -172,14 +172,30 @@ def api_key(name: str, role: Annotated[str, typer.Option()] = "officer") -> None
 
 
 @wallet_app.command("create")
-def wallet_create(name: str) -> None:
+def wallet_create(
+    name: str,
+    url: Annotated[str, typer.Option(help="Base URL of the wallet")] = (
+        "http://127.0.0.1:8000"
+    ),
+) -> None:
     """Create a wallet account; prints its access link once."""
 
     async def work(settings: Settings) -> None:
         token = await make_wallet(settings).create_account(name, now=utcnow())
-        out.print(f"/wallet/enter?token={token}")
+        out.print(f"{url}/wallet/enter?token={token}")
 
     _run(work)
+
+
+@wallet_app.command("holder-key")
+def wallet_holder_key(name: str) -> None:
+    """Print the public holder key of an account as a JWK, for the issuer API."""
+    from credential.jwk import jwk_from_key
+
+    async def work(settings: Settings) -> dict[str, str]:
+        return jwk_from_key(await make_wallet(settings).holder_public_key(name))
+
+    out.print_json(data=_run(work))
 
 
 @wallet_app.command("qr")

@@ -66,7 +66,7 @@ async def _officer(request: Request[Any, Any, Any]) -> str:
 async def _json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
     data = read_json(await request.body(), max_size=MAX_BODY)
     if not isinstance(data, dict):
-        raise DecodeError(Reason.MALFORMED, "the body must be a JSON object")
+        raise DecodeError(Reason.BAD_REQUEST, "the body must be a JSON object")
     return data
 
 
@@ -96,7 +96,7 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
             or not isinstance(holder, str)
             or len(holder) > 128
         ):
-            raise DecodeError(Reason.MALFORMED, "type and holder must be strings")
+            raise DecodeError(Reason.BAD_REQUEST, "type and holder must be strings")
         holder_key = holder_key_from_jwk(body.get("holder_key"))
         result = await issuer.issue(
             type_id,

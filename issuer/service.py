@@ -302,4 +302,3 @@ class Issuer:
 
 def _is_sqlite(engine: object) -> bool:
     return type(engine).__name__ == "SQLiteEngine"
-

@@ -20,6 +20,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from credential import strictjson
 from credential.algorithms import Signer, expected_alg
 from credential.errors import DecodeError, Reason, TrustError
 from keys.certs import cert_kid, seal_public_key, verify_seal_chain
@@ -125,18 +126,25 @@ def verify_bundle(
     key = seal_public_key(signer_cert)
     try:
         payload = jwt.api_jws.PyJWS().decode(text, key, algorithms=[expected_alg(key)])
-        data = json.loads(payload)
     except jwt.InvalidSignatureError:
         raise TrustError(
             Reason.BAD_SIGNATURE, "the trust bundle's signature is not valid"
         ) from None
     except (jwt.PyJWTError, ValueError):
         raise DecodeError(Reason.MALFORMED, "the trust bundle cannot be read") from None
-    return _read_payload(data, roots, text)
+    return _read_payload(strictjson.loads(payload), roots, text, now)
+
+
+#: How far ahead of the verifier's clock a bundle's issue time may be.
+CLOCK_LEEWAY = 300
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _read_payload(
-    data: object, roots: Sequence[x509.Certificate], text: str
+    data: object, roots: Sequence[x509.Certificate], text: str, now: dt.datetime
 ) -> TrustBundle:
     if not isinstance(data, dict):
         raise DecodeError(Reason.MALFORMED, "the trust bundle is not an object")
@@ -147,14 +155,18 @@ def _read_payload(
         raise DecodeError(Reason.MALFORMED, "the trust bundle lacks a member") from None
     if not (
         isinstance(issuer, str)
-        and isinstance(iat, int)
-        and isinstance(next_update, int)
+        and _is_int(iat)
+        and _is_int(next_update)
         and isinstance(seal_entries, list)
         and isinstance(types, dict)
         and isinstance(lists, dict)
         and all(isinstance(v, str) for v in lists.values())
     ):
         raise DecodeError(Reason.MALFORMED, "a trust bundle member has the wrong form")
+    # A bundle from the future would never age and would lock out every
+    # genuine bundle after it: refuse it like any other untrusted data.
+    if iat > now.timestamp() + CLOCK_LEEWAY or next_update < iat:
+        raise TrustError(Reason.UNTRUSTED_ISSUER, "the bundle's issue time is not sane")
     seals: dict[str, x509.Certificate] = {}
     for entry in seal_entries:
         if not isinstance(entry, dict):

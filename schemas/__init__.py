@@ -18,7 +18,13 @@ from typing import Any
 import jsonschema
 
 from credential.errors import ClaimsError, FieldError, NotFoundError, Reason
-from schemas.checks import LONG_TERM, citizen_id_problem, ethnicities, parse_date
+from schemas.checks import (
+    LONG_TERM,
+    citizen_id_problem,
+    ethnicities,
+    parse_date,
+    text_problem,
+)
 
 __all__ = [
     "ClaimSpec",
@@ -73,6 +79,11 @@ class CredentialType:
             raise ClaimsError([FieldError("$", "应为对象", "must be a JSON object")])
         errors = _schema_errors(self.json_schema, claims)
         failed = {e.field for e in errors}
+        for name, value in claims.items():
+            bad_text = text_problem(value) if isinstance(value, str) else None
+            if bad_text is not None and name not in failed:
+                errors.append(FieldError(name, *bad_text))
+                failed.add(name)
         # Cross-field checks see only fields that passed on their own, so a
         # bad sex is not also reported as an ID number disagreeing with it.
         sound = {k: v for k, v in claims.items() if k not in failed}
@@ -175,6 +186,11 @@ def _run_check(
         field = check["field"]
         if _date_or_none(claims.get(field)) and parse_date(claims[field]) > today:
             return FieldError(field, "不能晚于今天", "cannot be in the future")
+        return None
+    if kind == "date_not_past":
+        field = check["field"]
+        if (day := _date_or_none(claims.get(field))) and day < today:
+            return FieldError(field, "已过期", "has already passed")
         return None
     if kind == "date_order":
         start, end = (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import unicodedata
 from functools import cache
 from importlib import resources
 
@@ -15,6 +17,7 @@ __all__ = [
     "citizen_id_sex",
     "ethnicities",
     "parse_date",
+    "text_problem",
 ]
 
 #: How a resident ID card writes a validity with no end date.
@@ -43,11 +46,39 @@ def citizen_id_check_char(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
+#: Dates a credential may name.  Narrower than Python's, so that every date
+#: the issuer accepts the compact form can carry and every verifier can read.
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2199, 12, 31)
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+# Unicode categories no claim may hold: controls, format characters (bidi
+# overrides, zero-width joiners), surrogates, private use and unassigned.
+_FORBIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
 def parse_date(text: str) -> dt.date:
-    """An ISO date (YYYY-MM-DD), strictly; ``ValueError`` otherwise."""
-    if len(text) != 10:
+    """A calendar date written YYYY-MM-DD, from 1900 to 2199; ``ValueError`` else.
+
+    Python's ``date.fromisoformat`` also takes week dates (2019-W25-4) and
+    other ISO forms; those are refused here, so both encodings agree.
+    """
+    if not _DATE.fullmatch(text):
         raise ValueError("not a YYYY-MM-DD date")
-    return dt.date.fromisoformat(text)
+    value = dt.date.fromisoformat(text)
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError("date out of range")
+    return value
+
+
+def text_problem(value: str) -> tuple[str, str] | None:
+    """Why a text claim cannot be accepted, in (zh, en), or None."""
+    if any(unicodedata.category(c) in _FORBIDDEN for c in value):
+        return ("含有不允许的字符", "contains characters that are not allowed")
+    if value != value.strip() or not value:
+        return ("不能为空或以空白开头、结尾", "must not be blank or padded with spaces")
+    return None
 
 
 def citizen_id_sex(number: str) -> str:
@@ -81,7 +112,7 @@ def citizen_id_problem(
     if number[:2] not in _PROVINCES:
         return ("行政区划代码无效", "the region code is not valid")
     try:
-        born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+        born = parse_date(citizen_id_birth_date(number))
     except ValueError:
         return ("号码中的出生日期无效", "the birth date inside it is not a date")
     if birth_date is not None and born.isoformat() != birth_date:

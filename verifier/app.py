@@ -6,12 +6,11 @@ import datetime as dt
 import html
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.exceptions import HTTPException
 
 from credential.compact import MAX_TEXT
 from credential.errors import DecodeError, EsealError, Reason
@@ -95,20 +94,33 @@ async def _text_from_form(data: dict[str, Any]) -> str:
             return read_qr_text(content)
     text = data.get("qr", "")
     if not isinstance(text, str) or not text.strip():
-        raise DecodeError(Reason.MALFORMED, "give the scanned text or an image")
+        raise DecodeError(Reason.BAD_REQUEST, "give the scanned text or an image")
     return text
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """A multipart form, with its faults as ``bad_request`` instead of a crash."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise DecodeError(Reason.BAD_REQUEST, "send the form as multipart/form-data")
+    try:
+        return dict(await request.form())
+    except UnicodeDecodeError:
+        raise DecodeError(Reason.BAD_REQUEST, "a form field is not UTF-8") from None
+    except HTTPException as error:
+        if error.status_code == 413:
+            raise
+        raise DecodeError(Reason.BAD_REQUEST, "the form cannot be read") from None
 
 
 async def _text_from_api(request: Request[Any, Any, Any]) -> str:
     """The QR text of an API call: JSON ``{"qr": ...}`` or a multipart ``image``."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        return await _text_from_form(dict(form))
+        return await _text_from_form(await _form(request))
     body = read_json(await request.body(), max_size=MAX_JSON)
     text = body.get("qr") if isinstance(body, dict) else None
     if not isinstance(text, str):
-        raise DecodeError(Reason.MALFORMED, "give the QR text as the string 'qr'")
+        raise DecodeError(Reason.BAD_REQUEST, "give the QR text as the string 'qr'")
     return text
 
 
@@ -130,14 +142,10 @@ def verifier_router(store: TrustStore, policy: Policy, *, clock: Clock) -> Route
         status_code=200,
         request_max_body_size=MAX_UPLOAD,
     )
-    async def counter_check(
-        data: Annotated[
-            dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)
-        ],
-    ) -> Response[str]:
+    async def counter_check(request: Request[Any, Any, Any]) -> Response[str]:
         """Verify what the counter scanned or uploaded, and show green or red."""
         try:
-            outcome = verify_text(await _text_from_form(data))
+            outcome = verify_text(await _text_from_form(await _form(request)))
         except DecodeError as error:
             outcome = Outcome(
                 valid=False,

@@ -40,7 +40,7 @@ def _card_face(card: Card) -> str:
         f"<strong>{html.escape(card.type_name_zh)}</strong><br>"
         f"<small>{html.escape(card.type_name_en)}</small><br>"
         f"{html.escape(name)}<br>"
-        f"<small>有效期至 {card.expires.date().isoformat()}</small></a></div>"
+        f"<small>电子证照有效期至 {card.expires.date().isoformat()}</small></a></div>"
     )
 
 
@@ -85,7 +85,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             return Response(
                 page("电子证照", body), status_code=401, headers=SECURITY_HEADERS
             )
-        cards = [await wallet.card(name, s) for s in await wallet.serials(name)]
+        cards = await wallet.cards(name)
         faces = (
             "".join(_card_face(c) for c in cards) or "<p>还没有证照。No cards yet.</p>"
         )
@@ -123,7 +123,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
     async def list_cards(request: Request[Any, Any, Any]) -> list[dict[str, object]]:
         """The resident's cards, without their QR."""
         name = await account(request)
-        cards = [await wallet.card(name, s) for s in await wallet.serials(name)]
+        cards = await wallet.cards(name)
         return [
             {
                 "serial": c.serial,

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from credential import compact, cose
 from credential.algorithms import KeySigner
-from credential.errors import AuthError, ConfigError, NotFoundError, Reason
+from credential.errors import (
+    AuthError,
+    ClaimsError,
+    ConfigError,
+    EsealError,
+    FieldError,
+    NotFoundError,
+    Reason,
+)
 from schemas import type_by_code
 from wallet.tables import WalletAccount, WalletCredential
 
@@ -37,6 +46,9 @@ class Card:
     type_name_en: str
     claims: list[tuple[str, str, str]]  # (zh label, en label, value)
     expires: dt.datetime
+
+
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _token_hash(token: str) -> str:
@@ -72,6 +84,16 @@ class Wallet:
 
     async def create_account(self, name: str, *, now: dt.datetime) -> str:
         """Create an account with a new holder key; returns its access token once."""
+        if not _ACCOUNT_NAME.fullmatch(name):
+            raise ClaimsError(
+                [
+                    FieldError(
+                        "name", "账户名格式不正确", "use 1-64 letters, digits, . _ -"
+                    )
+                ]
+            )
+        if await WalletAccount.exists().where(WalletAccount.name == name):
+            raise ClaimsError([FieldError("name", "账户已存在", "the account exists")])
         token = secrets.token_urlsafe(32)
         key = ec.generate_private_key(ec.SECP256R1())
         der = key.private_bytes(
@@ -181,6 +203,16 @@ class Wallet:
             .order_by(WalletCredential._meta.primary_key)
         )
         return [str(r["serial"]) for r in rows]
+
+    async def cards(self, name: str) -> list[Card]:
+        """Every card of an account that can be shown; one bad card hides no other."""
+        shown = []
+        for serial in await self.serials(name):
+            try:
+                shown.append(await self.card(name, serial))
+            except EsealError as error:
+                log.warning("card %s cannot be shown: %s", serial, error.reason)
+        return shown
 
     async def card(self, name: str, serial: str) -> Card:
         data = await self._stored(name, serial)

@@ -6,7 +6,6 @@ It holds no service logic, so the verifier can use it without the issuer.
 from __future__ import annotations
 
 import html
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from credential import strictjson
 from credential.errors import DecodeError, EsealError, Reason
 from credential.problem import PROBLEM_JSON, problem
 
@@ -49,10 +49,7 @@ def read_json(raw: bytes, *, max_size: int) -> object:
     """
     if len(raw) > max_size:
         raise HTTPException(status_code=413, detail="the request body is too large")
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        raise DecodeError(Reason.MALFORMED, "the body is not JSON") from None
+    return strictjson.loads(raw, reason=Reason.BAD_REQUEST)
 
 
 def problem_response(error: EsealError, status: int | None = None) -> Response[object]:
@@ -76,7 +73,7 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
         404: Reason.NOT_FOUND,
         405: Reason.NOT_ALLOWED,
         413: Reason.TOO_LARGE,
-    }.get(status, Reason.MALFORMED)
+    }.get(status, Reason.BAD_REQUEST)
     detail = "the request is not valid" if isinstance(exc, ValidationException) else ""
     error = DecodeError(reason, detail or str(exc.detail)[:200])
     return problem_response(error, status)

@@ -84,15 +84,18 @@ class Site:
         self.services.trust.import_bundle(bundle, now=now)
 
     def issue(self, claims: dict[str, str] | None = None) -> httpx.Response:
+        body = {
+            "type": "resident-id",
+            "holder": HOLDER,
+            "holder_key": self.holder_jwk,
+            "claims": self.claims if claims is None else claims,
+        }
+        # ASCII escapes, so that a lone surrogate travels as the JSON text
+        # "\ud800" the way a hostile client would send it.
         return self.client.post(
             "/issuer/api/v1/credentials",
-            headers={"X-API-Key": self.api_key},
-            json={
-                "type": "resident-id",
-                "holder": HOLDER,
-                "holder_key": self.holder_jwk,
-                "claims": self.claims if claims is None else claims,
-            },
+            headers={"X-API-Key": self.api_key, "Content-Type": "application/json"},
+            content=json.dumps(body).encode("ascii"),
         )
 
     def presentation(self, token: str | None = None, serial: str = "") -> str:

@@ -104,3 +104,15 @@ def test_verify_without_trust_bundle_is_a_system_error(env: Settings) -> None:
     code, output = eseal("verify", "ES1:ABC")
     assert code == 2
     assert "trust_bundle_stale" in output
+
+
+@pytest.mark.parametrize("name", ["resident-1", "", "x" * 300, "名字"])
+def test_wallet_account_names_are_checked_before_writing(
+    env: Settings, name: str
+) -> None:
+    assert eseal("wallet", "create", "resident-1")[0] == 0
+
+    code, output = eseal("wallet", "create", name)
+
+    assert code == 2
+    assert "invalid_claims" in output and "internal error" not in output

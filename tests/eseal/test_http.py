@@ -176,7 +176,7 @@ def test_issue_body_that_is_not_a_json_object_is_4xx(
 
     body = assert_problem(response, *secrets_of(site))
     assert 400 <= response.status_code < 500
-    assert body["reason"] == "malformed"
+    assert body["reason"] == "bad_request"
 
 
 def test_issue_body_over_64_kib_is_413(site: Site) -> None:
@@ -195,7 +195,7 @@ def test_issue_body_nested_deeply_is_4xx_not_500(site: Site) -> None:
     )
 
     body = assert_problem(response, *secrets_of(site))
-    assert body["reason"] == "malformed"
+    assert body["reason"] == "bad_request"
 
 
 # -- issuer: revocation and published data ----------------------------------------
@@ -455,33 +455,33 @@ def test_one_flipped_character_is_never_valid(site: Site) -> None:
         assert body["reason"] == "malformed"
 
 
-def test_non_json_body_is_422(site: Site) -> None:
+def test_non_json_body_is_400(site: Site) -> None:
     response = site.client.post(
         "/verifier/api/v1/verifications",
         content=b"{qr: nope",
         headers={"Content-Type": "application/json"},
     )
 
-    body = assert_problem(response, status=422)
-    assert body["reason"] == "malformed"
+    body = assert_problem(response, status=400)
+    assert body["reason"] == "bad_request"
 
 
-def test_verification_body_nested_deeply_is_422_not_500(site: Site) -> None:
+def test_verification_body_nested_deeply_is_400_not_500(site: Site) -> None:
     response = site.client.post(
         "/verifier/api/v1/verifications",
         content=b"[" * 15_000,
         headers={"Content-Type": "application/json"},
     )
 
-    body = assert_problem(response, status=422)
-    assert body["reason"] == "malformed"
+    body = assert_problem(response, status=400)
+    assert body["reason"] == "bad_request"
 
 
-def test_json_without_qr_is_422(site: Site) -> None:
+def test_json_without_qr_is_400(site: Site) -> None:
     response = site.client.post("/verifier/api/v1/verifications", json={"text": "x"})
 
-    body = assert_problem(response, status=422)
-    assert body["reason"] == "malformed"
+    body = assert_problem(response, status=400)
+    assert body["reason"] == "bad_request"
 
 
 def test_upload_that_is_not_an_image_is_422(site: Site) -> None:
@@ -631,3 +631,44 @@ def test_building_the_app_raises_no_warning(site: Site) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         create_app(site.settings, services=site.services, clock=site.clock)
+
+
+# -- regressions from the break-it session -----------------------------------------
+
+NON_UTF8_FORM = (
+    b'--aa\r\nContent-Disposition: form-data; name="qr"\r\n\r\n'
+    b"\xff\xfe\xfd\r\n--aa--\r\n"
+)
+
+
+@pytest.mark.parametrize("path", ["/verifier/api/v1/verifications", "/verifier/check"])
+def test_form_field_that_is_not_utf8_is_a_400_not_a_500(site: Site, path: str) -> None:
+    response = site.client.post(
+        path,
+        content=NON_UTF8_FORM,
+        headers={"Content-Type": "multipart/form-data; boundary=aa"},
+    )
+
+    if path.endswith("check"):
+        assert response.status_code == 200
+        assert 'data-reason="bad_request"' in response.text
+    else:
+        body = assert_problem(response, status=400)
+        assert body["reason"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "\ud800"), ("valid_until", "9999-12-31"), ("valid_from", "2019-W25-4")],
+    ids=["lone-surrogate", "year-9999", "week-date"],
+)
+def test_claims_neither_encoding_can_carry_are_422_and_not_recorded(
+    site: Site, field: str, value: str
+) -> None:
+    before = count_issued(site)
+
+    response = site.issue(dict(site.claims, **{field: value}))
+
+    body = assert_problem(response, *secrets_of(site), status=422)
+    assert [e["field"] for e in body["errors"]] == [field]
+    assert count_issued(site) == before
