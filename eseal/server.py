@@ -18,7 +18,7 @@ from eseal.settings import Settings
 from issuer.app import issuer_router
 from verifier.app import verifier_router
 from wallet.app import wallet_router
-from web.docs import openapi_plugins
+from web.docs import SECURITY_SCHEMES, openapi_plugins
 
 __all__ = ["create_app"]
 
@@ -63,7 +63,11 @@ def create_app(
         on_startup=[open_db],
         on_shutdown=[close_db],
         openapi_config=OpenAPIConfig(
-            title="eSeal", version="1", path="/docs", render_plugins=openapi_plugins()
+            title="eSeal",
+            version="1",
+            path="/docs",
+            render_plugins=openapi_plugins(),
+            components=SECURITY_SCHEMES,
         ),
         exception_handlers=web.exception_handlers(),
         request_max_body_size=MAX_BODY,

@@ -21,6 +21,7 @@ from issuer.service import IssuedResult, Issuer
 from issuer.tables import IssuerApiKey
 from schemas import load_types
 from web import exception_handlers, read_json
+from web.docs import ISSUER_API_KEY
 
 __all__ = ["create_api_key", "issuer_router", "result_json"]
 
@@ -85,7 +86,12 @@ def result_json(result: IssuedResult) -> dict[str, object]:
 def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
     """The issuer's routes under /issuer, bound to one ``Issuer``."""
 
-    @post("/api/v1/credentials", status_code=201, request_max_body_size=MAX_BODY)
+    @post(
+        "/api/v1/credentials",
+        status_code=201,
+        request_max_body_size=MAX_BODY,
+        security=ISSUER_API_KEY,
+    )
     async def issue(request: Request[Any, Any, Any]) -> dict[str, object]:
         """Issue a credential to a holder key (JWK), after checking its claims."""
         officer = await _officer(request)
@@ -108,7 +114,11 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
         log.info("issuer API: %s issued %s", officer, result.serial)
         return result_json(result)
 
-    @post("/api/v1/credentials/{serial:str}/revoke", status_code=200)
+    @post(
+        "/api/v1/credentials/{serial:str}/revoke",
+        status_code=200,
+        security=ISSUER_API_KEY,
+    )
     async def revoke(
         request: Request[Any, Any, Any], serial: FromPath[str]
     ) -> dict[str, str]:

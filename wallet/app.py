@@ -16,6 +16,7 @@ from credential.errors import AuthError
 from credential.qrcode_render import render_svg
 from wallet.service import Card, Wallet
 from web import SECURITY_HEADERS, exception_handlers, page
+from web.docs import WALLET_TOKEN
 
 __all__ = ["REFRESH_SECONDS", "wallet_router"]
 
@@ -119,7 +120,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             headers=SECURITY_HEADERS,
         )
 
-    @get("/api/v1/cards")
+    @get("/api/v1/cards", security=WALLET_TOKEN)
     async def list_cards(request: Request[Any, Any, Any]) -> list[dict[str, object]]:
         """The resident's cards, without their QR."""
         name = await account(request)
@@ -134,7 +135,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             for c in cards
         ]
 
-    @get("/api/v1/cards/{serial:str}/presentation")
+    @get("/api/v1/cards/{serial:str}/presentation", security=WALLET_TOKEN)
     async def presentation(
         request: Request[Any, Any, Any], serial: FromPath[str]
     ) -> Response[object]:

@@ -11,10 +11,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
 from web import page
 
-__all__ = ["openapi_plugins"]
+__all__ = ["ISSUER_API_KEY", "SECURITY_SCHEMES", "WALLET_TOKEN", "openapi_plugins"]
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -49,3 +50,16 @@ class _PlainDocs(OpenAPIRenderPlugin):
 
 def openapi_plugins() -> list[OpenAPIRenderPlugin]:
     return [_PlainDocs(), JsonRenderPlugin(path="/openapi.json")]
+
+
+#: How callers prove who they are, for the OpenAPI document.
+SECURITY_SCHEMES = Components(
+    security_schemes={
+        "issuerApiKey": SecurityScheme(
+            type="apiKey", name="X-API-Key", security_scheme_in="header"
+        ),
+        "walletToken": SecurityScheme(type="http", scheme="bearer"),
+    }
+)
+ISSUER_API_KEY: list[dict[str, list[str]]] = [{"issuerApiKey": []}]
+WALLET_TOKEN: list[dict[str, list[str]]] = [{"walletToken": []}]
