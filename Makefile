@@ -25,6 +25,7 @@ run: venv
 	ESEAL_DEV=1 $(BIN)/eseal serve --host $(HOST) --port $(PORT)
 
 test: venv
+	bash .ci/softhsm.sh >/dev/null
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy credential keys schemas issuer wallet verifier eseal web

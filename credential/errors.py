@@ -9,7 +9,8 @@ value or a detail of how a signature failed.
     ├── DecodeError            malformed, too_large, unsupported_version,
     │                          bad_request (an HTTP request of the wrong shape)
     ├── TrustError             untrusted_issuer, certificate_expired,
-    │                          certificate_not_yet_valid, trust_bundle_stale
+    │                          certificate_not_yet_valid, certificate_usage,
+    │                          seal_retired, trust_bundle_stale
     ├── SignatureError         bad_signature
     ├── ValidityError          expired, not_yet_valid
     ├── StatusError            revoked, suspended, status_unknown
@@ -56,6 +57,8 @@ class Reason(enum.StrEnum):
     BAD_SIGNATURE = "bad_signature"
     CERTIFICATE_EXPIRED = "certificate_expired"
     CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
+    CERTIFICATE_USAGE = "certificate_usage"
+    SEAL_RETIRED = "seal_retired"
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
     REVOKED = "revoked"
@@ -90,6 +93,14 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.CERTIFICATE_NOT_YET_VALID: (
         "签章证书尚未生效",
         "The seal certificate is not yet valid",
+    ),
+    Reason.CERTIFICATE_USAGE: (
+        "签章证书不允许用于签名",
+        "The seal certificate may not make signatures",
+    ),
+    Reason.SEAL_RETIRED: (
+        "签章已停用，停用后签发的凭证无效",
+        "The seal was retired before this credential was signed",
     ),
     Reason.EXPIRED: ("凭证已过有效期", "The credential has expired"),
     Reason.NOT_YET_VALID: ("凭证尚未生效", "The credential is not yet valid"),

@@ -53,11 +53,14 @@ def make_issuer(settings: Settings) -> Issuer:
     folder = KeyFolder(settings.keys_dir)
     if not folder.exists():
         raise ConfigError(Reason.CONFIG, "no seal keys yet: run `eseal keys init-dev`")
-    signer = folder.signer(settings.passphrase())
+    signer = folder.signer(
+        settings.passphrase(), dev=settings.dev, token=settings.token()
+    )
     return Issuer(
         signer=signer,
         signer_cert=signer.cert,
         seal_certs=folder.seal_certs(),
+        retired=folder.retired(),
         config=IssuerConfig(
             issuer_url=settings.issuer_url,
             status_list_size=settings.status_list_size,
@@ -104,6 +107,7 @@ def make_policy(settings: Settings) -> Policy:
         max_presentation_age=settings.max_presentation_age,
         clock_leeway=settings.clock_leeway,
         bundle_max_age=settings.bundle_max_age,
+        bundle_warn_age=settings.bundle_warn_age,
     )
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from credential.errors import ConfigError, Reason
+
+if TYPE_CHECKING:
+    from keys.pkcs11 import TokenConfig
 
 __all__ = ["DEV_PASSPHRASE", "Settings", "database_url", "load"]
 
@@ -36,6 +40,11 @@ class Settings:
     clock_leeway: int
     bundle_max_age: int
     status_list_size: int
+    bundle_warn_age: int = 86_400
+    seal_days: int = 1095
+    root_days: int = 7300
+    bureau: str = "泰安市公安局"
+    seal_name: str = "电子证明专用章"
 
     def passphrase(self) -> bytes:
         """The seal key passphrase, from the environment or a file it names."""
@@ -51,6 +60,28 @@ class Settings:
             Reason.CONFIG,
             "set ESEAL_KEY_PASSPHRASE or ESEAL_KEY_PASSPHRASE_FILE (or ESEAL_DEV=1)",
         )
+
+    def token(self) -> TokenConfig | None:
+        """The PKCS#11 token holding seal keys, when ESEAL_PKCS11_TOKEN is set."""
+        label = os.environ.get("ESEAL_PKCS11_TOKEN")
+        if not label:
+            return None
+        from keys.pkcs11 import TokenConfig, find_library
+
+        library = os.environ.get("ESEAL_PKCS11_LIBRARY") or find_library()
+        if not library:
+            raise ConfigError(Reason.CONFIG, "set ESEAL_PKCS11_LIBRARY")
+        pin_file = os.environ.get("ESEAL_PKCS11_PIN_FILE")
+        pin = (
+            Path(pin_file).read_text("utf-8").rstrip("\n")
+            if pin_file
+            else os.environ.get("ESEAL_PKCS11_PIN", "")
+        )
+        if not pin:
+            raise ConfigError(
+                Reason.CONFIG, "set ESEAL_PKCS11_PIN or ESEAL_PKCS11_PIN_FILE"
+            )
+        return TokenConfig(library=library, token_label=label, pin=pin)
 
     def secret(self, name: str) -> bytes:
         """A 32-byte service secret: from ESEAL_<NAME>, or made once in dev mode."""
@@ -85,4 +116,9 @@ def load() -> Settings:
         clock_leeway=int(os.environ.get("ESEAL_CLOCK_LEEWAY", "30")),
         bundle_max_age=int(os.environ.get("ESEAL_BUNDLE_MAX_AGE", str(7 * 86400))),
         status_list_size=int(os.environ.get("ESEAL_STATUS_LIST_SIZE", str(1 << 20))),
+        bundle_warn_age=int(os.environ.get("ESEAL_BUNDLE_WARN_AGE", "86400")),
+        seal_days=int(os.environ.get("ESEAL_SEAL_DAYS", "1095")),
+        root_days=int(os.environ.get("ESEAL_ROOT_DAYS", "7300")),
+        bureau=os.environ.get("ESEAL_BUREAU", "泰安市公安局"),
+        seal_name=os.environ.get("ESEAL_SEAL_NAME", "电子证明专用章"),
     )

@@ -85,6 +85,7 @@ class Issuer:
     signer_cert: x509.Certificate
     config: IssuerConfig
     seal_certs: Sequence[x509.Certificate] = ()
+    retired: Mapping[str, int] = field(default_factory=dict)
     randbelow: Callable[[int], int] = field(default=secrets.randbelow)
 
     def status_uri(self, list_id: int) -> str:
@@ -293,6 +294,7 @@ class Issuer:
             self.signer_cert,
             issuer=self.config.issuer_url,
             seals=list(self.seal_certs) or [self.signer_cert],
+            retired=self.retired,
             types={t.id: {"code": t.code, "vct": self.vct(t)} for t in types.values()},
             status_lists=lists,
             iat=iat,

@@ -49,13 +49,21 @@ def make_bundle(
     status_lists: Mapping[str, str],
     iat: int,
     next_update: int,
+    retired: Mapping[str, int] | None = None,
 ) -> str:
     """Sign a trust bundle with the current seal."""
     payload = {
         "iss": issuer,
         "iat": iat,
         "next_update": next_update,
-        "seals": [{"kid": cert_kid(c), "x5c": [_b64(_der(c))]} for c in seals],
+        "seals": [
+            {
+                "kid": cert_kid(c),
+                "x5c": [_b64(_der(c))],
+                "retired_at": (retired or {}).get(cert_kid(c)),
+            }
+            for c in seals
+        ],
         "types": dict(types),
         "status_lists": dict(status_lists),
     }
@@ -82,6 +90,7 @@ class TrustBundle:
     iat: int
     next_update: int
     seals: Mapping[str, x509.Certificate]
+    retired: Mapping[str, int]
     roots: tuple[x509.Certificate, ...]
     types: Mapping[str, Any]
     status_lists: Mapping[str, str]
@@ -132,7 +141,13 @@ def verify_bundle(
         ) from None
     except (jwt.PyJWTError, ValueError):
         raise DecodeError(Reason.MALFORMED, "the trust bundle cannot be read") from None
-    return _read_payload(strictjson.loads(payload), roots, text, now)
+    bundle = _read_payload(strictjson.loads(payload), roots, text, now)
+    signer_kid = cert_kid(signer_cert)
+    if signer_kid not in bundle.seals or signer_kid in bundle.retired:
+        raise TrustError(
+            Reason.UNTRUSTED_ISSUER, "the bundle's signer is not a current seal"
+        )
+    return bundle
 
 
 #: How far ahead of the verifier's clock a bundle's issue time may be.
@@ -168,19 +183,26 @@ def _read_payload(
     if iat > now.timestamp() + CLOCK_LEEWAY or next_update < iat:
         raise TrustError(Reason.UNTRUSTED_ISSUER, "the bundle's issue time is not sane")
     seals: dict[str, x509.Certificate] = {}
+    retired: dict[str, int] = {}
     for entry in seal_entries:
         if not isinstance(entry, dict):
+            raise DecodeError(Reason.MALFORMED, "a seal entry has the wrong form")
+        retired_at = entry.get("retired_at")
+        if retired_at is not None and not _is_int(retired_at):
             raise DecodeError(Reason.MALFORMED, "a seal entry has the wrong form")
         cert = _first_cert(entry.get("x5c"))
         # Each seal must chain to the pinned root; its validity is checked
         # against each credential's times when one is verified.
         verify_seal_chain(cert, [], roots, at=cert.not_valid_before_utc)
         seals[cert_kid(cert)] = cert
+        if retired_at is not None:
+            retired[cert_kid(cert)] = retired_at
     return TrustBundle(
         issuer=issuer,
         iat=iat,
         next_update=next_update,
         seals=seals,
+        retired=retired,
         roots=tuple(roots),
         types=types,
         status_lists=lists,

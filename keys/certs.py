@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import (
+    ClientVerifier,
     Criticality,
     ExtensionPolicy,
     PolicyBuilder,
@@ -170,28 +171,10 @@ def _require_digital_signature(
         raise ValueError("the seal certificate may not make digital signatures")
 
 
-def verify_seal_chain(
-    leaf: x509.Certificate,
-    intermediates: Sequence[x509.Certificate],
-    roots: Sequence[x509.Certificate],
-    *,
-    at: dt.datetime,
-) -> None:
-    """Check that ``leaf`` chains to a pinned root and may sign, at time ``at``.
-
-    Raises ``TrustError`` with certificate_expired, certificate_not_yet_valid
-    or untrusted_issuer.
-    """
-    if not roots:
-        raise TrustError(Reason.UNTRUSTED_ISSUER, "no pinned root")
-    if at < leaf.not_valid_before_utc:
-        raise TrustError(Reason.CERTIFICATE_NOT_YET_VALID)
-    if at > leaf.not_valid_after_utc:
-        raise TrustError(Reason.CERTIFICATE_EXPIRED)
-    ee_policy = ExtensionPolicy.permit_all().require_present(
-        x509.KeyUsage, Criticality.AGNOSTIC, _require_digital_signature
-    )
-    verifier = (
+def _path_verifier(
+    roots: Sequence[x509.Certificate], at: dt.datetime, ee_policy: ExtensionPolicy
+) -> ClientVerifier:
+    return (
         PolicyBuilder()
         .store(Store(list(roots)))
         .time(at)
@@ -201,10 +184,50 @@ def verify_seal_chain(
         )
         .build_client_verifier()
     )
+
+
+def verify_seal_chain(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    roots: Sequence[x509.Certificate],
+    *,
+    at: dt.datetime,
+) -> None:
+    """Check that ``leaf`` chains to a pinned root and may sign, at time ``at``.
+
+    Raises ``TrustError``: untrusted_issuer when there is no path to a pinned
+    root, certificate_usage without digitalSignature, certificate_expired or
+    certificate_not_yet_valid at ``at``.  The path is built first inside the
+    leaf's own validity, so each fault gets its own reason.
+    """
+    if not roots:
+        raise TrustError(Reason.UNTRUSTED_ISSUER, "no pinned root")
     try:
-        verifier.verify(leaf, list(intermediates))
+        _path_verifier(
+            roots, leaf.not_valid_before_utc, ExtensionPolicy.permit_all()
+        ).verify(leaf, list(intermediates))
     except VerificationError:
         raise TrustError(
             Reason.UNTRUSTED_ISSUER,
             "the seal certificate does not chain to the pinned root",
+        ) from None
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is None or not usage.digital_signature:
+        raise TrustError(Reason.CERTIFICATE_USAGE)
+    if at < leaf.not_valid_before_utc:
+        raise TrustError(Reason.CERTIFICATE_NOT_YET_VALID)
+    if at > leaf.not_valid_after_utc:
+        raise TrustError(Reason.CERTIFICATE_EXPIRED)
+    ee_policy = ExtensionPolicy.permit_all().require_present(
+        x509.KeyUsage, Criticality.AGNOSTIC, _require_digital_signature
+    )
+    try:
+        _path_verifier(roots, at, ee_policy).verify(leaf, list(intermediates))
+    except VerificationError:
+        # The root itself is outside its validity at ``at``.
+        raise TrustError(
+            Reason.CERTIFICATE_EXPIRED, "the root is not valid now"
         ) from None

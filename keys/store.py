@@ -5,29 +5,39 @@ Layout of the folder::
     root.crt.pem             the trust anchor verifiers pin
     root.key.pem             its key, encrypted PKCS#8 (offline in production)
     seals/<kid>.crt.pem      seal certificates, signed by the root
-    seals/<kid>.key.pem      their keys, encrypted PKCS#8
+    seals/<kid>.key.pem      their keys, encrypted PKCS#8, or
+    seals/<kid>.pkcs11.json  the label of a key that lives in a PKCS#11 token
     current                  the kid of the seal that signs new credentials
+    retired.json             retired seals: kid -> the time they stop signing
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from credential.algorithms import KeySigner, PrivateKey
+from credential.algorithms import KeySigner, PrivateKey, Signer
 from credential.errors import ConfigError, Reason
 from keys.certs import cert_kid, make_root, make_seal_cert
+
+if TYPE_CHECKING:
+    from keys.pkcs11 import TokenConfig
 
 __all__ = [
     "FileSigner",
     "KeyFolder",
+    "SealInfo",
+    "SealSigner",
     "generate_key",
 ]
 
@@ -55,9 +65,20 @@ def _write_private(path: Path, key: PrivateKey, passphrase: bytes) -> None:
         out.write(pem)
 
 
-def _read_private(path: Path, passphrase: bytes) -> PrivateKey:
+def _read_private(path: Path, passphrase: bytes, *, dev: bool = False) -> PrivateKey:
+    data = path.read_bytes()
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in data:
+        # A key lying in clear on disk is refused outside development mode.
+        if not dev:
+            raise ConfigError(
+                Reason.CONFIG,
+                f"{path.name} is not encrypted; refused outside development mode",
+            )
+        passphrase_or_none: bytes | None = None
+    else:
+        passphrase_or_none = passphrase
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), passphrase)
+        key = serialization.load_pem_private_key(data, passphrase_or_none)
     except (ValueError, TypeError):
         # Never echo the passphrase or the key; say which file failed.
         raise ConfigError(
@@ -69,6 +90,13 @@ def _read_private(path: Path, passphrase: bytes) -> PrivateKey:
     return key
 
 
+class SealSigner(Signer, Protocol):
+    """A seal signer: a ``Signer`` that also carries its seal certificate."""
+
+    @property
+    def cert(self) -> x509.Certificate: ...
+
+
 class FileSigner(KeySigner):
     """A seal signer whose key was read from an encrypted PKCS#8 file.
 
@@ -77,7 +105,22 @@ class FileSigner(KeySigner):
 
     def __init__(self, key: PrivateKey, cert: x509.Certificate) -> None:
         super().__init__(key, kid=cert_kid(cert))
-        self.cert = cert
+        self._cert = cert
+
+    @property
+    def cert(self) -> x509.Certificate:
+        return self._cert
+
+
+@dataclass(frozen=True)
+class SealInfo:
+    """One seal of the key folder, for listing and for the trust bundle."""
+
+    kid: str
+    cert: x509.Certificate
+    current: bool
+    retired_at: int | None
+    in_token: bool
 
 
 @dataclass(frozen=True)
@@ -106,13 +149,64 @@ class KeyFolder:
     def current_kid(self) -> str:
         return (self.path / "current").read_text().strip()
 
-    def signer(self, passphrase: bytes) -> FileSigner:
-        """The signer of the current seal."""
+    def seals(self) -> list[SealInfo]:
+        """Every seal of the folder, oldest first, with where its key lives."""
+        current, retired = self.current_kid(), self.retired()
+        infos = [
+            SealInfo(
+                kid=cert_kid(cert),
+                cert=cert,
+                current=cert_kid(cert) == current,
+                retired_at=retired.get(cert_kid(cert)),
+                in_token=self._token_file(cert_kid(cert)).exists(),
+            )
+            for cert in self.seal_certs()
+        ]
+        return sorted(infos, key=lambda s: s.cert.not_valid_before_utc)
+
+    def retired(self) -> dict[str, int]:
+        """Seal key ids and the Unix time from which they sign nothing."""
+        path = self.path / "retired.json"
+        if not path.exists():
+            return {}
+        data: dict[str, int] = json.loads(path.read_text("utf-8"))
+        return data
+
+    def retire(self, kid: str, *, at: dt.datetime) -> None:
+        """Retire a seal: the bundle marks it, and what it signs after ``at``
+        is refused.  The current seal cannot be retired; rotate first."""
+        if kid not in {cert_kid(c) for c in self.seal_certs()}:
+            raise ConfigError(Reason.CONFIG, "no seal with that key id")
+        if kid == self.current_kid():
+            raise ConfigError(Reason.CONFIG, "rotate before retiring the current seal")
+        retired = self.retired()
+        retired[kid] = int(at.timestamp())
+        (self.path / "retired.json").write_text(json.dumps(retired, indent=1), "utf-8")
+        log.info("retired seal %s", kid)
+
+    def _token_file(self, kid: str) -> Path:
+        return self.path / "seals" / f"{kid}.pkcs11.json"
+
+    def signer(
+        self, passphrase: bytes, *, dev: bool = False, token: TokenConfig | None = None
+    ) -> SealSigner:
+        """The signer of the current seal, from its encrypted file or its token."""
         kid = self.current_kid()
+        if kid in self.retired():
+            raise ConfigError(Reason.CONFIG, "the current seal is retired; rotate")
         cert = x509.load_pem_x509_certificate(
             (self.path / "seals" / f"{kid}.crt.pem").read_bytes()
         )
-        key = _read_private(self.path / "seals" / f"{kid}.key.pem", passphrase)
+        if self._token_file(kid).exists():
+            if token is None:
+                raise ConfigError(
+                    Reason.CONFIG, "the current seal is in a token: set ESEAL_PKCS11_*"
+                )
+            from keys.pkcs11 import Pkcs11Signer
+
+            label = json.loads(self._token_file(kid).read_text("utf-8"))["label"]
+            return Pkcs11Signer(token, label=label, cert=cert)
+        key = _read_private(self.path / "seals" / f"{kid}.key.pem", passphrase, dev=dev)
         if key.public_key() != cert.public_key():
             raise ConfigError(
                 Reason.CONFIG, "the seal key does not match its certificate"
@@ -146,13 +240,24 @@ class KeyFolder:
         days: int = 1095,
         algorithm: str = "P-256",
         make_current: bool = True,
+        dev: bool = False,
+        token: TokenConfig | None = None,
     ) -> x509.Certificate:
-        root_key = _read_private(self.path / "root.key.pem", passphrase)
-        key = generate_key(algorithm)
+        root_key = _read_private(self.path / "root.key.pem", passphrase, dev=dev)
+        if token is None:
+            key: PrivateKey | None = generate_key(algorithm)
+            assert key is not None
+            public = key.public_key()
+        else:
+            from keys.pkcs11 import generate_seal_key
+
+            key = None
+            label = f"eseal-seal-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+            public = generate_seal_key(token, label=label, algorithm=algorithm)
         cert = make_seal_cert(
             root_key=root_key,
             root_cert=self.root_cert(),
-            seal_public=key.public_key(),
+            seal_public=public,
             bureau=bureau,
             seal_name=seal_name,
             not_before=now,
@@ -161,7 +266,10 @@ class KeyFolder:
         kid = cert_kid(cert)
         seals = self.path / "seals"
         seals.mkdir(parents=True, exist_ok=True)
-        _write_private(seals / f"{kid}.key.pem", key, passphrase)
+        if key is not None:
+            _write_private(seals / f"{kid}.key.pem", key, passphrase)
+        else:
+            self._token_file(kid).write_text(json.dumps({"label": label}), "utf-8")
         (seals / f"{kid}.crt.pem").write_bytes(
             cert.public_bytes(serialization.Encoding.PEM)
         )

@@ -19,7 +19,7 @@ from credential.errors import (
     TrustError,
     ValidityError,
 )
-from keys.certs import seal_names, seal_public_key
+from keys.certs import cert_kid, seal_names, seal_public_key
 from schemas import CredentialType, type_by_code
 from verifier.trust import Trust
 
@@ -169,9 +169,13 @@ def verify_qr(
     with run.step("seal_certificate"):
         cred = compact.decode_credential(payload)
         issued = dt.datetime.fromtimestamp(cred.iat, dt.UTC)
-        # The seal must have been valid when it signed, and must be still.
+        # The seal must have been valid when it signed, and must be still;
+        # a retired seal's later signatures are refused.
         _check_certificate(cert, issued)
         _check_certificate(cert, dt.datetime.fromtimestamp(now, dt.UTC))
+        retired_at = bundle.retired.get(cert_kid(cert))
+        if retired_at is not None and cred.iat >= retired_at:
+            raise TrustError(Reason.SEAL_RETIRED)
 
     with run.step("policy"):
         try:

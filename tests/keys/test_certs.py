@@ -40,14 +40,15 @@ def test_no_pinned_root_is_untrusted_issuer() -> None:
     assert _refusal(make_seal().cert, []) == Reason.UNTRUSTED_ISSUER
 
 
-def test_seal_without_digital_signature_usage_is_untrusted_issuer() -> None:
+def test_seal_without_digital_signature_usage_is_certificate_usage() -> None:
     seal = make_seal(digital_signature=False)
-    assert _refusal(seal.cert, [seal.root.cert]) == Reason.UNTRUSTED_ISSUER
+    assert _refusal(seal.cert, [seal.root.cert]) == Reason.CERTIFICATE_USAGE
 
 
-def test_root_itself_as_seal_is_untrusted_issuer() -> None:
+def test_root_itself_as_seal_may_not_sign() -> None:
+    # The root is trusted, but its key may only sign certificates.
     root = make_root_ca()
-    assert _refusal(root.cert, [root.cert]) == Reason.UNTRUSTED_ISSUER
+    assert _refusal(root.cert, [root.cert]) == Reason.CERTIFICATE_USAGE
 
 
 def test_expired_seal_is_certificate_expired() -> None:
