@@ -7,6 +7,7 @@ Exit codes: 0 valid or done, 1 invalid (a credential that fails verification),
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import os
@@ -19,7 +20,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from credential.errors import ConfigError, EsealError, Reason
+from credential.algorithms import expected_alg
+from credential.errors import ConfigError, DecodeError, EsealError, Reason
 from eseal import settings as settings_mod
 from eseal.services import (
     Services,
@@ -30,6 +32,7 @@ from eseal.services import (
     utcnow,
 )
 from eseal.settings import DEV_PASSPHRASE, Settings
+from keys.certs import cert_kid, seal_public_key
 from keys.store import KeyFolder
 from schemas import load_types
 
@@ -55,9 +58,6 @@ app.add_typer(issuer_app, name="issuer")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
-
-BUREAU = "泰安市公安局"
-SEAL_NAME = "电子证明专用章"
 
 
 def _fail(error: EsealError, code: int = 2) -> typer.Exit:
@@ -104,8 +104,14 @@ def keys_init_dev(
     except ConfigError as error:
         raise _fail(error) from None
     now = utcnow()
-    folder.create_root(passphrase, organisation=BUREAU, now=now)
-    cert = folder.create_seal(passphrase, bureau=BUREAU, seal_name=SEAL_NAME, now=now)
+    folder.create_root(passphrase, organisation=settings.bureau, now=now)
+    cert = folder.create_seal(
+        passphrase,
+        bureau=settings.bureau,
+        seal_name=settings.seal_name,
+        now=now,
+        dev=settings.dev,
+    )
     out.print(f"created root and seal {folder.current_kid()} in {folder.path}")
     out.print(f"seal: {cert.subject.rfc4514_string()}")
     if passphrase == DEV_PASSPHRASE.encode():
@@ -114,6 +120,127 @@ def keys_init_dev(
             "development "
             f"passphrase '{DEV_PASSPHRASE}'. Never use them in production.[/yellow]"
         )
+
+
+Algorithm = Annotated[str, typer.Option(help="P-256 (default), P-384 or Ed25519")]
+
+
+@keys_app.command("create-root")
+def keys_create_root(
+    algorithm: Algorithm = "P-256",
+    days: Annotated[int | None, typer.Option(help="Validity in days")] = None,
+) -> None:
+    """Create the root certificate (trust anchor) that verifiers pin."""
+    settings = settings_mod.load()
+    folder = KeyFolder(settings.keys_dir)
+    if folder.root_cert_path.exists():
+        raise _fail(ConfigError(Reason.CONFIG, "a root already exists in the folder"))
+    try:
+        cert = folder.create_root(
+            settings.passphrase(),
+            organisation=settings.bureau,
+            now=utcnow(),
+            days=days or settings.root_days,
+            algorithm=algorithm,
+        )
+    except EsealError as error:
+        raise _fail(error) from None
+    out.print(f"created root {cert_kid(cert)}: {cert.subject.rfc4514_string()}")
+
+
+def _new_seal(algorithm: str, days: int | None, pkcs11: bool) -> None:
+    settings = settings_mod.load()
+    folder = KeyFolder(settings.keys_dir)
+    try:
+        token = settings.token() if pkcs11 else None
+        if pkcs11 and token is None:
+            raise ConfigError(Reason.CONFIG, "set ESEAL_PKCS11_TOKEN for --pkcs11")
+        cert = folder.create_seal(
+            settings.passphrase(),
+            bureau=settings.bureau,
+            seal_name=settings.seal_name,
+            now=utcnow(),
+            days=days or settings.seal_days,
+            algorithm=algorithm,
+            dev=settings.dev,
+            token=token,
+        )
+    except EsealError as error:
+        raise _fail(error) from None
+    where = "in the PKCS#11 token" if pkcs11 else "in an encrypted file"
+    out.print(f"seal {cert_kid(cert)} ({algorithm}, key {where}) now signs")
+    out.print("export a new trust bundle so that counters know it")
+
+
+@keys_app.command("create-seal")
+def keys_create_seal(
+    algorithm: Algorithm = "P-256",
+    days: Annotated[int | None, typer.Option(help="Validity in days")] = None,
+    pkcs11: Annotated[bool, typer.Option(help="Keep the key in the token")] = False,
+) -> None:
+    """Create a seal certificate signed by the root; it signs from now on."""
+    _new_seal(algorithm, days, pkcs11)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    algorithm: Algorithm = "P-256",
+    days: Annotated[int | None, typer.Option(help="Validity in days")] = None,
+    pkcs11: Annotated[bool, typer.Option(help="Keep the key in the token")] = False,
+) -> None:
+    """A new seal signs new credentials; the old one's still verify."""
+    _new_seal(algorithm, days, pkcs11)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The root and every seal, with which one signs and which are retired."""
+    settings = settings_mod.load()
+    folder = KeyFolder(settings.keys_dir)
+    if not folder.exists():
+        raise _fail(ConfigError(Reason.CONFIG, "no keys in the folder"))
+    table = Table(title=f"root {cert_kid(folder.root_cert())}")
+    table.add_column("seal", no_wrap=True)
+    for column in ("algorithm", "valid from", "valid until", "key", "state"):
+        table.add_column(column)
+    for seal in folder.seals():
+        state = "current" if seal.current else ""
+        if seal.retired_at is not None:
+            state = (
+                f"retired {dt.datetime.fromtimestamp(seal.retired_at, dt.UTC):%F %T}"
+            )
+        table.add_row(
+            seal.kid,
+            expected_alg(seal_public_key(seal.cert)),
+            f"{seal.cert.not_valid_before_utc:%F}",
+            f"{seal.cert.not_valid_after_utc:%F}",
+            "token" if seal.in_token else "file",
+            state,
+        )
+    out.print(table)
+
+
+@keys_app.command("retire")
+def keys_retire(
+    kid: str,
+    at: Annotated[
+        str | None, typer.Option(help="From when (ISO 8601, UTC); default now")
+    ] = None,
+) -> None:
+    """Retire a seal: what it signed after the time given is refused."""
+    settings = settings_mod.load()
+    try:
+        when = dt.datetime.fromisoformat(at) if at else utcnow()
+    except ValueError:
+        err.print("[red]--at must be an ISO 8601 time[/red]")
+        raise typer.Exit(2) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    try:
+        KeyFolder(settings.keys_dir).retire(kid, at=when)
+    except EsealError as error:
+        raise _fail(error) from None
+    out.print(f"seal {kid} retired from {when.isoformat()}; export a new bundle")
 
 
 # -- issuing ----------------------------------------------------------------
@@ -294,6 +421,10 @@ def _print_outcome(outcome: Any) -> None:
     age = outcome.bundle_age
     if age is not None:
         out.print(f"trust bundle age: {age // 3600} h {age % 3600 // 60} min (offline)")
+    if outcome.bundle_warning:
+        err.print(
+            "[yellow]信任数据已超过24小时，请尽快同步 / sync the trust bundle[/yellow]"
+        )
 
 
 # -- trust ------------------------------------------------------------------
@@ -334,6 +465,47 @@ def trust_import(
         err.print(f"[red]cannot read the file: {type(error).__name__}[/red]")
         raise typer.Exit(2) from None
     out.print(f"imported trust bundle with {len(bundle.seals)} seal(s)")
+
+
+@trust_app.command("sync")
+def trust_sync(
+    url: str,
+    root: Annotated[
+        Path | None, typer.Option(help="Root certificate to pin (PEM)")
+    ] = None,
+) -> None:
+    """Fetch the issuer's trust bundle; a bad one leaves the last good in use."""
+    import httpx
+
+    from keys.bundle import MAX_BUNDLE
+    from verifier.trust import TrustStore
+
+    settings = settings_mod.load()
+    store = TrustStore(settings.verifier_dir)
+    try:
+        if root is not None:
+            store.pin_root(root.read_bytes())
+        with httpx.stream("GET", url, timeout=15, follow_redirects=False) as answer:
+            if answer.status_code != 200:
+                err.print(f"[red]the issuer answered {answer.status_code}[/red]")
+                raise typer.Exit(2)
+            body = bytearray()
+            for chunk in answer.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BUNDLE:
+                    raise _fail(
+                        DecodeError(Reason.TOO_LARGE, "the bundle is too large")
+                    )
+        bundle = store.import_bundle(body.decode("utf-8"), now=utcnow())
+    except httpx.HTTPError as error:
+        err.print(f"[red]cannot fetch the bundle: {type(error).__name__}[/red]")
+        raise typer.Exit(2) from None
+    except UnicodeDecodeError:
+        raise _fail(DecodeError(Reason.MALFORMED, "the bundle is not text")) from None
+    except EsealError as error:
+        err.print("[yellow]the bundle in use is unchanged[/yellow]")
+        raise _fail(error) from None
+    out.print(f"synced trust bundle with {len(bundle.seals)} seal(s)")
 
 
 # -- server -----------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,6 +23,11 @@ __all__ = ["TABLES", "bind", "engine_from_url", "migrate"]
 
 # Piccolo finds its app registry through this variable; eSeal has one.
 os.environ.setdefault("PICCOLO_CONF", "eseal.piccolo_conf")
+
+# aiosqlite logs every statement with its parameters at DEBUG: sealed
+# records, hashes and signed credentials.  Debugging eSeal must not copy
+# them into logs, so that logger stops at INFO whatever the root level.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 TABLES: list[type[Table]] = [
     Migration,

@@ -174,7 +174,7 @@ def verify_qr(
         _check_certificate(cert, issued)
         _check_certificate(cert, dt.datetime.fromtimestamp(now, dt.UTC))
         retired_at = bundle.retired.get(cert_kid(cert))
-        if retired_at is not None and cred.iat >= retired_at:
+        if retired_at is not None and cred.iat > retired_at:
             raise TrustError(Reason.SEAL_RETIRED)
 
     with run.step("policy"):

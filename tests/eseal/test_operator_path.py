@@ -1,0 +1,186 @@
+"""The operator's path on both signers: root, seal, issue, rotate, issue,
+verify both, retire, verify; outside development mode, logging at DEBUG."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eseal.cli import app
+from keys.pkcs11 import TokenConfig
+from keys.store import KeyFolder
+
+from ..conftest import EXAMPLES
+from ..keys.softhsm import softhsm_fixture, softhsm_token_fixture  # noqa: F401
+
+runner = CliRunner()
+PASSPHRASE = "operator-" + secrets.token_hex(8)
+
+
+def eseal(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture(params=["file", "pkcs11"])
+def signer_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def operator_env(
+    signer_kind: str,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> TokenConfig | None:
+    """Production settings: an encrypted key folder, secrets from the environment."""
+    monkeypatch.delenv("ESEAL_DEV", raising=False)
+    monkeypatch.setenv("ESEAL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ESEAL_DATABASE_URL", database_url)
+    monkeypatch.setenv("ESEAL_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("ESEAL_WALLET_STORAGE_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("ESEAL_SUBJECT_HASH_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("ESEAL_STATUS_LIST_SIZE", "65536")
+    if signer_kind == "file":
+        return None
+    token: TokenConfig = request.getfixturevalue("softhsm_token")
+    monkeypatch.setenv("ESEAL_PKCS11_LIBRARY", token.library)
+    monkeypatch.setenv("ESEAL_PKCS11_TOKEN", token.token_label)
+    monkeypatch.setenv("ESEAL_PKCS11_PIN", token.pin)
+    return token
+
+
+def _issue(holder: str) -> str:
+    code, output = eseal(
+        "issue",
+        "resident-id",
+        "--claims",
+        str(EXAMPLES / "resident-id.json"),
+        "--holder",
+        holder,
+    )
+    assert code == 0, output
+    return output.strip()
+
+
+def _refresh(home: Path) -> None:
+    bundle = home / "bundle.jws"
+    assert eseal("trust", "export", str(bundle))[0] == 0
+    code, output = eseal(
+        "trust", "import", str(bundle), "--root", str(home / "keys" / "root.crt.pem")
+    )
+    assert code == 0, output
+
+
+def _verify(serial: str) -> dict[str, object]:
+    code, text = eseal("wallet", "qr", serial)
+    assert code == 0, text
+    code, output = eseal("verify", text.strip(), "--json")
+    result: dict[str, object] = json.loads(output)
+    assert code == (0 if result["result"] == "VALID" else 1)
+    return result
+
+
+def test_operator_path(
+    operator_env: TokenConfig | None,
+    signer_kind: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    home = tmp_path / "home"
+    pkcs11 = ["--pkcs11"] if signer_kind == "pkcs11" else []
+
+    assert eseal("keys", "create-root")[0] == 0
+    code, output = eseal("keys", "create-seal", *pkcs11)
+    assert code == 0, output
+    first = KeyFolder(home / "keys").current_kid()
+    assert eseal("wallet", "create", "resident-1")[0] == 0
+    old = _issue("resident-1")
+
+    code, output = eseal("keys", "rotate", *pkcs11)
+    assert code == 0, output
+    second = KeyFolder(home / "keys").current_kid()
+    assert second != first
+    new = _issue("resident-1")
+
+    _refresh(home)
+    assert _verify(old)["result"] == "VALID"
+    assert _verify(new)["result"] == "VALID"
+
+    # Retired now: what the old seal signed before stays good.
+    assert eseal("keys", "retire", first)[0] == 0
+    _refresh(home)
+    assert _verify(old)["result"] == "VALID"
+    assert _verify(new)["result"] == "VALID"
+
+    # Retired from before it signed the old credential: refused.
+    assert eseal("keys", "retire", first, "--at", "2020-01-01T00:00:00+00:00")[0] == 0
+    _refresh(home)
+    refused = _verify(old)
+    assert refused["result"] == "INVALID" and refused["reason"] == "seal_retired"
+    assert _verify(new)["result"] == "VALID"
+
+    code, listing = eseal("keys", "list")
+    assert code == 0 and first in listing and second in listing
+    assert "retired" in listing and "current" in listing
+
+    # Nothing secret reached a log line.
+    logs = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records
+    assert PASSPHRASE not in logs
+    if operator_env is not None:
+        assert operator_env.pin not in logs
+    for key_file in (home / "keys").rglob("*.key.pem"):
+        body = "".join(key_file.read_text().splitlines()[1:-1])
+        assert body[:40] not in logs.replace("\n", "")
+
+
+def test_the_current_seal_cannot_be_retired(
+    operator_env: TokenConfig | None, tmp_path: Path
+) -> None:
+    assert eseal("keys", "create-root")[0] == 0
+    assert eseal("keys", "create-seal")[0] == 0
+    current = KeyFolder(tmp_path / "home" / "keys").current_kid()
+
+    code, output = eseal("keys", "retire", current)
+
+    assert code == 2 and "rotate" in output
+
+
+def test_an_unencrypted_seal_key_is_refused_outside_dev_mode(
+    operator_env: TokenConfig | None, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    assert eseal("keys", "create-root")[0] == 0
+    assert eseal("keys", "create-seal")[0] == 0
+    folder = KeyFolder(tmp_path / "home" / "keys")
+    path = folder.path / "seals" / f"{folder.current_kid()}.key.pem"
+    key = serialization.load_pem_private_key(path.read_bytes(), PASSPHRASE.encode())
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    assert eseal("wallet", "create", "resident-1")[0] == 0
+
+    code, output = eseal(
+        "issue",
+        "resident-id",
+        "--claims",
+        str(EXAMPLES / "resident-id.json"),
+        "--holder",
+        "resident-1",
+    )
+
+    assert code == 2 and "not encrypted" in output
