@@ -3,6 +3,7 @@ verify both, retire, verify; outside development mode, logging at DEBUG."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from eseal.cli import app
+from eseal.db import TABLES
 from keys.pkcs11 import TokenConfig
 from keys.store import KeyFolder
 
@@ -141,6 +143,16 @@ def test_operator_path(
     for key_file in (home / "keys").rglob("*.key.pem"):
         body = "".join(key_file.read_text().splitlines()[1:-1])
         assert body[:40] not in logs.replace("\n", "")
+
+    # ... nor the database.
+    rows = repr(asyncio.run(_all_rows()))
+    assert PASSPHRASE not in rows and "PRIVATE KEY" not in rows
+    if operator_env is not None:
+        assert operator_env.pin not in rows
+
+
+async def _all_rows() -> list[object]:
+    return [await table.select() for table in TABLES]
 
 
 def test_the_current_seal_cannot_be_retired(
