@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -441,71 +441,68 @@ def trust_export(file: Path) -> None:
     out.print(f"wrote {file}")
 
 
-@trust_app.command("import")
-def trust_import(
-    file: Path,
-    root: Annotated[
-        Path | None, typer.Option(help="Root certificate to pin (PEM)")
-    ] = None,
-) -> None:
-    """Check a trust bundle against the pinned root and use it from now on."""
+RootOption = Annotated[Path | None, typer.Option(help="Root certificate to pin (PEM)")]
+
+
+def _import_trust(read: Callable[[], str], root: Path | None) -> None:
+    """Pin ``root`` if given, then check and keep what ``read`` returns."""
     from verifier.trust import TrustStore
 
-    settings = settings_mod.load()
-    store = TrustStore(settings.verifier_dir)
+    store = TrustStore(settings_mod.load().verifier_dir)
     try:
         if root is not None:
             store.pin_root(root.read_bytes())
-        bundle = store.import_bundle(
-            file.read_text("utf-8")[: 33 * 1024 * 1024], now=utcnow()
-        )
+        bundle = store.import_bundle(read(), now=utcnow())
     except EsealError as error:
+        err.print("[yellow]the bundle in use is unchanged[/yellow]")
         raise _fail(error) from None
     except (OSError, UnicodeDecodeError) as error:
-        err.print(f"[red]cannot read the file: {type(error).__name__}[/red]")
+        err.print(f"[red]cannot read the bundle: {type(error).__name__}[/red]")
         raise typer.Exit(2) from None
     out.print(f"imported trust bundle with {len(bundle.seals)} seal(s)")
 
 
+def _read_bounded(chunks: Iterable[bytes]) -> str:
+    from keys.bundle import MAX_BUNDLE
+
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > MAX_BUNDLE:
+            raise DecodeError(Reason.TOO_LARGE, "the bundle is too large")
+    return body.decode("utf-8")
+
+
+@trust_app.command("import")
+def trust_import(file: Path, root: RootOption = None) -> None:
+    """Check a trust bundle against the pinned root and use it from now on."""
+
+    def read() -> str:
+        with file.open("rb") as handle:
+            return _read_bounded(iter(lambda: handle.read(1 << 20), b""))
+
+    _import_trust(read, root)
+
+
 @trust_app.command("sync")
-def trust_sync(
-    url: str,
-    root: Annotated[
-        Path | None, typer.Option(help="Root certificate to pin (PEM)")
-    ] = None,
-) -> None:
+def trust_sync(url: str, root: RootOption = None) -> None:
     """Fetch the issuer's trust bundle; a bad one leaves the last good in use."""
     import httpx
 
-    from keys.bundle import MAX_BUNDLE
-    from verifier.trust import TrustStore
-
-    settings = settings_mod.load()
-    store = TrustStore(settings.verifier_dir)
-    try:
-        if root is not None:
-            store.pin_root(root.read_bytes())
-        with httpx.stream("GET", url, timeout=15, follow_redirects=False) as answer:
-            if answer.status_code != 200:
-                err.print(f"[red]the issuer answered {answer.status_code}[/red]")
-                raise typer.Exit(2)
-            body = bytearray()
-            for chunk in answer.iter_bytes():
-                body += chunk
-                if len(body) > MAX_BUNDLE:
-                    raise _fail(
-                        DecodeError(Reason.TOO_LARGE, "the bundle is too large")
+    def fetch() -> str:
+        try:
+            with httpx.stream("GET", url, timeout=15, follow_redirects=False) as answer:
+                if answer.status_code != 200:
+                    raise ConfigError(
+                        Reason.CONFIG, f"the issuer answered {answer.status_code}"
                     )
-        bundle = store.import_bundle(body.decode("utf-8"), now=utcnow())
-    except httpx.HTTPError as error:
-        err.print(f"[red]cannot fetch the bundle: {type(error).__name__}[/red]")
-        raise typer.Exit(2) from None
-    except UnicodeDecodeError:
-        raise _fail(DecodeError(Reason.MALFORMED, "the bundle is not text")) from None
-    except EsealError as error:
-        err.print("[yellow]the bundle in use is unchanged[/yellow]")
-        raise _fail(error) from None
-    out.print(f"synced trust bundle with {len(bundle.seals)} seal(s)")
+                return _read_bounded(answer.iter_bytes())
+        except httpx.HTTPError as error:
+            raise ConfigError(
+                Reason.CONFIG, f"cannot fetch the bundle: {type(error).__name__}"
+            ) from None
+
+    _import_trust(fetch, root)
 
 
 # -- server -----------------------------------------------------------------
