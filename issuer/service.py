@@ -124,7 +124,9 @@ class Issuer:
                 ]
             ) from None
         claims = ctype.validate(unverified_claims, today=now.date())
-        expires = _expiry(ctype, claims, now)
+        # A credential cannot outlive the seal certificate that signs it:
+        # verifiers refuse it once that certificate has expired.
+        expires = min(_expiry(ctype, claims, now), self.signer_cert.not_valid_after_utc)
         engine = IssuedCredential._meta.db
         kwargs = (
             {"transaction_type": TransactionType.immediate}

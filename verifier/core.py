@@ -243,7 +243,7 @@ def check(text: str, trust: Trust | None, policy: Policy, *, now: int) -> Outcom
     """Run ``verify_qr`` and turn its answer, or its refusal, into an ``Outcome``."""
     run = _Run()
     age = trust.bundle.age(now) if trust is not None else None
-    warning = age is not None and age > policy.bundle_warn_age
+    warning = age is not None and age >= policy.bundle_warn_age
     try:
         if trust is None:
             run.checks["trust_bundle"].outcome = "failed"

@@ -66,7 +66,7 @@ class TrustStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._cached: tuple[tuple[int, int, int], Trust] | None = None
+        self._cached: tuple[tuple[int, int, int], dt.datetime, Trust] | None = None
 
     @property
     def root_path(self) -> Path:
@@ -106,7 +106,12 @@ class TrustStore:
         A bundle that fails changes nothing: the last good one stays in use.
         """
         bundle = verify_bundle(text, self.roots(), now=now)
-        current = self._load_file(now=now)
+        try:
+            current = self._load_file(now=now)
+        except EsealError:
+            # The bundle in use no longer verifies (its signer expired, or
+            # the file was damaged): it is no reason to refuse a good one.
+            current = None
         if current is not None and bundle.iat < current.bundle.iat:
             raise TrustError(
                 Reason.UNTRUSTED_ISSUER, "the bundle is older than the one in use"
@@ -125,13 +130,18 @@ class TrustStore:
             stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         except FileNotFoundError:
             return None
+        # Checked on import, again on load in case the file was changed, and
+        # again every minute, so that a signer certificate expiring while the
+        # counter runs is noticed without a restart.
         if self._cached is not None and self._cached[0] == stamp:
-            return self._cached[1]
+            _, checked_at, trust = self._cached
+            if not 0 <= (now - checked_at).total_seconds() < 60:
+                verify_bundle(trust.bundle.text, self.roots(), now=now)
+                self._cached = (stamp, now, trust)
+            return trust
         text = self.bundle_path.read_text("utf-8")
-        # Checked on import, and again on load in case the file was changed.
-        bundle = verify_bundle(text, self.roots(), now=now)
-        trust = Trust(bundle)
-        self._cached = (stamp, trust)
+        trust = Trust(verify_bundle(text, self.roots(), now=now))
+        self._cached = (stamp, now, trust)
         return trust
 
     def current(self, *, now: dt.datetime) -> Trust:

@@ -230,3 +230,12 @@ def test_stored_row_holds_no_claim_in_clear(
             assert value not in str(stored)
     assert "王秀英" not in row["sd_jwt"] and number not in row["sd_jwt"]
     assert "王秀英" not in row["compact"] and number not in row["compact"]
+
+
+def test_a_credential_never_outlives_its_seal_certificate(
+    services: Services, resident_claims: dict[str, str]
+) -> None:
+    issuer = services.issuer
+    issued = asyncio.run(_issue(issuer, resident_claims))
+
+    assert issued.expires_at <= issuer.signer_cert.not_valid_after_utc
