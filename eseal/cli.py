@@ -148,7 +148,15 @@ def keys_create_root(
     out.print(f"created root {cert_kid(cert)}: {cert.subject.rfc4514_string()}")
 
 
-def _new_seal(algorithm: str, days: int | None, pkcs11: bool) -> None:
+RootKeyOption = Annotated[
+    Path | None,
+    typer.Option(help="The root key, if it is kept outside the key folder"),
+]
+
+
+def _new_seal(
+    algorithm: str, days: int | None, pkcs11: bool, root_key: Path | None
+) -> None:
     settings = settings_mod.load()
     folder = KeyFolder(settings.keys_dir)
     try:
@@ -164,6 +172,7 @@ def _new_seal(algorithm: str, days: int | None, pkcs11: bool) -> None:
             algorithm=algorithm,
             dev=settings.dev,
             token=token,
+            root_key_path=root_key,
         )
     except EsealError as error:
         raise _fail(error) from None
@@ -177,9 +186,10 @@ def keys_create_seal(
     algorithm: Algorithm = "P-256",
     days: Annotated[int | None, typer.Option(help="Validity in days")] = None,
     pkcs11: Annotated[bool, typer.Option(help="Keep the key in the token")] = False,
+    root_key: RootKeyOption = None,
 ) -> None:
     """Create a seal certificate signed by the root; it signs from now on."""
-    _new_seal(algorithm, days, pkcs11)
+    _new_seal(algorithm, days, pkcs11, root_key)
 
 
 @keys_app.command("rotate")
@@ -187,9 +197,10 @@ def keys_rotate(
     algorithm: Algorithm = "P-256",
     days: Annotated[int | None, typer.Option(help="Validity in days")] = None,
     pkcs11: Annotated[bool, typer.Option(help="Keep the key in the token")] = False,
+    root_key: RootKeyOption = None,
 ) -> None:
     """A new seal signs new credentials; the old one's still verify."""
-    _new_seal(algorithm, days, pkcs11)
+    _new_seal(algorithm, days, pkcs11, root_key)
 
 
 @keys_app.command("list")
@@ -454,8 +465,9 @@ def _import_trust(read: Callable[[], str], root: Path | None) -> None:
             store.pin_root(root.read_bytes())
         bundle = store.import_bundle(read(), now=utcnow())
     except EsealError as error:
-        err.print("[yellow]the bundle in use is unchanged[/yellow]")
-        raise _fail(error) from None
+        failure = _fail(error)
+        err.print("[yellow]the trust bundle in use (if any) is unchanged[/yellow]")
+        raise failure from None
     except (OSError, UnicodeDecodeError) as error:
         err.print(f"[red]cannot read the bundle: {type(error).__name__}[/red]")
         raise typer.Exit(2) from None

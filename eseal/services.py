@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,10 @@ async def open_database(
     settings: Settings, *, run_migrations: bool = True
 ) -> Engine[Any]:
     if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url[len("sqlite:///") :]).parent.mkdir(
-            parents=True, exist_ok=True
-        )
+        # The registry and the wallets are personal data: owner only.
+        path = Path(settings.database_url[len("sqlite:///") :])
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     engine = engine_from_url(settings.database_url)
     if run_migrations:
         await migrate(engine)

@@ -95,7 +95,7 @@ class Settings:
             raise ConfigError(
                 Reason.CONFIG, f"set ESEAL_{name.upper()} (64 hex digits)"
             )
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         value = os.urandom(32)
         with os.fdopen(fd, "w") as out:

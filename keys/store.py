@@ -13,7 +13,9 @@ Layout of the folder::
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from credential.algorithms import KeySigner, PrivateKey, Signer
 from credential.errors import ConfigError, Reason
@@ -112,6 +115,13 @@ class FileSigner(KeySigner):
         return self._cert
 
 
+@functools.lru_cache(maxsize=8)
+def _stretch(passphrase: bytes, salt: bytes, n: int) -> bytes:
+    # Remembered for the process: a service stretches once, not per signer.
+    stretched = Scrypt(salt=salt, length=32, n=n, r=8, p=1).derive(passphrase)
+    return base64.urlsafe_b64encode(stretched)
+
+
 @dataclass(frozen=True)
 class SealInfo:
     """One seal of the key folder, for listing and for the trust bundle."""
@@ -180,9 +190,34 @@ class KeyFolder:
         if kid == self.current_kid():
             raise ConfigError(Reason.CONFIG, "rotate before retiring the current seal")
         retired = self.retired()
+        # Retirement only ever moves earlier: a later time would turn
+        # credentials that counters already refuse valid again.
+        if kid in retired and int(at.timestamp()) > retired[kid]:
+            raise ConfigError(
+                Reason.CONFIG, "the seal is retired from an earlier time already"
+            )
         retired[kid] = int(at.timestamp())
         (self.path / "retired.json").write_text(json.dumps(retired, indent=1), "utf-8")
         log.info("retired seal %s", kid)
+
+    def _secret(self, passphrase: bytes) -> bytes:
+        """The passphrase stretched with scrypt, as the PKCS#8 files' password.
+
+        PKCS#8 files as cryptography writes them use PBKDF2 with 2,048
+        rounds; stretching first (RFC 7914, N=2^15, r=8, p=1, salt in
+        kdf.json) makes each guess cost about 32 MB and a tenth of a second,
+        while the files stay plain PKCS#8 that OpenSSL reads with the
+        stretched value.
+        """
+        path = self.path / "kdf.json"
+        if not path.exists() and (self.path / "root.key.pem").exists():
+            return passphrase  # a folder made before stretching was added
+        if not path.exists():
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            params = {"kdf": "scrypt", "salt": secrets.token_hex(16), "n": 2**15}
+            path.write_text(json.dumps(params), "utf-8")
+        params = json.loads(path.read_text("utf-8"))
+        return _stretch(passphrase, bytes.fromhex(params["salt"]), int(params["n"]))
 
     def _token_file(self, kid: str) -> Path:
         return self.path / "seals" / f"{kid}.pkcs11.json"
@@ -206,7 +241,9 @@ class KeyFolder:
 
             label = json.loads(self._token_file(kid).read_text("utf-8"))["label"]
             return Pkcs11Signer(token, label=label, cert=cert)
-        key = _read_private(self.path / "seals" / f"{kid}.key.pem", passphrase, dev=dev)
+        key = _read_private(
+            self.path / "seals" / f"{kid}.key.pem", self._secret(passphrase), dev=dev
+        )
         if key.public_key() != cert.public_key():
             raise ConfigError(
                 Reason.CONFIG, "the seal key does not match its certificate"
@@ -222,10 +259,10 @@ class KeyFolder:
         days: int = 7300,
         algorithm: str = "P-256",
     ) -> x509.Certificate:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = generate_key(algorithm)
         cert = make_root(key, organisation=organisation, not_before=now, days=days)
-        _write_private(self.path / "root.key.pem", key, passphrase)
+        _write_private(self.path / "root.key.pem", key, self._secret(passphrase))
         self.root_cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         log.info("created root certificate %s", cert_kid(cert))
         return cert
@@ -242,8 +279,16 @@ class KeyFolder:
         make_current: bool = True,
         dev: bool = False,
         token: TokenConfig | None = None,
+        root_key_path: Path | None = None,
     ) -> x509.Certificate:
-        root_key = _read_private(self.path / "root.key.pem", passphrase, dev=dev)
+        root_path = root_key_path or self.path / "root.key.pem"
+        if not root_path.exists():
+            raise ConfigError(
+                Reason.CONFIG,
+                "the root key is not here: bring root.key.pem from its offline "
+                "store, or name it with --root-key",
+            )
+        root_key = _read_private(root_path, self._secret(passphrase), dev=dev)
         if token is None:
             key: PrivateKey | None = generate_key(algorithm)
             assert key is not None
@@ -267,7 +312,7 @@ class KeyFolder:
         seals = self.path / "seals"
         seals.mkdir(parents=True, exist_ok=True)
         if key is not None:
-            _write_private(seals / f"{kid}.key.pem", key, passphrase)
+            _write_private(seals / f"{kid}.key.pem", key, self._secret(passphrase))
         else:
             self._token_file(kid).write_text(json.dumps({"label": label}), "utf-8")
         (seals / f"{kid}.crt.pem").write_bytes(

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,13 +112,11 @@ def make_settings(home: Path, database_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    home = tmp_path / "home"
-    home.mkdir()
-    made = make_settings(home, database_url)
-    folder = KeyFolder(made.keys_dir)
-    passphrase = made.passphrase()
+@pytest.fixture(scope="session")
+def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One development key folder for the run; each test gets a copy."""
+    folder = KeyFolder(tmp_path_factory.mktemp("dev-keys") / "keys")
+    passphrase = make_settings(folder.path, "sqlite:///unused").passphrase()
     folder.create_root(
         passphrase, organisation="泰安市公安局", now=NOW - dt.timedelta(days=30)
     )
@@ -126,7 +125,17 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         bureau="泰安市公安局",
         seal_name="电子证明专用章",
         now=NOW - dt.timedelta(days=30),
+        dev=True,
     )
+    return folder.path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, dev_keys: Path) -> Settings:
+    home = tmp_path / "home"
+    home.mkdir()
+    made = make_settings(home, database_url)
+    shutil.copytree(dev_keys, made.keys_dir)
     return made
 
 

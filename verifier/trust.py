@@ -90,7 +90,7 @@ class TrustStore:
             raise TrustError(
                 Reason.UNTRUSTED_ISSUER, "a different root is already pinned"
             )
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
     def roots(self) -> list[x509.Certificate]:

@@ -176,7 +176,8 @@ def test_an_unencrypted_seal_key_is_refused_outside_dev_mode(
     assert eseal("keys", "create-seal")[0] == 0
     folder = KeyFolder(tmp_path / "home" / "keys")
     path = folder.path / "seals" / f"{folder.current_kid()}.key.pem"
-    key = serialization.load_pem_private_key(path.read_bytes(), PASSPHRASE.encode())
+    stretched = folder._secret(PASSPHRASE.encode())  # noqa: SLF001 - the file's password
+    key = serialization.load_pem_private_key(path.read_bytes(), stretched)
     path.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -196,3 +197,48 @@ def test_an_unencrypted_seal_key_is_refused_outside_dev_mode(
     )
 
     assert code == 2 and "not encrypted" in output
+
+
+def test_retirement_only_moves_earlier(
+    operator_env: TokenConfig | None, tmp_path: Path
+) -> None:
+    assert eseal("keys", "create-root")[0] == 0
+    assert eseal("keys", "create-seal")[0] == 0
+    first = KeyFolder(tmp_path / "home" / "keys").current_kid()
+    assert eseal("keys", "rotate")[0] == 0
+    assert eseal("keys", "retire", first, "--at", "2026-01-01T00:00:00+00:00")[0] == 0
+
+    code, output = eseal("keys", "retire", first, "--at", "2030-01-01T00:00:00+00:00")
+
+    assert code == 2 and "earlier" in output
+    assert eseal("keys", "retire", first, "--at", "2025-01-01T00:00:00+00:00")[0] == 0
+
+
+def test_rotation_with_the_root_key_kept_offline(
+    operator_env: TokenConfig | None, tmp_path: Path
+) -> None:
+    keys = tmp_path / "home" / "keys"
+    assert eseal("keys", "create-root")[0] == 0
+    assert eseal("keys", "create-seal")[0] == 0
+    offline = tmp_path / "offline-root.key.pem"
+    (keys / "root.key.pem").rename(offline)
+
+    code, output = eseal("keys", "rotate")
+    assert code == 2 and "--root-key" in output and "internal error" not in output
+
+    assert eseal("keys", "rotate", "--root-key", str(offline))[0] == 0
+
+
+def test_key_files_need_the_stretched_passphrase_and_data_is_owner_only(
+    operator_env: TokenConfig | None, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    assert eseal("keys", "create-root")[0] == 0
+    assert eseal("wallet", "create", "resident-1")[0] == 0  # makes the database
+    root_key = (tmp_path / "home" / "keys" / "root.key.pem").read_bytes()
+
+    with pytest.raises(ValueError):
+        serialization.load_pem_private_key(root_key, PASSPHRASE.encode())
+    assert (tmp_path / "home" / "eseal.sqlite").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "home" / "keys").stat().st_mode & 0o077 == 0
