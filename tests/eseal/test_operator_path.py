@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 from pathlib import Path
 
@@ -240,5 +241,7 @@ def test_key_files_need_the_stretched_passphrase_and_data_is_owner_only(
 
     with pytest.raises(ValueError):
         serialization.load_pem_private_key(root_key, PASSPHRASE.encode())
-    assert (tmp_path / "home" / "eseal.sqlite").stat().st_mode & 0o077 == 0
+    url = os.environ["ESEAL_DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        assert Path(url[len("sqlite:///") :]).stat().st_mode & 0o077 == 0
     assert (tmp_path / "home" / "keys").stat().st_mode & 0o077 == 0
