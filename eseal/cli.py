@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -95,6 +96,8 @@ def keys_init_dev(
 ) -> None:
     """Create development root and seal certificates (never for production)."""
     settings = settings_mod.load()
+    if not settings.dev:
+        raise _fail(ConfigError(Reason.CONFIG, "init-dev needs ESEAL_DEV=1"))
     folder = KeyFolder(settings.keys_dir)
     if folder.exists() and not force:
         out.print(f"keys already exist in {folder.path}")
@@ -128,7 +131,9 @@ Algorithm = Annotated[str, typer.Option(help="P-256 (default), P-384 or Ed25519"
 @keys_app.command("create-root")
 def keys_create_root(
     algorithm: Algorithm = "P-256",
-    days: Annotated[int | None, typer.Option(help="Validity in days")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Validity in days", min=1, max=10950)
+    ] = None,
 ) -> None:
     """Create the root certificate (trust anchor) that verifiers pin."""
     settings = settings_mod.load()
@@ -140,7 +145,7 @@ def keys_create_root(
             settings.passphrase(),
             organisation=settings.bureau,
             now=utcnow(),
-            days=days or settings.root_days,
+            days=days if days is not None else settings.root_days,
             algorithm=algorithm,
         )
     except EsealError as error:
@@ -168,7 +173,7 @@ def _new_seal(
             bureau=settings.bureau,
             seal_name=settings.seal_name,
             now=utcnow(),
-            days=days or settings.seal_days,
+            days=days if days is not None else settings.seal_days,
             algorithm=algorithm,
             dev=settings.dev,
             token=token,
@@ -184,7 +189,9 @@ def _new_seal(
 @keys_app.command("create-seal")
 def keys_create_seal(
     algorithm: Algorithm = "P-256",
-    days: Annotated[int | None, typer.Option(help="Validity in days")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Validity in days", min=1, max=10950)
+    ] = None,
     pkcs11: Annotated[bool, typer.Option(help="Keep the key in the token")] = False,
     root_key: RootKeyOption = None,
 ) -> None:
@@ -195,7 +202,9 @@ def keys_create_seal(
 @keys_app.command("rotate")
 def keys_rotate(
     algorithm: Algorithm = "P-256",
-    days: Annotated[int | None, typer.Option(help="Validity in days")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Validity in days", min=1, max=10950)
+    ] = None,
     pkcs11: Annotated[bool, typer.Option(help="Keep the key in the token")] = False,
     root_key: RootKeyOption = None,
 ) -> None:
@@ -206,6 +215,13 @@ def keys_rotate(
 @keys_app.command("list")
 def keys_list() -> None:
     """The root and every seal, with which one signs and which are retired."""
+    try:
+        _print_seals()
+    except EsealError as error:
+        raise _fail(error) from None
+
+
+def _print_seals() -> None:
     settings = settings_mod.load()
     folder = KeyFolder(settings.keys_dir)
     if not folder.exists():
@@ -474,7 +490,7 @@ def _import_trust(read: Callable[[], str], root: Path | None) -> None:
     out.print(f"imported trust bundle with {len(bundle.seals)} seal(s)")
 
 
-def _read_bounded(chunks: Iterable[bytes]) -> str:
+def _read_bounded(chunks: Iterable[bytes], *, deadline: float | None = None) -> str:
     from keys.bundle import MAX_BUNDLE
 
     body = bytearray()
@@ -482,6 +498,8 @@ def _read_bounded(chunks: Iterable[bytes]) -> str:
         body += chunk
         if len(body) > MAX_BUNDLE:
             raise DecodeError(Reason.TOO_LARGE, "the bundle is too large")
+        if deadline is not None and time.monotonic() > deadline:
+            raise ConfigError(Reason.CONFIG, "the download took too long")
     return body.decode("utf-8")
 
 
@@ -502,13 +520,21 @@ def trust_sync(url: str, root: RootOption = None) -> None:
     import httpx
 
     def fetch() -> str:
+        # No content coding: a compressed body could inflate past any bound
+        # before it is counted.  And one deadline for the whole download.
+        deadline = time.monotonic() + 60
+        headers = {"Accept-Encoding": "identity"}
         try:
-            with httpx.stream("GET", url, timeout=15, follow_redirects=False) as answer:
+            with httpx.stream(
+                "GET", url, headers=headers, timeout=15, follow_redirects=False
+            ) as answer:
                 if answer.status_code != 200:
                     raise ConfigError(
                         Reason.CONFIG, f"the issuer answered {answer.status_code}"
                     )
-                return _read_bounded(answer.iter_bytes())
+                if answer.headers.get("content-encoding", "identity") != "identity":
+                    raise DecodeError(Reason.MALFORMED, "the bundle came compressed")
+                return _read_bounded(answer.iter_raw(), deadline=deadline)
         except httpx.HTTPError as error:
             raise ConfigError(
                 Reason.CONFIG, f"cannot fetch the bundle: {type(error).__name__}"
@@ -567,6 +593,9 @@ def main() -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
+    except EsealError as error:
+        _fail(error)
+        sys.exit(2)
     except Exception as error:  # noqa: BLE001 - last line of defence
         # A traceback could carry claims; name the kind only unless debugging.
         if level == logging.DEBUG:

@@ -49,10 +49,20 @@ class Settings:
     def passphrase(self) -> bytes:
         """The seal key passphrase, from the environment or a file it names."""
         path = os.environ.get("ESEAL_KEY_PASSPHRASE_FILE")
-        if path:
-            return Path(path).read_text("utf-8").rstrip("\n").encode()
         value = os.environ.get("ESEAL_KEY_PASSPHRASE")
+        if path:
+            try:
+                value = Path(path).read_text("utf-8").rstrip("\n")
+            except (OSError, UnicodeDecodeError):
+                raise ConfigError(
+                    Reason.CONFIG, "ESEAL_KEY_PASSPHRASE_FILE cannot be read as text"
+                ) from None
         if value:
+            # The development passphrase is published: never for real keys.
+            if value == DEV_PASSPHRASE and not self.dev:
+                raise ConfigError(
+                    Reason.CONFIG, "the development passphrase is refused here"
+                )
             return value.encode()
         if self.dev:
             return DEV_PASSPHRASE.encode()
@@ -87,7 +97,15 @@ class Settings:
         """A 32-byte service secret: from ESEAL_<NAME>, or made once in dev mode."""
         env = os.environ.get(f"ESEAL_{name.upper()}")
         if env:
-            return bytes.fromhex(env)
+            try:
+                value = bytes.fromhex(env)
+            except ValueError:
+                value = b""
+            if len(value) != 32:
+                raise ConfigError(
+                    Reason.CONFIG, f"ESEAL_{name.upper()} must be 64 hex digits"
+                )
+            return value
         path = self.home / f"{name}.secret"
         if path.exists():
             return bytes.fromhex(path.read_text().strip())
@@ -103,6 +121,16 @@ class Settings:
         return value
 
 
+def _int(name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(os.environ.get(name, str(default)))
+    except ValueError:
+        raise ConfigError(Reason.CONFIG, f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(Reason.CONFIG, f"{name} must be from {low} to {high}")
+    return value
+
+
 def load() -> Settings:
     home = _home()
     return Settings(
@@ -112,13 +140,13 @@ def load() -> Settings:
         verifier_dir=Path(os.environ.get("ESEAL_VERIFIER_DIR", home / "verifier")),
         dev=os.environ.get("ESEAL_DEV", "") == "1",
         issuer_url=os.environ.get("ESEAL_ISSUER_URL", "http://127.0.0.1:8000/issuer"),
-        max_presentation_age=int(os.environ.get("ESEAL_MAX_PRESENTATION_AGE", "120")),
-        clock_leeway=int(os.environ.get("ESEAL_CLOCK_LEEWAY", "30")),
-        bundle_max_age=int(os.environ.get("ESEAL_BUNDLE_MAX_AGE", str(7 * 86400))),
-        status_list_size=int(os.environ.get("ESEAL_STATUS_LIST_SIZE", str(1 << 20))),
-        bundle_warn_age=int(os.environ.get("ESEAL_BUNDLE_WARN_AGE", "86400")),
-        seal_days=int(os.environ.get("ESEAL_SEAL_DAYS", "1095")),
-        root_days=int(os.environ.get("ESEAL_ROOT_DAYS", "7300")),
+        max_presentation_age=_int("ESEAL_MAX_PRESENTATION_AGE", 120, 10, 3600),
+        clock_leeway=_int("ESEAL_CLOCK_LEEWAY", 30, 0, 600),
+        bundle_max_age=_int("ESEAL_BUNDLE_MAX_AGE", 7 * 86400, 3600, 90 * 86400),
+        status_list_size=_int("ESEAL_STATUS_LIST_SIZE", 1 << 20, 1024, 1 << 27),
+        bundle_warn_age=_int("ESEAL_BUNDLE_WARN_AGE", 86400, 60, 90 * 86400),
+        seal_days=_int("ESEAL_SEAL_DAYS", 1095, 1, 3650),
+        root_days=_int("ESEAL_ROOT_DAYS", 7300, 1, 10950),
         bureau=os.environ.get("ESEAL_BUREAU", "泰安市公安局"),
         seal_name=os.environ.get("ESEAL_SEAL_NAME", "电子证明专用章"),
     )

@@ -301,6 +301,7 @@ class Issuer:
             status_lists=lists,
             iat=iat,
             next_update=iat + self.config.bundle_lifetime,
+            seq=int(now.timestamp() * 1_000_000),
         )
 
 

@@ -50,11 +50,17 @@ def make_bundle(
     iat: int,
     next_update: int,
     retired: Mapping[str, int] | None = None,
+    seq: int | None = None,
 ) -> str:
-    """Sign a trust bundle with the current seal."""
+    """Sign a trust bundle with the current seal.
+
+    ``seq`` must grow with every bundle (the issuer uses its clock in
+    microseconds); a counter refuses a bundle whose ``seq`` is not newer.
+    """
     payload = {
         "iss": issuer,
         "iat": iat,
+        "seq": seq if seq is not None else iat * 1_000_000,
         "next_update": next_update,
         "seals": [
             {
@@ -88,6 +94,7 @@ class TrustBundle:
 
     issuer: str
     iat: int
+    seq: int
     next_update: int
     seals: Mapping[str, x509.Certificate]
     retired: Mapping[str, int]
@@ -165,12 +172,14 @@ def _read_payload(
         raise DecodeError(Reason.MALFORMED, "the trust bundle is not an object")
     try:
         issuer, iat, next_update = data["iss"], data["iat"], data["next_update"]
+        seq = data["seq"]
         seal_entries, types, lists = data["seals"], data["types"], data["status_lists"]
     except KeyError:
         raise DecodeError(Reason.MALFORMED, "the trust bundle lacks a member") from None
     if not (
         isinstance(issuer, str)
         and _is_int(iat)
+        and _is_int(seq)
         and _is_int(next_update)
         and isinstance(seal_entries, list)
         and isinstance(types, dict)
@@ -200,6 +209,7 @@ def _read_payload(
     return TrustBundle(
         issuer=issuer,
         iat=iat,
+        seq=seq,
         next_update=next_update,
         seals=seals,
         retired=retired,

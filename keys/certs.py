@@ -171,6 +171,16 @@ def _require_digital_signature(
         raise ValueError("the seal certificate may not make digital signatures")
 
 
+def _is_end_entity(cert: x509.Certificate) -> bool:
+    """A seal signs credentials, never certificates: CA:FALSE and no keyCertSign."""
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return not constraints.value.ca and not usage.key_cert_sign
+
+
 def _path_verifier(
     roots: Sequence[x509.Certificate], at: dt.datetime, ee_policy: ExtensionPolicy
 ) -> ClientVerifier:
@@ -215,7 +225,7 @@ def verify_seal_chain(
         usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
-    if usage is None or not usage.digital_signature:
+    if usage is None or not usage.digital_signature or not _is_end_entity(leaf):
         raise TrustError(Reason.CERTIFICATE_USAGE)
     if at < leaf.not_valid_before_utc:
         raise TrustError(Reason.CERTIFICATE_NOT_YET_VALID)

@@ -19,6 +19,7 @@ import functools
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,17 @@ class FileSigner(KeySigner):
         return self._cert
 
 
+_KID = re.compile(r"[0-9a-f]{16}")
+_TIME_LIMIT = 7_258_118_400  # 2200-01-01
+
+
+def _read_cert(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        raise ConfigError(Reason.CONFIG, f"{path.name} is not a certificate") from None
+
+
 @functools.lru_cache(maxsize=8)
 def _stretch(passphrase: bytes, salt: bytes, n: int) -> bytes:
     # Remembered for the process: a service stretches once, not per signer.
@@ -147,17 +159,22 @@ class KeyFolder:
         return self.root_cert_path.exists() and (self.path / "current").exists()
 
     def root_cert(self) -> x509.Certificate:
-        return x509.load_pem_x509_certificate(self.root_cert_path.read_bytes())
+        return _read_cert(self.root_cert_path)
 
     def seal_certs(self) -> list[x509.Certificate]:
-        folder = self.path / "seals"
-        return [
-            x509.load_pem_x509_certificate(p.read_bytes())
-            for p in sorted(folder.glob("*.crt.pem"))
-        ]
+        return [_read_cert(p) for p in sorted((self.path / "seals").glob("*.crt.pem"))]
 
     def current_kid(self) -> str:
-        return (self.path / "current").read_text().strip()
+        try:
+            kid = (self.path / "current").read_text("ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError(
+                Reason.CONFIG, "the key folder has no current seal"
+            ) from None
+        # A key id, never a path: the folder must not sign with files elsewhere.
+        if not _KID.fullmatch(kid):
+            raise ConfigError(Reason.CONFIG, "the current seal's key id is not valid")
+        return kid
 
     def seals(self) -> list[SealInfo]:
         """Every seal of the folder, oldest first, with where its key lives."""
@@ -179,7 +196,18 @@ class KeyFolder:
         path = self.path / "retired.json"
         if not path.exists():
             return {}
-        data: dict[str, int] = json.loads(path.read_text("utf-8"))
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise ConfigError(Reason.CONFIG, "retired.json cannot be read") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str)
+            and _KID.fullmatch(k)
+            and type(v) is int
+            and 0 <= v < _TIME_LIMIT
+            for k, v in data.items()
+        ):
+            raise ConfigError(Reason.CONFIG, "retired.json has the wrong form")
         return data
 
     def retire(self, kid: str, *, at: dt.datetime) -> None:
@@ -219,6 +247,15 @@ class KeyFolder:
         params = json.loads(path.read_text("utf-8"))
         return _stretch(passphrase, bytes.fromhex(params["salt"]), int(params["n"]))
 
+    def _token_label(self, kid: str) -> str:
+        try:
+            label = json.loads(self._token_file(kid).read_text("utf-8"))["label"]
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            label = None
+        if not isinstance(label, str) or not 0 < len(label) <= 64:
+            raise ConfigError(Reason.CONFIG, f"{kid}.pkcs11.json has the wrong form")
+        return label
+
     def _token_file(self, kid: str) -> Path:
         return self.path / "seals" / f"{kid}.pkcs11.json"
 
@@ -229,9 +266,7 @@ class KeyFolder:
         kid = self.current_kid()
         if kid in self.retired():
             raise ConfigError(Reason.CONFIG, "the current seal is retired; rotate")
-        cert = x509.load_pem_x509_certificate(
-            (self.path / "seals" / f"{kid}.crt.pem").read_bytes()
-        )
+        cert = _read_cert(self.path / "seals" / f"{kid}.crt.pem")
         if self._token_file(kid).exists():
             if token is None:
                 raise ConfigError(
@@ -239,8 +274,7 @@ class KeyFolder:
                 )
             from keys.pkcs11 import Pkcs11Signer
 
-            label = json.loads(self._token_file(kid).read_text("utf-8"))["label"]
-            return Pkcs11Signer(token, label=label, cert=cert)
+            return Pkcs11Signer(token, label=self._token_label(kid), cert=cert)
         key = _read_private(
             self.path / "seals" / f"{kid}.key.pem", self._secret(passphrase), dev=dev
         )

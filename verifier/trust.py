@@ -13,7 +13,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from credential import statuslist
-from credential.errors import ConfigError, EsealError, Reason, StatusError, TrustError
+from credential.errors import (
+    ConfigError,
+    DecodeError,
+    EsealError,
+    Reason,
+    StatusError,
+    TrustError,
+)
 from keys.bundle import TrustBundle, verify_bundle
 from keys.certs import seal_public_key
 
@@ -41,19 +48,27 @@ class Trust:
             if token is None:
                 raise StatusError(Reason.STATUS_UNKNOWN, "no status list for this type")
             try:
-                kid = jwt.get_unverified_header(token).get("kid")
-                cert = self.bundle.seals.get(str(kid))
+                kid = str(jwt.get_unverified_header(token).get("kid"))
+                cert = self.bundle.seals.get(kid)
                 if cert is None:
                     raise StatusError(
                         Reason.STATUS_UNKNOWN, "status list by an unknown seal"
                     )
+                # The list must be the one the credential names, signed by a
+                # seal that was valid and not retired when it signed.
                 verified = statuslist.verify_token(
                     token,
                     seal_public_key(cert),
                     now=self.bundle.iat,
-                    sub=None,
+                    sub=f"{self.bundle.issuer}/status-lists/{list_id}",
                 )
-            except (EsealError, jwt.PyJWTError):
+                signed = dt.datetime.fromtimestamp(verified.iat, dt.UTC)
+                retired_at = self.bundle.retired.get(kid)
+                if not (
+                    cert.not_valid_before_utc <= signed <= cert.not_valid_after_utc
+                ) or (retired_at is not None and verified.iat > retired_at):
+                    raise StatusError(Reason.STATUS_UNKNOWN, "stale status list seal")
+            except (EsealError, jwt.PyJWTError, ValueError, OverflowError, OSError):
                 raise StatusError(
                     Reason.STATUS_UNKNOWN, "the status list is not usable"
                 ) from None
@@ -112,7 +127,12 @@ class TrustStore:
             # The bundle in use no longer verifies (its signer expired, or
             # the file was damaged): it is no reason to refuse a good one.
             current = None
-        if current is not None and bundle.iat < current.bundle.iat:
+        # The sequence number has microseconds: two bundles made within one
+        # second (before and after a revocation) are still told apart.
+        if current is not None and (
+            bundle.seq < current.bundle.seq
+            or (bundle.seq == current.bundle.seq and bundle.text != current.bundle.text)
+        ):
             raise TrustError(
                 Reason.UNTRUSTED_ISSUER, "the bundle is older than the one in use"
             )
@@ -139,7 +159,12 @@ class TrustStore:
                 verify_bundle(trust.bundle.text, self.roots(), now=now)
                 self._cached = (stamp, now, trust)
             return trust
-        text = self.bundle_path.read_text("utf-8")
+        try:
+            text = self.bundle_path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise DecodeError(
+                Reason.MALFORMED, "the stored bundle cannot be read"
+            ) from None
         trust = Trust(verify_bundle(text, self.roots(), now=now))
         self._cached = (stamp, now, trust)
         return trust

@@ -245,3 +245,60 @@ def test_key_files_need_the_stretched_passphrase_and_data_is_owner_only(
     if url.startswith("sqlite:///"):
         assert Path(url[len("sqlite:///") :]).stat().st_mode & 0o077 == 0
     assert (tmp_path / "home" / "keys").stat().st_mode & 0o077 == 0
+
+
+def test_the_development_passphrase_is_refused_in_production(
+    operator_env: TokenConfig | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ESEAL_KEY_PASSPHRASE", "eseal-development-only")
+
+    code, output = eseal("keys", "create-root")
+
+    assert code == 2 and "development passphrase" in output
+    assert eseal("keys", "init-dev")[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("retired.json", "not json"),
+        ("retired.json", "[1, 2]"),
+        ("retired.json", '{"0123456789abcdef": 1e400}'),
+        ("current", "../../../../etc/passwd"),
+        ("current", ""),
+    ],
+    ids=[
+        "retired-not-json",
+        "retired-list",
+        "retired-huge",
+        "current-path",
+        "current-empty",
+    ],
+)
+def test_a_tampered_key_folder_is_a_config_error_not_a_crash(
+    operator_env: TokenConfig | None, tmp_path: Path, name: str, content: str
+) -> None:
+    assert eseal("keys", "create-root")[0] == 0
+    assert eseal("keys", "create-seal")[0] == 0
+    (tmp_path / "home" / "keys" / name).write_text(content)
+
+    for command in (("keys", "list"), ("trust", "export", str(tmp_path / "b.jws"))):
+        code, output = eseal(*command)
+        assert code == 2, output
+        assert "config" in output and "internal error" not in output
+
+
+@pytest.mark.parametrize("signer_kind", ["pkcs11"])
+def test_a_token_label_of_the_wrong_type_is_a_config_error(
+    operator_env: TokenConfig | None, tmp_path: Path
+) -> None:
+    assert eseal("keys", "create-root")[0] == 0
+    assert eseal("keys", "create-seal", "--pkcs11")[0] == 0
+    folder = KeyFolder(tmp_path / "home" / "keys")
+    (folder.path / "seals" / f"{folder.current_kid()}.pkcs11.json").write_text(
+        '{"label": 5}'
+    )
+
+    code, output = eseal("trust", "export", str(tmp_path / "b.jws"))
+
+    assert code == 2 and "pkcs11.json" in output

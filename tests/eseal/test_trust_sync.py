@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import http.server
 import socket
 import threading
@@ -57,14 +58,21 @@ def issuer_url(env: Settings, services: Services) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+#: gzip of gzip of 64 MiB of zeros: about 1 KB on the wire.
+BOMB = gzip.compress(gzip.compress(bytes(64 * 1024 * 1024), mtime=0), mtime=0)
+
+
 @pytest.fixture
 def garbage_url() -> Iterator[str]:
-    """A server that answers every GET with text that is not a bundle."""
+    """A server that answers with text that is not a bundle, or with a bomb."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-            body = b"eyJhbGciOiJub25lIn0.e30."
+            bomb = self.path.endswith("bomb")
+            body = BOMB if bomb else b"eyJhbGciOiJub25lIn0.e30."
             self.send_response(200)
+            if bomb:
+                self.send_header("Content-Encoding", "gzip, gzip")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -90,6 +98,7 @@ def test_sync_fetches_checks_and_keeps_the_last_good_bundle(
 
     for bad in (
         garbage_url,
+        garbage_url + "/bomb",
         issuer_url.replace("trust-bundle", "nothing"),
         f"http://127.0.0.1:{_free_port()}/issuer/trust-bundle",
     ):

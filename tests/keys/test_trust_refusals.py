@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from credential import compact
+from credential import compact, statuslist
 from credential.algorithms import KeySigner, Signer
-from credential.errors import EsealError, Reason
+from credential.errors import EsealError, Reason, TrustError
 from keys.bundle import MAX_BUNDLE, make_bundle, verify_bundle
-from keys.certs import seal_names
-from keys.store import KeyFolder, SealSigner
+from keys.certs import seal_names, verify_seal_chain
+from keys.store import KeyFolder, SealSigner, generate_key
 from tests.verifier.fixtures import (
     CLAIMS,
     DAY,
@@ -425,3 +425,87 @@ def test_result_refused_for_another_reason_still_states_the_bundle_age(
     assert outcome.reason == Reason.MALFORMED
     assert outcome.bundle_age == 25 * HOUR
     assert outcome.bundle_warning is True
+
+
+# -- regressions from the key and bundle break-it session ---------------------
+
+
+def test_an_earlier_bundle_of_the_same_second_is_refused(
+    tmp_path: Path, seal: Seal
+) -> None:
+    # Revocation and a fresh export can fall in one second: the bundle made
+    # before the revocation must not come back.
+    trust_store = TrustStore(tmp_path / "v")
+    trust_store.pin_root(_root_pem(seal))
+    before, after = (
+        make_bundle(
+            seal.signer,
+            seal.cert,
+            issuer="http://127.0.0.1:8000/issuer",
+            seals=[seal.cert],
+            types={},
+            status_lists={},
+            iat=NEWER,
+            next_update=NEWER + DAY,
+            seq=NEWER * 1_000_000 + micro,
+        )
+        for micro in (100, 900)
+    )
+    trust_store.import_bundle(after, now=at(NOW))
+
+    with pytest.raises(EsealError):
+        trust_store.import_bundle(before, now=at(NOW))
+    assert trust_store.current(now=at(NOW)).bundle.text == after
+
+
+def test_an_unreadable_stored_bundle_neither_crashes_nor_blocks(
+    store: TrustStore, seal: Seal, presentation: str
+) -> None:
+    store.bundle_path.write_bytes(b"\xff\xfe")
+    with pytest.raises(EsealError):
+        store.current(now=at(NOW))
+
+    store.import_bundle(_signed_by(seal, seals=[seal.cert]), now=at(NOW))
+
+    assert verify_qr(presentation, store.current(now=at(NOW)), POLICY, now=NOW)
+
+
+def test_a_seal_that_may_act_as_a_ca_is_refused(seal: Seal) -> None:
+    key = generate_key("P-256")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(seal.cert.subject)
+        .issuer_name(seal.root.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(at(NOW - DAY))
+        .not_valid_after(at(NOW + DAY))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, True, False, False, False, True, False, False, False),
+            critical=True,
+        )
+        .sign(seal.root.key, hashes.SHA256())
+    )
+    with pytest.raises(TrustError) as raised:
+        verify_seal_chain(cert, [], [seal.root.cert], at=at(NOW))
+    assert raised.value.reason is Reason.CERTIFICATE_USAGE
+
+
+def test_a_status_list_for_another_list_or_from_a_retired_seal_is_unknown(
+    seal: Seal, person: KeySigner
+) -> None:
+    revoked_elsewhere = statuslist.make_token(
+        statuslist.StatusList(1024),
+        seal.signer,
+        sub="http://127.0.0.1:8000/issuer/status-lists/99",
+        iat=NOW - 2 * HOUR,
+        exp=NOW + DAY,
+        ttl=60,
+    )
+    text = compact.present(issue(seal, person), person, now=NOW)
+    wrong_list = make_trust(seal, lists={str(RESIDENT.code): revoked_elsewhere})
+
+    outcome = check(text, wrong_list, POLICY, now=NOW)
+
+    assert outcome.reason is Reason.STATUS_UNKNOWN

@@ -105,6 +105,7 @@ def test_bundle_issued_in_the_future_is_refused() -> None:
         {
             "iss": "x",
             "iat": 2**40,
+            "seq": 2**60,
             "next_update": 2**40 + 1,
             "seals": [],
             "types": {},
