@@ -186,30 +186,26 @@ def _new_seal(
     out.print("export a new trust bundle so that counters know it")
 
 
-@keys_app.command("create-seal")
+DaysOption = Annotated[
+    int | None, typer.Option(help="Validity in days", min=1, max=10950)
+]
+Pkcs11Option = Annotated[bool, typer.Option(help="Keep the key in the token")]
+
+
 def keys_create_seal(
     algorithm: Algorithm = "P-256",
-    days: Annotated[
-        int | None, typer.Option(help="Validity in days", min=1, max=10950)
-    ] = None,
-    pkcs11: Annotated[bool, typer.Option(help="Keep the key in the token")] = False,
+    days: DaysOption = None,
+    pkcs11: Pkcs11Option = False,
     root_key: RootKeyOption = None,
 ) -> None:
     """Create a seal certificate signed by the root; it signs from now on."""
     _new_seal(algorithm, days, pkcs11, root_key)
 
 
-@keys_app.command("rotate")
-def keys_rotate(
-    algorithm: Algorithm = "P-256",
-    days: Annotated[
-        int | None, typer.Option(help="Validity in days", min=1, max=10950)
-    ] = None,
-    pkcs11: Annotated[bool, typer.Option(help="Keep the key in the token")] = False,
-    root_key: RootKeyOption = None,
-) -> None:
-    """A new seal signs new credentials; the old one's still verify."""
-    _new_seal(algorithm, days, pkcs11, root_key)
+keys_app.command("create-seal")(keys_create_seal)
+keys_app.command(
+    "rotate", help="A new seal signs new credentials; the old ones' still verify."
+)(keys_create_seal)
 
 
 @keys_app.command("list")
