@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export ESEAL_HOME ?= $(CURDIR)/var
+export ESEAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint bench clean venv
 
@@ -21,7 +22,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 venv: $(VENV)/.installed
 
 run: venv
-	ESEAL_DEV=1 $(BIN)/eseal dev-setup --url http://$(HOST):$(PORT)
+	ESEAL_DEV=1 $(BIN)/eseal dev-setup
 	ESEAL_DEV=1 $(BIN)/eseal serve --host $(HOST) --port $(PORT)
 
 test: venv

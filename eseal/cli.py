@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from credential.algorithms import expected_alg
@@ -56,15 +57,17 @@ app.add_typer(trust_app, name="trust")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(issuer_app, name="issuer")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# No emoji codes and no highlighting: Base45 text holds ":AB:"-like runs
+# that Rich would turn into pictures.  Data is escaped before it is printed.
+out = Console(soft_wrap=True, emoji=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
 T = TypeVar("T")
 
 
 def _fail(error: EsealError, code: int = 2) -> typer.Exit:
     err.print(
         f"[red]{error.message_zh} / {error.message_en}[/red] "
-        f"({error.reason}: {error.detail})"
+        f"({error.reason}: {escape(error.detail)})"
     )
     return typer.Exit(code)
 
@@ -263,7 +266,8 @@ def keys_retire(
         KeyFolder(settings.keys_dir).retire(kid, at=when)
     except EsealError as error:
         raise _fail(error) from None
-    out.print(f"seal {kid} retired from {when.isoformat()}; export a new bundle")
+    out.print(f"seal {escape(kid)} retired from {when.isoformat()}")
+    out.print("export a new trust bundle so that counters know it")
 
 
 # -- issuing ----------------------------------------------------------------
@@ -302,7 +306,7 @@ def revoke(serial: str) -> None:
 
     async def work(settings: Settings) -> None:
         await make_issuer(settings).set_state(serial, "revoked", now=utcnow())
-        out.print(f"{serial} revoked")
+        out.print(f"{escape(serial)} revoked")
 
     _run(work)
 
@@ -322,17 +326,12 @@ def api_key(name: str, role: Annotated[str, typer.Option()] = "officer") -> None
 
 
 @wallet_app.command("create")
-def wallet_create(
-    name: str,
-    url: Annotated[str, typer.Option(help="Base URL of the wallet")] = (
-        "http://127.0.0.1:8000"
-    ),
-) -> None:
-    """Create a wallet account; prints its access link once."""
+def wallet_create(name: str) -> None:
+    """Create a wallet account; prints its access link (ESEAL_PUBLIC_URL) once."""
 
     async def work(settings: Settings) -> None:
         token = await make_wallet(settings).create_account(name, now=utcnow())
-        out.print(f"{url}/wallet/enter?token={token}")
+        out.print(escape(f"{settings.public_url}/wallet/enter?token={token}"))
 
     _run(work)
 
@@ -366,10 +365,10 @@ def wallet_qr(
 
     text = _run(work)
     if png is None:
-        out.print(text)
+        sys.stdout.write(text + "\n")  # exactly the QR text, for pipes
     else:
         png.write_bytes(render_png(text))
-        out.print(f"wrote {png}")
+        out.print(escape(f"wrote {png}"))
 
 
 # -- verifying --------------------------------------------------------------
@@ -433,8 +432,8 @@ def _print_outcome(outcome: Any) -> None:
         table.add_column("项目 Field")
         table.add_column("内容 Value", overflow="fold")
         for _, zh, en, value in cred.claims:
-            table.add_row(f"{zh} {en}", value)
-        table.add_row("签发 Issuer", f"{cred.bureau} · {cred.seal_name}")
+            table.add_row(f"{zh} {en}", escape(value))
+        table.add_row("签发 Issuer", escape(f"{cred.bureau} · {cred.seal_name}"))
         out.print(table)
     else:
         out.print(
@@ -461,7 +460,7 @@ def trust_export(file: Path) -> None:
         return await make_issuer(settings).trust_bundle(load_types(), now=utcnow())
 
     file.write_text(_run(work), "utf-8")
-    out.print(f"wrote {file}")
+    out.print(escape(f"wrote {file}"))
 
 
 RootOption = Annotated[Path | None, typer.Option(help="Root certificate to pin (PEM)")]
@@ -561,16 +560,13 @@ def serve(
 
 
 @app.command("dev-setup")
-def dev_setup(
-    url: Annotated[
-        str, typer.Option(help="Base URL to print")
-    ] = "http://127.0.0.1:8000",
-) -> None:
+def dev_setup() -> None:
     """Development: keys, database, a sample resident with a resident e-ID, trust."""
     from eseal.sample import setup_sample
 
     keys_init_dev(force=False)
     settings = settings_mod.load()
+    url = settings.public_url
 
     async def work(s: Settings) -> dict[str, str]:
         return await setup_sample(Services.from_settings(s), s, now=utcnow())

@@ -35,6 +35,7 @@ class Settings:
     keys_dir: Path
     verifier_dir: Path
     dev: bool
+    public_url: str
     issuer_url: str
     max_presentation_age: int
     clock_leeway: int
@@ -121,6 +122,11 @@ class Settings:
         return value
 
 
+def _public_url() -> str:
+    """Where residents and counters reach this eSeal (ESEAL_PUBLIC_URL)."""
+    return os.environ.get("ESEAL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
 def _int(name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(os.environ.get(name, str(default)))
@@ -139,7 +145,8 @@ def load() -> Settings:
         keys_dir=Path(os.environ.get("ESEAL_KEYS_DIR", home / "keys")),
         verifier_dir=Path(os.environ.get("ESEAL_VERIFIER_DIR", home / "verifier")),
         dev=os.environ.get("ESEAL_DEV", "") == "1",
-        issuer_url=os.environ.get("ESEAL_ISSUER_URL", "http://127.0.0.1:8000/issuer"),
+        public_url=_public_url(),
+        issuer_url=os.environ.get("ESEAL_ISSUER_URL", _public_url() + "/issuer"),
         max_presentation_age=_int("ESEAL_MAX_PRESENTATION_AGE", 120, 10, 3600),
         clock_leeway=_int("ESEAL_CLOCK_LEEWAY", 30, 0, 600),
         bundle_max_age=_int("ESEAL_BUNDLE_MAX_AGE", 7 * 86400, 3600, 90 * 86400),

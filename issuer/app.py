@@ -140,6 +140,33 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
             headers={"Cache-Control": f"max-age={issuer.config.status_ttl}"},
         )
 
+    @get("/types/{type_id:str}")
+    async def type_metadata(type_id: FromPath[str]) -> dict[str, object]:
+        """The type's metadata at its vct URL, shaped as SD-JWT VC type metadata."""
+        ctype = load_types().get(type_id)
+        if ctype is None:
+            raise HTTPException(status_code=404, detail="no such credential type")
+        return {
+            "vct": issuer.vct(ctype),
+            "name": ctype.name_en,
+            "display": [
+                {"lang": "zh-CN", "name": ctype.name_zh},
+                {"lang": "en", "name": ctype.name_en},
+            ],
+            "claims": [
+                {
+                    "path": [spec.name],
+                    "display": [
+                        {"lang": "zh-CN", "label": spec.label_zh},
+                        {"lang": "en", "label": spec.label_en},
+                    ],
+                    "sd": "allowed" if spec.withholdable else "always",
+                }
+                for spec in ctype.claims
+            ],
+            "schema": ctype.json_schema,
+        }
+
     @get("/trust-bundle", media_type="application/jwt")
     async def trust_bundle() -> Response[str]:
         """The signed trust bundle a counter needs to verify offline."""
@@ -150,7 +177,7 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
 
     return Router(
         path="/issuer",
-        route_handlers=[issue, revoke, status_list, trust_bundle],
+        route_handlers=[issue, revoke, status_list, type_metadata, trust_bundle],
         exception_handlers=exception_handlers(),
         tags=["issuer"],
     )

@@ -104,6 +104,7 @@ def make_settings(home: Path, database_url: str) -> Settings:
         keys_dir=home / "keys",
         verifier_dir=home / "verifier",
         dev=True,
+        public_url="http://127.0.0.1:8000",
         issuer_url="http://127.0.0.1:8000/issuer",
         max_presentation_age=120,
         clock_leeway=30,

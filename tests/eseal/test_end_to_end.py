@@ -116,3 +116,29 @@ def test_wallet_account_names_are_checked_before_writing(
 
     assert code == 2
     assert "invalid_claims" in output and "internal error" not in output
+
+
+def test_printed_qr_text_is_exactly_the_presentation(env: Settings) -> None:
+    # Rich once turned ":AB:" runs of Base45 into emoji; the text must be
+    # printed as it is, so that it can be piped into `eseal verify -`.
+    from eseal.cli import out
+
+    with out.capture() as captured:
+        out.print(":AB: :OK: [red]x[/red]", markup=False)
+    assert captured.get().strip() == ":AB: :OK: [red]x[/red]"
+
+    assert eseal("wallet", "create", "resident-7")[0] == 0
+    code, serial = eseal(
+        "issue",
+        "resident-id",
+        "--claims",
+        str(EXAMPLES / "resident-id.json"),
+        "--holder",
+        "resident-7",
+    )
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+    for _ in range(20):
+        code, text = eseal("wallet", "qr", serial.strip())
+        assert code == 0 and text.endswith("\n") and "\u2009" not in text
+        assert text.strip().isascii()
+        assert eseal("verify", text.strip())[0] == 0

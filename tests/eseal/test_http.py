@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html.parser
+import json
 import warnings
 import zlib
 from collections.abc import Callable
@@ -672,3 +673,16 @@ def test_claims_neither_encoding_can_carry_are_422_and_not_recorded(
     body = assert_problem(response, *secrets_of(site), status=422)
     assert [e["field"] for e in body["errors"]] == [field]
     assert count_issued(site) == before
+
+
+def test_the_vct_url_serves_the_type_metadata(site: Site) -> None:
+    token = site.issue().json()["sd_jwt"].split("~")[0]
+    vct = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["vct"]
+
+    response = site.client.get(vct.replace("http://127.0.0.1:8000", ""))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["vct"] == vct
+    assert body["claims"][0]["display"][0] == {"lang": "zh-CN", "label": "姓名"}
+    assert site.client.get("/issuer/types/nothing").status_code == 404
