@@ -10,6 +10,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 __all__ = [
     "BASE45_ALPHABET",
+    "VARIANTS",
     "base45_payload",
     "camera_variants",
     "phone_screenshot",
@@ -19,6 +20,22 @@ BASE45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
 _WHITE = 255
 _JPEG_QUALITIES = range(25, 36)
+
+
+#: The distortions ``camera_variants`` makes, each also as a low-quality JPEG.
+DISTORTIONS = (
+    "rotate_3",
+    "rotate_minus_7",
+    "blur_1_2",
+    "low_contrast",
+    "dim_gamma",
+    "perspective",
+    "shear",
+    "noise",
+    "phone_resolution",
+    "rotate_blur_low_contrast",
+)
+VARIANTS = tuple(n for d in DISTORTIONS for n in (d, f"{d}_jpeg"))
 
 
 def base45_payload(*, seed: int, size: int, prefix: str = "ES1:") -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 
 import pytest
@@ -87,14 +86,12 @@ def test_refuses_malformed(name: str, hexed: str) -> None:
 def test_declared_huge_lengths_do_not_allocate() -> None:
     tracemalloc.start()
     try:
-        start = time.perf_counter()
         for head in ("5b", "7b", "9b", "bb"):
             with pytest.raises(DecodeError):
                 cbor.loads(bytes.fromhex(head + "4000000000000000") + bytes(100))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - start < 0.1
     assert peak < 1024 * 1024
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import time
 import tracemalloc
 import zlib
 
@@ -44,19 +43,16 @@ def test_exact_bound_accepted_one_more_refused() -> None:
     assert info.value.reason is Reason.TOO_LARGE
 
 
-def test_deflate_bomb_refused_quickly_without_allocating(bomb: bytes) -> None:
+def test_deflate_bomb_refused_without_allocating(bomb: bytes) -> None:
     # ATTACKS.md 9: 1000:1 to hundreds of megabytes.
     tracemalloc.start()
     try:
-        start = time.perf_counter()
         with pytest.raises(DecodeError) as info:
             inflate(bomb, max_size=64 * 1024)
-        elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert info.value.reason is Reason.TOO_LARGE
-    assert elapsed < 0.2
     assert peak < 4 * 1024 * 1024
 
 

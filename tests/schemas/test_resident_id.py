@@ -9,21 +9,12 @@ import pytest
 from credential.errors import ClaimsError, Reason
 from schemas import get_type
 from schemas.checks import LONG_TERM, citizen_id_check_char
+from tests.verifier.fixtures import CLAIMS
 
 RESIDENT = get_type("resident-id")
 TODAY = dt.date(2026, 12, 4)
 
-GOOD: dict[str, str] = {
-    "name": "王秀英",
-    "sex": "女",
-    "ethnicity": "汉",
-    "birth_date": "1988-08-15",
-    "address": "山东省泰安市泰山区东岳大街街道岱宗大街168号",
-    "id_number": "370902198808154021",
-    "issuing_authority": "泰安市公安局泰山分局",
-    "valid_from": "2019-06-20",
-    "valid_until": "2039-06-20",
-}
+GOOD: dict[str, str] = dict(CLAIMS)
 
 
 def _number(region: str, born: str, sequence: str) -> str:

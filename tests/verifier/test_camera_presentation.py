@@ -8,26 +8,12 @@ import pytest
 
 from credential import compact
 from credential.qrcode_render import render_png
-from tests.camera import camera_variants, phone_screenshot
+from tests.camera import VARIANTS, camera_variants, phone_screenshot
 from verifier.core import VerifiedCredential, verify_qr
 from verifier.scan import read_qr_text
 from verifier.trust import Trust
 
 from .fixtures import NOW, POLICY, holder, issue, make_seal, make_trust
-
-DISTORTIONS = (
-    "rotate_3",
-    "rotate_minus_7",
-    "blur_1_2",
-    "low_contrast",
-    "dim_gamma",
-    "perspective",
-    "shear",
-    "noise",
-    "phone_resolution",
-    "rotate_blur_low_contrast",
-)
-VARIANTS = tuple(n for d in DISTORTIONS for n in (d, f"{d}_jpeg"))
 
 
 @functools.cache
