@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -25,6 +25,7 @@ from schemas.checks import (
     parse_date,
     text_problem,
 )
+from schemas.fields import licence_classes_problem, plate_problem, vin_problem
 
 __all__ = [
     "ClaimSpec",
@@ -182,6 +183,11 @@ def _run_check(
             sex if isinstance(sex, str) else None,
         )
         return FieldError(field, *problem) if problem else None
+    if kind in _FIELD_CHECKS:
+        field = check["field"]
+        value = claims.get(field)
+        problem = _FIELD_CHECKS[kind](value) if isinstance(value, str) else None
+        return FieldError(field, *problem) if problem else None
     if kind == "date_not_future":
         field = check["field"]
         if _date_or_none(claims.get(field)) and parse_date(claims[field]) > today:
@@ -205,6 +211,14 @@ def _run_check(
     raise ValueError(f"unknown check {kind!r}")
 
 
+#: Checks of one field by itself, named in a type file as {"check": name}.
+_FIELD_CHECKS: dict[str, Callable[[str], tuple[str, str] | None]] = {
+    "vin": vin_problem,
+    "plate": plate_problem,
+    "licence_classes": licence_classes_problem,
+}
+
+
 def _date_or_none(value: object) -> dt.date | None:
     if not isinstance(value, str) or value == LONG_TERM:
         return None
@@ -212,6 +226,41 @@ def _date_or_none(value: object) -> dt.date | None:
         return parse_date(value)
     except ValueError:
         return None
+
+
+_CHECK_KINDS = {"citizen_id", "date_not_future", "date_not_past", "date_order"}
+_ENCODINGS = {
+    "text",
+    "enum",
+    "ethnicity",
+    "date",
+    "date_or_long_term",
+    "citizen_id",
+    "citizen_id_birth_date",
+    "citizen_id_sex",
+}
+
+
+def _check_type_file(data: Mapping[str, Any], claims: tuple[ClaimSpec, ...]) -> None:
+    """Refuse a type file with unknown checks, encodings or fields at load time,
+    not at the first issuance."""
+    names = {spec.name for spec in claims}
+    keys = [spec.qr_key for spec in claims if spec.qr_key is not None]
+    if len(keys) != len(set(keys)) or len(names) != len(claims):
+        raise ValueError(f"{data['id']}: duplicate claim name or QR key")
+    for spec in claims:
+        if spec.encoding not in _ENCODINGS:
+            raise ValueError(f"{data['id']}: unknown QR encoding {spec.encoding!r}")
+        if (spec.qr_key is None) != spec.encoding.startswith("citizen_id_"):
+            raise ValueError(f"{data['id']}: {spec.name} needs a QR key or a source")
+        if spec.qr_key is None and spec.derived_from not in names:
+            raise ValueError(f"{data['id']}: {spec.name} derives from an unknown claim")
+    for check in data.get("checks", ()):
+        if check["check"] not in _CHECK_KINDS | set(_FIELD_CHECKS):
+            raise ValueError(f"{data['id']}: unknown check {check['check']!r}")
+        fields = [v for k, v in check.items() if k != "check"]
+        if not set(fields) <= names:
+            raise ValueError(f"{data['id']}: a check names an unknown claim")
 
 
 def _parse_type(data: Mapping[str, Any]) -> CredentialType:
@@ -229,6 +278,7 @@ def _parse_type(data: Mapping[str, Any]) -> CredentialType:
         for c in data["claims"]
     )
     jsonschema.Draft202012Validator.check_schema(data["json_schema"])
+    _check_type_file(data, claims)
     return CredentialType(
         id=data["id"],
         code=int(data["code"]),
