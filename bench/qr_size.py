@@ -20,7 +20,7 @@ from credential.algorithms import KeySigner
 from credential.jwk import jwk_from_key
 from credential.qrcode_render import qr_version
 from keys.certs import cert_kid, make_root, make_seal_cert
-from schemas import get_type
+from schemas import get_type, load_types
 
 LIMIT_VERSION = 15
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "resident-id.json"
@@ -36,6 +36,28 @@ def capacity(version: int) -> int:
         else:
             high = mid - 1
     return low
+
+
+def print_type_table(signer: KeySigner, holder: KeySigner, now: dt.datetime) -> None:
+    """Every type's full presentation, from its sample in examples/, one a line."""
+    iat = int(now.timestamp())
+    print(f"{'type and profile':32} {'chars':>5} {'version':>7}")
+    for type_id, ctype in sorted(load_types().items()):
+        sample = EXAMPLE.parent / f"{type_id}.json"
+        claims = ctype.validate(json.loads(sample.read_text("utf-8")), today=now.date())
+        credential = compact.make_credential(
+            ctype=ctype,
+            claims=claims,
+            serial=f"{ctype.serial_prefix}202600123456",
+            status=(ctype.code, 987_654),
+            holder_key=holder.public_key(),  # type: ignore[arg-type]
+            iat=iat,
+            exp=iat + ctype.validity_days * 86400,
+            signer=signer,
+        )
+        text = compact.present(credential, holder, now=iat + 60)
+        print(f"{type_id + ' / full':32} {len(text):5} {qr_version(text):7}")
+    print()
 
 
 def main() -> None:
@@ -54,6 +76,7 @@ def main() -> None:
     )
     signer = KeySigner(seal_key, kid=cert_kid(seal))
     holder = KeySigner(ec.generate_private_key(ec.SECP256R1()))
+    print_type_table(signer, holder, now)
     ctype = get_type("resident-id")
     claims = ctype.validate(json.loads(EXAMPLE.read_text("utf-8")), today=now.date())
     iat = int(now.timestamp())
