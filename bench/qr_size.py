@@ -20,7 +20,7 @@ from credential.algorithms import KeySigner
 from credential.jwk import jwk_from_key
 from credential.qrcode_render import qr_version
 from keys.certs import cert_kid, make_root, make_seal_cert
-from schemas import get_type, load_types
+from schemas import all_types, get_type
 
 LIMIT_VERSION = 15
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "resident-id.json"
@@ -42,7 +42,7 @@ def print_type_table(signer: KeySigner, holder: KeySigner, now: dt.datetime) -> 
     """Every type's full presentation, from its sample in examples/, one a line."""
     iat = int(now.timestamp())
     print(f"{'type and profile':32} {'chars':>5} {'version':>7}")
-    for type_id, ctype in sorted(load_types().items()):
+    for type_id, ctype in sorted(all_types().items()):
         sample = EXAMPLE.parent / f"{type_id}.json"
         claims = ctype.validate(json.loads(sample.read_text("utf-8")), today=now.date())
         credential = compact.make_credential(

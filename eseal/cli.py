@@ -36,7 +36,7 @@ from eseal.services import (
 from eseal.settings import DEV_PASSPHRASE, Settings
 from keys.certs import cert_kid, seal_public_key
 from keys.store import KeyFolder
-from schemas import load_types
+from schemas import all_types
 
 __all__ = ["app", "main"]
 
@@ -457,7 +457,7 @@ def trust_export(file: Path) -> None:
     """Write a signed trust bundle for counters (seals, types, status lists)."""
 
     async def work(settings: Settings) -> str:
-        return await make_issuer(settings).trust_bundle(load_types(), now=utcnow())
+        return await make_issuer(settings).trust_bundle(all_types(), now=utcnow())
 
     file.write_text(_run(work), "utf-8")
     out.print(escape(f"wrote {file}"))

@@ -11,7 +11,7 @@ from eseal.services import Services, issue_into_wallet
 from eseal.settings import Settings
 from issuer.app import create_api_key
 from keys.store import KeyFolder
-from schemas import load_types
+from schemas import all_types
 from wallet.tables import WalletAccount
 
 __all__ = ["SAMPLE_ACCOUNT", "SAMPLE_CLAIMS", "setup_sample"]
@@ -45,7 +45,7 @@ async def setup_sample(
         fd = os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(info, handle)
-    bundle = await services.issuer.trust_bundle(load_types(), now=now)
+    bundle = await services.issuer.trust_bundle(all_types(), now=now)
     services.trust.pin_root(KeyFolder(settings.keys_dir).root_cert_path.read_bytes())
     services.trust.import_bundle(bundle, now=now)
     return info

@@ -19,7 +19,7 @@ from credential.errors import AuthError, DecodeError, Reason
 from credential.jwk import holder_key_from_jwk
 from issuer.service import IssuedResult, Issuer
 from issuer.tables import IssuerApiKey
-from schemas import load_types
+from schemas import all_types
 from web import exception_handlers, read_json
 from web.docs import ISSUER_API_KEY
 
@@ -130,7 +130,7 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
     @get("/status-lists/{list_id:int}", media_type="application/statuslist+jwt")
     async def status_list(list_id: FromPath[int]) -> Response[str]:
         """The signed status list (IETF Token Status List, JWT form)."""
-        known = {t.code for t in load_types().values()}
+        known = {t.code for t in all_types().values()}
         if list_id not in known:
             raise HTTPException(status_code=404, detail="no such status list")
         token = await issuer.status_list_token(list_id, now=clock())
@@ -143,7 +143,7 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
     @get("/types/{type_id:str}")
     async def type_metadata(type_id: FromPath[str]) -> dict[str, object]:
         """The type's metadata at its vct URL, shaped as SD-JWT VC type metadata."""
-        ctype = load_types().get(type_id)
+        ctype = all_types().get(type_id)
         if ctype is None:
             raise HTTPException(status_code=404, detail="no such credential type")
         return {
@@ -170,7 +170,7 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
     @get("/trust-bundle", media_type="application/jwt")
     async def trust_bundle() -> Response[str]:
         """The signed trust bundle a counter needs to verify offline."""
-        text = await issuer.trust_bundle(load_types(), now=clock())
+        text = await issuer.trust_bundle(all_types(), now=clock())
         return Response(
             text, media_type="application/jwt", headers={"Cache-Control": "max-age=60"}
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +31,7 @@ from schemas.fields import licence_classes_problem, plate_problem, vin_problem
 __all__ = [
     "ClaimSpec",
     "CredentialType",
+    "all_types",
     "load_types",
     "get_type",
     "type_by_code",
@@ -298,9 +300,14 @@ def _builtin_folder() -> Path:
     return Path(str(resources.files("schemas").joinpath("types")))
 
 
-def load_types(folder: Path | None = None) -> dict[str, CredentialType]:
-    """Read every ``*.json`` type file of a folder (the built-in one by default)."""
-    types: dict[str, CredentialType] = {}
+def load_types(
+    folder: Path | None = None, *, known: Mapping[str, CredentialType] | None = None
+) -> dict[str, CredentialType]:
+    """Read every ``*.json`` type file of a folder (the built-in one by default).
+
+    ``known`` types come first; a file repeating one's id or code is refused.
+    """
+    types: dict[str, CredentialType] = dict(known or {})
     for path in sorted((folder or _builtin_folder()).glob("*.json")):
         ctype = _parse_type(json.loads(path.read_text("utf-8")))
         if ctype.id in types or any(t.code == ctype.code for t in types.values()):
@@ -310,8 +317,20 @@ def load_types(folder: Path | None = None) -> dict[str, CredentialType]:
 
 
 @cache
-def _builtin() -> dict[str, CredentialType]:
-    return load_types()
+def all_types() -> dict[str, CredentialType]:
+    """The built-in types and those of the folder ESEAL_TYPES_DIR names.
+
+    Adding a type is adding a file there; ``all_types.cache_clear()`` makes a
+    running process read the folder again.
+    """
+    types = load_types()
+    extra = os.environ.get("ESEAL_TYPES_DIR")
+    if extra:
+        types = load_types(Path(extra), known=types)
+    return types
+
+
+_builtin = all_types
 
 
 def get_type(type_id: str) -> CredentialType:
