@@ -160,7 +160,7 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
                         {"lang": "zh-CN", "label": spec.label_zh},
                         {"lang": "en", "label": spec.label_en},
                     ],
-                    "sd": "allowed" if spec.withholdable else "always",
+                    "sd": spec.sd,
                 }
                 for spec in ctype.claims
             ],

@@ -209,7 +209,13 @@ class Issuer:
             },
             **claims,
         }
-        disclosable = [spec.name for spec in ctype.claims if spec.name in claims]
+        # Every claim is a disclosure unless its type says "sd": "never"
+        # (SD-JWT VC type metadata, claim selective disclosure).
+        disclosable = [
+            spec.name
+            for spec in ctype.claims
+            if spec.name in claims and spec.withholdable
+        ]
         token = sdjwt.issue(
             payload, disclosable, self.signer, salt=lambda: secrets.token_bytes(16)
         )

@@ -48,8 +48,13 @@ class ClaimSpec:
     qr_key: int | None  # None: derived from another claim, not carried
     encoding: str
     values: tuple[str, ...] = ()
-    withholdable: bool = True
+    sd: str = "allowed"  # SD-JWT VC type metadata: always, allowed or never
     derived_from: str = ""
+
+    @property
+    def withholdable(self) -> bool:
+        """Whether a holder may leave this claim out of a presentation."""
+        return self.sd != "never"
 
 
 @dataclass(frozen=True)
@@ -251,6 +256,8 @@ def _check_type_file(data: Mapping[str, Any], claims: tuple[ClaimSpec, ...]) -> 
     if len(keys) != len(set(keys)) or len(names) != len(claims):
         raise ValueError(f"{data['id']}: duplicate claim name or QR key")
     for spec in claims:
+        if spec.sd not in ("always", "allowed", "never"):
+            raise ValueError(f"{data['id']}: sd must be always, allowed or never")
         if spec.encoding not in _ENCODINGS:
             raise ValueError(f"{data['id']}: unknown QR encoding {spec.encoding!r}")
         if (spec.qr_key is None) != spec.encoding.startswith("citizen_id_"):
@@ -274,7 +281,7 @@ def _parse_type(data: Mapping[str, Any]) -> CredentialType:
             qr_key=int(c["qr"]["key"]) if "key" in c["qr"] else None,
             encoding=c["qr"]["encoding"],
             values=tuple(c["qr"].get("values", ())),
-            withholdable=c.get("sd", "allowed") == "allowed",
+            sd=c.get("sd", "allowed"),
             derived_from=c["qr"].get("from", ""),
         )
         for c in data["claims"]
