@@ -6,19 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from eseal.cli import app
 from eseal.settings import Settings
 
-from ..conftest import EXAMPLES
-
-runner = CliRunner()
-
-
-def eseal(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
+from .cli import eseal, issue_sample
 
 
 def refresh_trust(home: Path, root: Path) -> None:
@@ -32,14 +23,7 @@ def test_issue_show_verify_revoke(env: Settings, tmp_path: Path) -> None:
     code, link = eseal("wallet", "create", "resident-1")
     assert code == 0 and "/wallet/enter?token=" in link
 
-    code, output = eseal(
-        "issue",
-        "resident-id",
-        "--claims",
-        str(EXAMPLES / "resident-id.json"),
-        "--holder",
-        "resident-1",
-    )
+    code, output = issue_sample("resident-1")
     assert code == 0, output
     serial = output.strip()
     assert serial.startswith("SFZ2026")
@@ -128,14 +112,7 @@ def test_printed_qr_text_is_exactly_the_presentation(env: Settings) -> None:
     assert captured.get().strip() == ":AB: :OK: [red]x[/red]"
 
     assert eseal("wallet", "create", "resident-7")[0] == 0
-    code, serial = eseal(
-        "issue",
-        "resident-id",
-        "--claims",
-        str(EXAMPLES / "resident-id.json"),
-        "--holder",
-        "resident-7",
-    )
+    code, serial = issue_sample("resident-7")
     refresh_trust(env.home, env.keys_dir / "root.crt.pem")
     for _ in range(20):
         code, text = eseal("wallet", "qr", serial.strip())

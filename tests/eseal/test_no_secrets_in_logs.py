@@ -7,14 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from eseal.cli import app
 from eseal.settings import DEV_PASSPHRASE, Settings
 
 from ..conftest import EXAMPLES
-
-runner = CliRunner()
+from .cli import eseal, issue_sample
 
 
 def test_debug_logs_hold_no_keys_tokens_or_personal_data(
@@ -23,27 +20,22 @@ def test_debug_logs_hold_no_keys_tokens_or_personal_data(
     caplog.set_level(logging.DEBUG)
     claims = json.loads((EXAMPLES / "resident-id.json").read_text("utf-8"))
 
-    def eseal(*args: str) -> str:
-        result = runner.invoke(app, list(args), catch_exceptions=False)
-        assert result.exit_code in (0, 1), result.output
-        return result.output.strip()
+    def run(*args: str) -> str:
+        code, output = eseal(*args)
+        assert code in (0, 1), output
+        return output.strip()
 
-    link = eseal("wallet", "create", "resident-9")
-    key = eseal("issuer", "api-key", "officer-9")
-    serial = eseal(
-        "issue",
-        "resident-id",
-        "--claims",
-        str(EXAMPLES / "resident-id.json"),
-        "--holder",
-        "resident-9",
-    )
+    link = run("wallet", "create", "resident-9")
+    key = run("issuer", "api-key", "officer-9")
+    code, serial = issue_sample("resident-9")
+    assert code == 0, serial
+    serial = serial.strip()
     bundle = tmp_path / "bundle.jws"
-    eseal("trust", "export", str(bundle))
-    eseal("trust", "import", str(bundle), "--root", str(env.keys_dir / "root.crt.pem"))
-    text = eseal("wallet", "qr", serial)
-    eseal("verify", text)
-    eseal("revoke", serial)
+    run("trust", "export", str(bundle))
+    run("trust", "import", str(bundle), "--root", str(env.keys_dir / "root.crt.pem"))
+    text = run("wallet", "qr", serial)
+    run("verify", text)
+    run("revoke", serial)
 
     logs = "\n".join(r.getMessage() for r in caplog.records) + caplog.text
     seal_keys = [p.read_text() for p in (env.keys_dir / "seals").glob("*.key.pem")]

@@ -11,23 +11,15 @@ import secrets
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from eseal.cli import app
 from eseal.db import TABLES
 from keys.pkcs11 import TokenConfig
 from keys.store import KeyFolder
 
-from ..conftest import EXAMPLES
 from ..keys.softhsm import softhsm_fixture, softhsm_token_fixture  # noqa: F401
+from .cli import eseal, issue_sample
 
-runner = CliRunner()
 PASSPHRASE = "operator-" + secrets.token_hex(8)
-
-
-def eseal(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 @pytest.fixture(params=["file", "pkcs11"])
@@ -61,14 +53,7 @@ def operator_env(
 
 
 def _issue(holder: str) -> str:
-    code, output = eseal(
-        "issue",
-        "resident-id",
-        "--claims",
-        str(EXAMPLES / "resident-id.json"),
-        "--holder",
-        holder,
-    )
+    code, output = issue_sample(holder)
     assert code == 0, output
     return output.strip()
 
@@ -188,14 +173,7 @@ def test_an_unencrypted_seal_key_is_refused_outside_dev_mode(
     )
     assert eseal("wallet", "create", "resident-1")[0] == 0
 
-    code, output = eseal(
-        "issue",
-        "resident-id",
-        "--claims",
-        str(EXAMPLES / "resident-id.json"),
-        "--holder",
-        "resident-1",
-    )
+    code, output = issue_sample("resident-1")
 
     assert code == 2 and "not encrypted" in output
 

@@ -13,20 +13,13 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from typer.testing import CliRunner
 
-from eseal.cli import app
 from eseal.server import create_app
 from eseal.services import Services
 from eseal.settings import Settings
 from keys.store import KeyFolder
 
-runner = CliRunner()
-
-
-def eseal(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
+from .cli import eseal
 
 
 def _free_port() -> int:
