@@ -26,6 +26,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeGuard
 
 from cryptography.hazmat.primitives import serialization
@@ -40,7 +41,7 @@ from credential.errors import (
     SignatureError,
 )
 from credential.inflate import deflate, inflate
-from schemas import CredentialType
+from schemas import ClaimSpec, CredentialType, Profile
 from schemas.checks import (
     LONG_TERM,
     citizen_id_birth_date,
@@ -51,6 +52,7 @@ from schemas.checks import (
     parse_date,
     text_problem,
 )
+from schemas.codes import authorities, authority_code, division_names, split_address
 
 __all__ = [
     "PREFIX",
@@ -60,11 +62,14 @@ __all__ = [
     "decode_claims",
     "decode_credential",
     "encode_claims",
+    "YES",
+    "age_at_least",
     "make_credential",
     "parse_presentation",
     "present",
     "unpack_serial",
     "verify_holder",
+    "view_claims",
 ]
 
 PREFIX = "ES1:"
@@ -76,8 +81,9 @@ _EPOCH = dt.date(1970, 1, 1)
 _TIME_LIMIT = 7_258_118_400  # 2200-01-01T00:00:00Z
 _HOLDER_CONTEXT = b"eSeal ES1 holder proof\x00"
 
-_TYPE, _STATUS, _HOLDER, _CLAIMS = -1, -2, -3, -4
+_TYPE, _STATUS, _HOLDER, _CLAIMS, _PROFILE = -1, -2, -3, -4, -5
 _EXP, _IAT, _SERIAL = 4, 6, 7
+_MEMBERS = frozenset({_TYPE, _STATUS, _HOLDER, _CLAIMS, _PROFILE, _EXP, _IAT, _SERIAL})
 
 
 # -- claim values ----------------------------------------------------------
@@ -98,14 +104,31 @@ def _encode_value(encoding: str, values: tuple[str, ...], value: Any) -> object:
         )
     if encoding == "citizen_id":
         return int(value[:17])
+    if encoding == "text_or_enum":
+        return values.index(value) + 1 if value in values else _text(value)
+    if encoding == "authority":
+        return authority_code(value) or _text(value)
+    if encoding == "address":
+        split = split_address(value)
+        return [split[0], _text(split[1])] if split else _text(value)
+    if encoding == "digits":
+        # A leading 1 keeps leading zeros: "0123" travels as 10123.
+        return int("1" + value)
+    if encoding == "alnum":
+        number = int("1" + value, 36)
+        return number.to_bytes((number.bit_length() + 7) // 8, "big")
     raise ValueError(f"unknown QR encoding {encoding!r}")
+
+
+def _text(value: str) -> bytes:
+    return value.encode("gb18030")
 
 
 def _decode_value(encoding: str, values: tuple[str, ...], raw: object) -> str:
     value = _decode_raw(encoding, values, raw)
     # The bytes were signed by the seal, but a verifier still refuses what
     # the issuer's own checks could never have let through.
-    if encoding == "text" and text_problem(value):
+    if encoding in _TEXTS and text_problem(value):
         raise DecodeError(Reason.MALFORMED, "a text claim holds forbidden characters")
     if encoding == "citizen_id" and citizen_id_problem(value, None):
         raise DecodeError(Reason.MALFORMED, "the ID number is not valid")
@@ -114,13 +137,44 @@ def _decode_value(encoding: str, values: tuple[str, ...], raw: object) -> str:
     return value
 
 
+_TEXTS = ("text", "text_or_enum", "authority", "address")
+
+
 def _decode_raw(encoding: str, values: tuple[str, ...], raw: object) -> str:
-    if encoding == "text" and isinstance(raw, bytes) and len(raw) <= 256:
+    if encoding in _TEXTS and isinstance(raw, bytes) and len(raw) <= 256:
         return raw.decode("gb18030")
-    if encoding == "enum" and _is_int(raw) and 1 <= raw <= len(values):
-        return values[raw - 1]
-    if encoding == "ethnicity" and _is_int(raw) and 1 <= raw <= len(ethnicities()):
-        return ethnicities()[raw - 1]
+    table = _code_table(encoding, values)
+    if _is_int(raw) and raw in table:
+        return table[raw]
+    value = _decode_packed(encoding, raw)
+    if value is None:
+        raise DecodeError(Reason.MALFORMED, "a claim has the wrong form")
+    return value
+
+
+@cache
+def _code_table(encoding: str, values: tuple[str, ...]) -> Mapping[int, str]:
+    """The names an encoding carries as small integers."""
+    if encoding in ("enum", "text_or_enum"):
+        return dict(enumerate(values, start=1))
+    if encoding == "ethnicity":
+        return dict(enumerate(ethnicities(), start=1))
+    if encoding == "authority":
+        return authorities()
+    return {}
+
+
+def _decode_packed(encoding: str, raw: object) -> str | None:
+    if encoding == "address" and isinstance(raw, list) and len(raw) == 2:
+        code, rest = raw
+        if code in division_names() and isinstance(rest, bytes):
+            return division_names()[code] + rest.decode("gb18030") if rest else None
+    if encoding == "digits" and _is_int(raw) and 10 <= raw < 2 * 10**18:
+        text = str(raw)
+        return text[1:] if text[0] == "1" else None
+    if encoding == "alnum" and isinstance(raw, bytes) and 0 < len(raw) <= 24 and raw[0]:
+        text = _base36(int.from_bytes(raw, "big"))
+        return text[1:] if text[0] == "1" and len(text) > 1 else None
     if encoding in ("date", "date_or_long_term") and _is_int(raw) and abs(raw) < 10**6:
         return (_EPOCH + dt.timedelta(days=raw)).isoformat()
     if encoding == "date_or_long_term" and raw is None:
@@ -128,7 +182,18 @@ def _decode_raw(encoding: str, values: tuple[str, ...], raw: object) -> str:
     if encoding == "citizen_id" and _is_int(raw) and 0 <= raw < 10**17:
         first17 = f"{raw:017d}"
         return first17 + citizen_id_check_char(first17)
-    raise DecodeError(Reason.MALFORMED, "a claim has the wrong form")
+    return None
+
+
+def _base36(number: int) -> str:
+    digits = []
+    while number:
+        number, digit = divmod(number, 36)
+        digits.append(_ALNUM[digit])
+    return "".join(reversed(digits))
+
+
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _is_time(value: object) -> TypeGuard[int]:
@@ -161,23 +226,67 @@ def encode_claims(
     }
 
 
-def decode_claims(ctype: CredentialType, raw: object) -> dict[str, str]:
-    """The compact map back to claims, in the type's order."""
+#: China Standard Time: the day on which an age is reached.
+_CHINA = dt.timezone(dt.timedelta(hours=8))
+
+#: How a view shows an attested fact that holds.
+YES = "是"
+
+
+def age_at_least(birth_date: str, years: int, on: dt.date) -> bool:
+    """Whether someone born on ``birth_date`` is ``years`` old on ``on``.
+
+    Someone born on 29 February comes of age on 1 March in common years.
+    """
+    born = dt.date.fromisoformat(birth_date)
+    try:
+        birthday = born.replace(year=born.year + years)
+    except ValueError:
+        birthday = dt.date(born.year + years, 3, 1)
+    return on >= birthday
+
+
+def view_claims(
+    ctype: CredentialType, profile: Profile, claims: Mapping[str, Any], *, iat: int
+) -> dict[int, object] | None:
+    """The compact map of one profile's view, or None when a fact it attests
+    (such as age_over_18) does not hold on the day of issue."""
+    shown = ctype.shown(profile)
+    view = encode_claims(
+        ctype, {s.name: claims[s.name] for s in shown if s.name in claims}
+    )
+    today = dt.datetime.fromtimestamp(iat, _CHINA).date()
+    for spec in shown:
+        if spec in ctype.attested:
+            assert spec.qr_key is not None
+            if not age_at_least(claims[spec.derived_from], spec.years, today):
+                return None
+            view[spec.qr_key] = True
+    return view
+
+
+def decode_claims(
+    ctype: CredentialType, raw: object, *, profile: int = 0
+) -> dict[str, str]:
+    """The compact map of a view back to claims, in the type's order."""
     if not isinstance(raw, dict):
         raise DecodeError(Reason.MALFORMED, "the claims are not a map")
-    known = {spec.qr_key for spec in ctype.claims if spec.qr_key is not None}
-    if not set(raw) <= known:
-        raise DecodeError(Reason.MALFORMED, "unknown claim key")
+    view = ctype.profile_by_code(profile)
+    if view is None:
+        raise DecodeError(Reason.MALFORMED, "unknown presentation profile")
+    specs = ctype.shown(view)
+    if not set(raw) <= {spec.qr_key for spec in specs if spec.qr_key is not None}:
+        raise DecodeError(Reason.MALFORMED, "a claim key the profile does not carry")
     try:
         carried = {
-            spec.name: _decode_value(spec.encoding, spec.values, raw[spec.qr_key])
-            for spec in ctype.claims
+            spec.name: _decode_shown(spec, raw[spec.qr_key])
+            for spec in specs
             if spec.qr_key is not None and spec.qr_key in raw
         }
     except (UnicodeDecodeError, OverflowError, ValueError):
         raise DecodeError(Reason.MALFORMED, "a claim has the wrong form") from None
     claims: dict[str, str] = {}
-    for spec in ctype.claims:
+    for spec in specs:
         if spec.name in carried:
             claims[spec.name] = carried[spec.name]
         elif spec.qr_key is None and spec.derived_from in carried:
@@ -187,6 +296,15 @@ def decode_claims(ctype: CredentialType, raw: object) -> dict[str, str]:
     if not claims:
         raise DecodeError(Reason.MALFORMED, "the credential holds no claim")
     return claims
+
+
+def _decode_shown(spec: ClaimSpec, raw: object) -> str:
+    if spec.encoding == "age_at_least":
+        # Only a fact that holds is attested; anything else is not ours.
+        if raw is not True:
+            raise DecodeError(Reason.MALFORMED, "an attested claim is not true")
+        return YES
+    return _decode_value(spec.encoding, spec.values, raw)
 
 
 # -- the credential --------------------------------------------------------
@@ -208,9 +326,15 @@ def make_credential(
     iat: int,
     exp: int,
     signer: Signer,
+    profile: Profile | None = None,
 ) -> bytes:
-    """Sign the compact credential with the seal; returns COSE_Sign1 bytes."""
-    payload = {
+    """Sign the compact credential with the seal; returns COSE_Sign1 bytes.
+
+    With a ``profile`` other than full, the credential is that profile's view:
+    only its claims, and its code under -5.  Ask ``view_claims`` first
+    whether the view can be made (an attested fact may not hold).
+    """
+    payload: dict[int, object] = {
         _TYPE: ctype.code,
         _SERIAL: _pack_serial(ctype, serial),
         # A type's own list (id = type code) needs only the index.
@@ -218,8 +342,15 @@ def make_credential(
         _HOLDER: _point(holder_key),
         _IAT: iat,
         _EXP: exp,
-        _CLAIMS: encode_claims(ctype, claims),
     }
+    if profile is None or profile.code == 0:
+        payload[_CLAIMS] = encode_claims(ctype, claims)
+    else:
+        view = view_claims(ctype, profile, claims, iat=iat)
+        if view is None:
+            raise ValueError(f"the {profile.id} view does not hold for these claims")
+        payload[_CLAIMS] = view
+        payload[_PROFILE] = profile.code
     return cose.sign1(cbor.dumps(payload), signer, kid=bytes.fromhex(signer.kid))
 
 
@@ -248,6 +379,7 @@ class CompactCredential:
     iat: int
     exp: int
     raw_claims: Mapping[int, object]
+    profile: int = 0  # the view's profile code; 0 is the full credential
 
 
 def _status_slot(status: object, type_code: object) -> tuple[int, int] | None:
@@ -282,8 +414,13 @@ def decode_credential(payload: bytes) -> CompactCredential:
         and _is_time(exp)
         and exp > iat
         and isinstance(claims, dict)
+        and set(data) <= _MEMBERS
     ):
         raise DecodeError(Reason.MALFORMED, "a credential member has the wrong form")
+    profile = data.get(_PROFILE, 0)
+    # Full is said by leaving -5 out, so that one credential has one encoding.
+    if not (_is_int(profile) and 0 < profile < 256 or _PROFILE not in data):
+        raise DecodeError(Reason.MALFORMED, "the profile has the wrong form")
     slot = _status_slot(status, type_code)
     assert slot is not None
     try:
@@ -303,6 +440,7 @@ def decode_credential(payload: bytes) -> CompactCredential:
         iat=iat,
         exp=exp,
         raw_claims=claims,
+        profile=profile,
     )
 
 

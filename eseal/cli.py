@@ -431,6 +431,9 @@ def _print_outcome(outcome: Any) -> None:
         )
         table.add_column("项目 Field")
         table.add_column("内容 Value", overflow="fold")
+        table.add_row(
+            "出示内容 Shown", f"{cred.profile_label_zh} {cred.profile_label_en}"
+        )
         for _, zh, en, value in cred.claims:
             table.add_row(f"{zh} {en}", escape(value))
         table.add_row("签发 Issuer", escape(f"{cred.bureau} · {cred.seal_name}"))

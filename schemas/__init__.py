@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -29,7 +30,9 @@ from schemas.checks import (
 from schemas.fields import licence_classes_problem, plate_problem, vin_problem
 
 __all__ = [
+    "FULL",
     "ClaimSpec",
+    "Profile",
     "CredentialType",
     "all_types",
     "load_types",
@@ -50,11 +53,31 @@ class ClaimSpec:
     values: tuple[str, ...] = ()
     sd: str = "allowed"  # SD-JWT VC type metadata: always, allowed or never
     derived_from: str = ""
+    years: int = 0  # for "age_at_least": the age the claim attests
 
     @property
     def withholdable(self) -> bool:
         """Whether a holder may leave this claim out of a presentation."""
         return self.sd != "never"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a presentation shows: every claim (``full``) or a named subset.
+
+    The issuer signs one view of the credential per profile, so a resident
+    shows a counter only what it needs and the QR stays small.  ``code``
+    travels in the view (0 for full) and keeps its meaning for good.
+    """
+
+    id: str
+    code: int
+    label_zh: str
+    label_en: str
+    claims: frozenset[str]  # the names the view carries, derived ones included
+
+
+FULL = "full"
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,32 @@ class CredentialType:
     claims: tuple[ClaimSpec, ...]
     checks: tuple[Mapping[str, str], ...]
     json_schema: Mapping[str, Any]
+    #: Claims the issuer works out for views only, such as age_over_18.
+    attested: tuple[ClaimSpec, ...] = ()
+    profiles: tuple[Profile, ...] = ()
+    template: str | None = None
+
+    def profile(self, profile_id: str) -> Profile:
+        for profile in self.profiles:
+            if profile.id == profile_id:
+                return profile
+        raise NotFoundError(Reason.NOT_FOUND, "the type has no such profile")
+
+    def profile_by_code(self, code: int) -> Profile | None:
+        return next((p for p in self.profiles if p.code == code), None)
+
+    def shown(self, profile: Profile) -> tuple[ClaimSpec, ...]:
+        """The claims a view of ``profile`` shows, in display order.
+
+        A claim the QR form does not carry (sex, birth date) is shown when
+        the claim it comes from (the ID number) is.
+        """
+        return tuple(
+            spec
+            for spec in (*self.claims, *self.attested)
+            if spec.name in profile.claims
+            or (spec.qr_key is None and spec.derived_from in profile.claims)
+        )
 
     def claim(self, name: str) -> ClaimSpec:
         for spec in self.claims:
@@ -88,9 +137,9 @@ class CredentialType:
         errors = _schema_errors(self.json_schema, claims)
         failed = {e.field for e in errors}
         for name, value in claims.items():
-            bad_text = text_problem(value) if isinstance(value, str) else None
-            if bad_text is not None and name not in failed:
-                errors.append(FieldError(name, *bad_text))
+            bad = self._value_problem(name, value) if isinstance(value, str) else None
+            if bad is not None and name not in failed:
+                errors.append(FieldError(name, *bad))
                 failed.add(name)
         # Cross-field checks see only fields that passed on their own, so a
         # bad sex is not also reported as an ID number disagreeing with it.
@@ -105,6 +154,15 @@ class CredentialType:
         return {
             spec.name: claims[spec.name] for spec in self.claims if spec.name in claims
         }
+
+    def _value_problem(self, name: str, value: str) -> tuple[str, str] | None:
+        problem = text_problem(value)
+        spec = next((c for c in self.claims if c.name == name), None)
+        if problem is None and spec is not None and spec.encoding in _CARRIABLE:
+            pattern, reason = _CARRIABLE[spec.encoding]
+            if not pattern.fullmatch(value):
+                return reason
+        return problem
 
     def _order(self, field: str) -> int:
         names = [spec.name for spec in self.claims]
@@ -245,6 +303,24 @@ _ENCODINGS = {
     "citizen_id",
     "citizen_id_birth_date",
     "citizen_id_sex",
+    "text_or_enum",
+    "authority",
+    "address",
+    "digits",
+    "alnum",
+}
+
+#: What the packed encodings can carry; a type file's schema should say so
+#: too, but a value the QR form cannot carry is refused here whatever it says.
+_CARRIABLE: dict[str, tuple[re.Pattern[str], tuple[str, str]]] = {
+    "digits": (
+        re.compile(r"[0-9]{1,18}"),
+        ("应为1至18位数字", "must be 1 to 18 digits"),
+    ),
+    "alnum": (
+        re.compile(r"[0-9A-Z]{1,32}"),
+        ("应为1至32位数字或大写字母", "must be 1 to 32 digits or capital letters"),
+    ),
 }
 
 
@@ -264,6 +340,9 @@ def _check_type_file(data: Mapping[str, Any], claims: tuple[ClaimSpec, ...]) -> 
             raise ValueError(f"{data['id']}: {spec.name} needs a QR key or a source")
         if spec.qr_key is None and spec.derived_from not in names:
             raise ValueError(f"{data['id']}: {spec.name} derives from an unknown claim")
+        listed = spec.encoding in ("enum", "text_or_enum")
+        if listed != bool(spec.values) or len(set(spec.values)) != len(spec.values):
+            raise ValueError(f"{data['id']}: {spec.name} needs distinct values")
     for check in data.get("checks", ()):
         if check["check"] not in _CHECK_KINDS | set(_FIELD_CHECKS):
             raise ValueError(f"{data['id']}: unknown check {check['check']!r}")
@@ -272,22 +351,52 @@ def _check_type_file(data: Mapping[str, Any], claims: tuple[ClaimSpec, ...]) -> 
             raise ValueError(f"{data['id']}: a check names an unknown claim")
 
 
-def _parse_type(data: Mapping[str, Any]) -> CredentialType:
-    claims = tuple(
-        ClaimSpec(
-            name=c["name"],
-            label_zh=c["label"]["zh-CN"],
-            label_en=c["label"]["en"],
-            qr_key=int(c["qr"]["key"]) if "key" in c["qr"] else None,
-            encoding=c["qr"]["encoding"],
-            values=tuple(c["qr"].get("values", ())),
-            sd=c.get("sd", "allowed"),
-            derived_from=c["qr"].get("from", ""),
-        )
-        for c in data["claims"]
+def _claim(c: Mapping[str, Any]) -> ClaimSpec:
+    return ClaimSpec(
+        name=c["name"],
+        label_zh=c["label"]["zh-CN"],
+        label_en=c["label"]["en"],
+        qr_key=int(c["qr"]["key"]) if "key" in c["qr"] else None,
+        encoding=c["qr"]["encoding"],
+        values=tuple(c["qr"].get("values", ())),
+        sd=c.get("sd", "allowed"),
+        derived_from=c["qr"].get("from", ""),
+        years=int(c["qr"].get("years", 0)),
     )
+
+
+def _profiles(
+    data: Mapping[str, Any], claims: tuple[ClaimSpec, ...]
+) -> tuple[Profile, ...]:
+    full = Profile(
+        id=FULL,
+        code=0,
+        label_zh="全部信息",
+        label_en="Full",
+        claims=frozenset(spec.name for spec in claims),
+    )
+    return (
+        full,
+        *(
+            Profile(
+                id=p["id"],
+                code=int(p["code"]),
+                label_zh=p["label"]["zh-CN"],
+                label_en=p["label"]["en"],
+                claims=frozenset(p["claims"]),
+            )
+            for p in data.get("profiles", ())
+        ),
+    )
+
+
+def _parse_type(data: Mapping[str, Any]) -> CredentialType:
+    claims = tuple(_claim(c) for c in data["claims"])
+    attested = tuple(_claim(c) for c in data.get("attested_claims", ()))
     jsonschema.Draft202012Validator.check_schema(data["json_schema"])
     _check_type_file(data, claims)
+    profiles = _profiles(data, claims)
+    _check_profiles(data["id"], claims, attested, profiles)
     return CredentialType(
         id=data["id"],
         code=int(data["code"]),
@@ -299,7 +408,59 @@ def _parse_type(data: Mapping[str, Any]) -> CredentialType:
         claims=claims,
         checks=tuple(data.get("checks", ())),
         json_schema=data["json_schema"],
+        attested=attested,
+        profiles=profiles,
+        template=data.get("template"),
     )
+
+
+def _check_profiles(
+    type_id: str,
+    claims: tuple[ClaimSpec, ...],
+    attested: tuple[ClaimSpec, ...],
+    profiles: tuple[Profile, ...],
+) -> None:
+    """Refuse profiles that name unknown claims, reuse a code, or withhold
+    what the type says may never be withheld."""
+    by_name = {spec.name: spec for spec in claims}
+    keys = {spec.qr_key for spec in claims}
+    for spec in attested:
+        if (
+            spec.encoding != "age_at_least"
+            or spec.qr_key is None
+            or spec.qr_key in keys
+            or spec.name in by_name
+            or spec.derived_from not in by_name
+            or not 0 < spec.years < 150
+        ):
+            raise ValueError(f"{type_id}: attested claim {spec.name} is not sound")
+        keys.add(spec.qr_key)
+    names = set(by_name) | {spec.name for spec in attested}
+    ids = [p.id for p in profiles]
+    codes = [p.code for p in profiles]
+    if len(set(ids)) != len(ids) or len(set(codes)) != len(codes) or min(codes) < 0:
+        raise ValueError(f"{type_id}: profile ids and codes must be distinct")
+    for profile in profiles:
+        if not profile.claims or not profile.claims <= names:
+            raise ValueError(f"{type_id}: profile {profile.id} names unknown claims")
+        carried = {
+            n
+            for n in profile.claims
+            if n not in by_name or by_name[n].qr_key is not None
+        } | {
+            s.name
+            for s in claims
+            if s.qr_key is None and s.derived_from in profile.claims
+        }
+        if not carried >= profile.claims:
+            raise ValueError(
+                f"{type_id}: profile {profile.id} shows a claim without its source"
+            )
+        withheld = [s for s in claims if s.name not in carried]
+        if any(not s.withholdable for s in withheld):
+            raise ValueError(
+                f"{type_id}: profile {profile.id} withholds a claim with sd never"
+            )
 
 
 @cache

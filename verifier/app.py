@@ -65,7 +65,11 @@ def _result_html(outcome: Outcome) -> str:
     return (
         '<section class="result valid" id="result" data-result="VALID">'
         f"<h2>✓ 有效 VALID</h2><p>{html.escape(cred.type_name_zh)} · "
-        f"{html.escape(cred.type_name_en)}</p><dl>{rows}</dl>"
+        f"{html.escape(cred.type_name_en)}</p>"
+        f'<p class="profile" data-profile="{html.escape(cred.profile)}">'
+        f"出示内容 Shown: {html.escape(cred.profile_label_zh)} · "
+        f"{html.escape(cred.profile_label_en)}</p>"
+        f"<dl>{rows}</dl>"
         f"<p>{html.escape(cred.bureau)} · {html.escape(cred.seal_name)}</p>"
         f"</section>{footer}"
     )

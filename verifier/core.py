@@ -53,6 +53,9 @@ class VerifiedCredential:
     expires_at: dt.datetime
     bureau: str
     seal_name: str
+    profile: str = "full"
+    profile_label_zh: str = "全部信息"
+    profile_label_en: str = "Full"
 
 
 #: The checks in the order they run; a result lists each with its outcome.
@@ -105,6 +108,13 @@ class Outcome:
                 "type": cred.type_id,
                 "type_name": {"zh-CN": cred.type_name_zh, "en": cred.type_name_en},
                 "serial": cred.serial,
+                "profile": {
+                    "id": cred.profile,
+                    "label": {
+                        "zh-CN": cred.profile_label_zh,
+                        "en": cred.profile_label_en,
+                    },
+                },
                 "issued_at": cred.issued_at.isoformat(),
                 "expires_at": cred.expires_at.isoformat(),
                 "issuer": {"bureau": cred.bureau, "seal": cred.seal_name},
@@ -184,7 +194,9 @@ def verify_qr(
             raise DecodeError(Reason.MALFORMED, "unknown credential type") from None
         if policy.accepted_types is not None and ctype.id not in policy.accepted_types:
             raise PolicyError(Reason.TYPE_NOT_ACCEPTED)
-        claims = compact.decode_claims(ctype, cred.raw_claims)
+        claims = compact.decode_claims(ctype, cred.raw_claims, profile=cred.profile)
+        profile = ctype.profile_by_code(cred.profile)
+        assert profile is not None  # decode_claims refuses an unknown one
 
     with run.step("validity"):
         if now > cred.exp + policy.clock_leeway:
@@ -213,13 +225,16 @@ def verify_qr(
         serial=compact.unpack_serial(ctype, cred.packed_serial),
         claims=tuple(
             (spec.name, spec.label_zh, spec.label_en, claims[spec.name])
-            for spec in ctype.claims
+            for spec in ctype.shown(profile)
             if spec.name in claims
         ),
         issued_at=issued,
         expires_at=dt.datetime.fromtimestamp(cred.exp, dt.UTC),
         bureau=bureau,
         seal_name=seal,
+        profile=profile.id,
+        profile_label_zh=profile.label_zh,
+        profile_label_en=profile.label_en,
     )
 
 

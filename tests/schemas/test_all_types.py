@@ -59,9 +59,6 @@ PROOFS = frozenset(
 
 QR_LIMIT = 15
 
-#: Examples that do not fit yet, with their measured size: (characters, version).
-TOO_LARGE: dict[str, tuple[int, int]] = {"vehicle-licence": (661, 17)}
-
 # Formats the loader checks against a closed set or a fixed-width form.
 _BOUNDED_FORMATS = {"date", "date-or-long-term", "ethnicity"}
 _STATUS_INDEX = 700
@@ -229,15 +226,7 @@ def test_compact_presentation_verifies_offline(
     assert shown == [(spec.label_zh, example[spec.name]) for spec in ctype.claims]
 
 
-def _fits(type_id: str) -> Any:
-    if type_id not in TOO_LARGE:
-        return type_id
-    chars, version = TOO_LARGE[type_id]
-    reason = f"measured {chars} characters, version {version}-M"
-    return pytest.param(type_id, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-@pytest.mark.parametrize("type_id", [_fits(t) for t in TYPE_IDS])
+@pytest.mark.parametrize("type_id", TYPE_IDS)
 def test_presentation_fits_a_version_15_qr(type_id: str, seal: Seal) -> None:
     text = _present(TYPES[type_id], seal, holder())
 
