@@ -1,9 +1,10 @@
-"""Size of a resident e-ID presentation as QR text, beside the version-15 limit.
+"""Size of every type's presentations as QR text, beside the version-15 limit.
 
-Builds a real credential (P-256 seal, P-256 holder key, the sample resident
-with a 39-character address), makes a holder-bound presentation, and prints
-its characters and QR version at error correction M.  For comparison it also
-prints the SD-JWT VC of the same claims with a key-binding JWT.
+Prints one row a type and profile: characters, QR version at level M, and
+the characters to spare below the 600 that version 15 holds.  Then it builds
+the sample resident's e-ID (P-256 seal and holder key, a 39-character
+address), prints its holder-bound presentation in detail, and for comparison
+the SD-JWT VC of the same claims with a key-binding JWT.
 """
 
 from __future__ import annotations
@@ -38,26 +39,36 @@ def capacity(version: int) -> int:
     return low
 
 
-def print_type_table(signer: KeySigner, holder: KeySigner, now: dt.datetime) -> None:
-    """Every type's full presentation, from its sample in examples/, one a line."""
+def print_type_table(signer: KeySigner, holder: KeySigner, now: dt.datetime) -> int:
+    """Every type's presentation in each profile, from its sample in examples/.
+
+    Returns the largest number of characters seen.
+    """
     iat = int(now.timestamp())
-    print(f"{'type and profile':32} {'chars':>5} {'version':>7}")
+    limit = capacity(LIMIT_VERSION)
+    print(f"{'type and profile':34} {'chars':>5} {'version':>7} {'room':>5}")
+    largest = 0
     for type_id, ctype in sorted(all_types().items()):
         sample = EXAMPLE.parent / f"{type_id}.json"
         claims = ctype.validate(json.loads(sample.read_text("utf-8")), today=now.date())
-        credential = compact.make_credential(
-            ctype=ctype,
-            claims=claims,
-            serial=f"{ctype.serial_prefix}202600123456",
-            status=(ctype.code, 987_654),
-            holder_key=holder.public_key(),  # type: ignore[arg-type]
-            iat=iat,
-            exp=iat + ctype.validity_days * 86400,
-            signer=signer,
-        )
-        text = compact.present(credential, holder, now=iat + 60)
-        print(f"{type_id + ' / full':32} {len(text):5} {qr_version(text):7}")
+        for profile in ctype.profiles:
+            credential = compact.make_credential(
+                ctype=ctype,
+                claims=claims,
+                serial=f"{ctype.serial_prefix}202600123456",
+                status=(ctype.code, 987_654),
+                holder_key=holder.public_key(),  # type: ignore[arg-type]
+                iat=iat,
+                exp=iat + ctype.validity_days * 86400,
+                signer=signer,
+                profile=profile,
+            )
+            text = compact.present(credential, holder, now=iat + 60)
+            largest = max(largest, len(text))
+            name = f"{type_id} / {profile.id}"
+            print(f"{name:34} {len(text):5} {qr_version(text):7} {limit - len(text):5}")
     print()
+    return largest
 
 
 def main() -> None:
@@ -76,7 +87,7 @@ def main() -> None:
     )
     signer = KeySigner(seal_key, kid=cert_kid(seal))
     holder = KeySigner(ec.generate_private_key(ec.SECP256R1()))
-    print_type_table(signer, holder, now)
+    largest = print_type_table(signer, holder, now)
     ctype = get_type("resident-id")
     claims = ctype.validate(json.loads(EXAMPLE.read_text("utf-8")), today=now.date())
     iat = int(now.timestamp())
@@ -121,7 +132,7 @@ def main() -> None:
     print(f"SD-JWT VC + KB-JWT characters     {len(presented)} (QR {sd_version}-M)")
     print(
         f"chars={len(text)} version={version} limit_version={LIMIT_VERSION} "
-        f"limit_chars={limit} sd_jwt_chars={len(presented)}"
+        f"limit_chars={limit} largest_chars={largest} sd_jwt_chars={len(presented)}"
     )
 
 

@@ -354,6 +354,9 @@ def wallet_qr(
         str | None, typer.Option(help="Wallet account holding the card")
     ] = None,
     png: Annotated[Path | None, typer.Option(help="Write the QR as a PNG")] = None,
+    profile: Annotated[
+        str, typer.Option(help="What to show: full, or one of the type's profiles")
+    ] = "full",
 ) -> None:
     """Make a fresh presentation of a card: print its QR text, or write a PNG."""
     from credential.qrcode_render import render_png
@@ -361,7 +364,7 @@ def wallet_qr(
     async def work(settings: Settings) -> str:
         wallet = make_wallet(settings)
         holder = account or await wallet.holder_of(serial)
-        return await wallet.presentation(holder, serial, now=utcnow())
+        return await wallet.presentation(holder, serial, now=utcnow(), profile=profile)
 
     text = _run(work)
     if png is None:

@@ -95,6 +95,7 @@ async def issue_into_wallet(
         type_id=result.type_id,
         sd_jwt=result.sd_jwt,
         compact_bytes=result.compact,
+        views=result.views,
         now=now,
     )
     return result

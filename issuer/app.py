@@ -80,6 +80,10 @@ def result_json(result: IssuedResult) -> dict[str, object]:
         "status": {"list": result.status_list, "index": result.status_index},
         "sd_jwt": result.sd_jwt,
         "compact": base64.b64encode(result.compact).decode("ascii"),
+        "views": {
+            name: base64.b64encode(view).decode("ascii")
+            for name, view in result.views.items()
+        },
     }
 
 
@@ -165,6 +169,20 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
                 for spec in ctype.claims
             ],
             "schema": ctype.json_schema,
+            # eSeal's own members, beside the SD-JWT VC ones: the views a
+            # holder can show in the compact QR form, and a proof's page text.
+            "profiles": [
+                {
+                    "id": profile.id,
+                    "display": [
+                        {"lang": "zh-CN", "label": profile.label_zh},
+                        {"lang": "en", "label": profile.label_en},
+                    ],
+                    "claims": [[spec.name] for spec in ctype.shown(profile)],
+                }
+                for profile in ctype.profiles
+            ],
+            **({"template": ctype.template} if ctype.template else {}),
         }
 
     @get("/trust-bundle", media_type="application/jwt")

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +29,7 @@ from credential.errors import (
 from credential.jwk import jwk_from_key
 from issuer.tables import IssuedCredential, SerialCounter
 from keys.bundle import make_bundle
-from schemas import CredentialType, get_type
+from schemas import FULL, CredentialType, get_type
 
 __all__ = ["IssuedResult", "Issuer", "IssuerConfig"]
 
@@ -50,6 +51,9 @@ class IssuedResult:
     type_id: str
     sd_jwt: str
     compact: bytes
+    #: Each other profile's signed view, by profile id.  A view whose
+    #: attested fact does not hold (a minor's age_over_18) is not made.
+    views: Mapping[str, bytes]
     issued_at: dt.datetime
     expires_at: dt.datetime
     status_list: int
@@ -153,6 +157,9 @@ class Issuer:
                     expires_at=expires,
                     sd_jwt=result.sd_jwt,
                     compact=_b64(result.compact),
+                    views=json.dumps(
+                        {name: _b64(view) for name, view in result.views.items()}
+                    ),
                 )
             )
         log.info("issued %s credential %s", ctype.id, serial)
@@ -219,21 +226,28 @@ class Issuer:
         token = sdjwt.issue(
             payload, disclosable, self.signer, salt=lambda: secrets.token_bytes(16)
         )
-        cose = compact.make_credential(
-            ctype=ctype,
-            claims=claims,
-            serial=serial,
-            status=(ctype.code, index),
-            holder_key=holder_key,
-            iat=iat,
-            exp=exp,
-            signer=self.signer,
-        )
+        signed = {
+            profile.id: compact.make_credential(
+                ctype=ctype,
+                claims=claims,
+                serial=serial,
+                status=(ctype.code, index),
+                holder_key=holder_key,
+                iat=iat,
+                exp=exp,
+                signer=self.signer,
+                profile=profile,
+            )
+            for profile in ctype.profiles
+            if compact.view_claims(ctype, profile, claims, iat=iat) is not None
+        }
+        full = signed.pop(FULL)
         return IssuedResult(
             serial=serial,
             type_id=ctype.id,
             sd_jwt=token,
-            compact=cose,
+            compact=full,
+            views=signed,
             issued_at=now,
             expires_at=expires,
             status_list=ctype.code,

@@ -25,6 +25,8 @@ class IssuedCredential(Table, tablename="issuer_credential"):
     changed_at = Timestamptz(null=True, default=None)
     sd_jwt = Text()
     compact = Text()
+    #: JSON: profile id to the Base64 of that profile's signed view.
+    views = Text(default="{}")
 
 
 class SerialCounter(Table, tablename="issuer_serial_counter"):

@@ -14,6 +14,7 @@ from litestar.response import Redirect
 
 from credential.errors import AuthError
 from credential.qrcode_render import render_svg
+from schemas import FULL
 from wallet.service import Card, Wallet
 from web import SECURITY_HEADERS, exception_handlers, page
 from web.docs import WALLET_TOKEN
@@ -95,20 +96,30 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
 
     @get("/cards/{serial:str}", media_type=MediaType.HTML)
     async def card_page(
-        request: Request[Any, Any, Any], serial: FromPath[str]
+        request: Request[Any, Any, Any],
+        serial: FromPath[str],
+        profile: FromQuery[str] = FULL,
     ) -> Response[str]:
         """One card full screen, with a QR that renews itself."""
         name = await account(request)
         card = await wallet.card(name, serial)
-        text = await wallet.presentation(name, serial, now=clock())
+        text = await wallet.presentation(name, serial, now=clock(), profile=profile)
         rows = "".join(
             f"<dt>{html.escape(zh)}</dt><dd>{html.escape(v)}</dd>"
             for zh, _, v in card.claims
         )
+        choices = "".join(
+            f'<a href="/wallet/cards/{html.escape(serial)}?profile={html.escape(pid)}"'
+            + (' aria-current="true"' if pid == profile else "")
+            + f">{html.escape(zh)}</a> "
+            for pid, zh, _ in card.profiles
+        )
         body = (
             f"<header>{html.escape(card.type_name_zh)} "
             f"{html.escape(card.type_name_en)}</header>"
-            f'<main><div class="qr" id="qr" data-serial="{html.escape(serial)}" '
+            f'<main><nav class="profiles">出示 Show: {choices}</nav>'
+            f'<div class="qr" id="qr" data-serial="{html.escape(serial)}" '
+            f'data-profile="{html.escape(profile)}" '
             f'data-refresh="{REFRESH_SECONDS}">{render_svg(text)}</div>'
             f'<p class="countdown" id="countdown">{REFRESH_SECONDS} 秒后刷新</p>'
             f"<dl>{rows}</dl>"
@@ -131,17 +142,23 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
                 "type": c.type_id,
                 "type_name": {"zh-CN": c.type_name_zh, "en": c.type_name_en},
                 "expires_at": c.expires.isoformat(),
+                "profiles": [
+                    {"id": pid, "label": {"zh-CN": zh, "en": en}}
+                    for pid, zh, en in c.profiles
+                ],
             }
             for c in cards
         ]
 
     @get("/api/v1/cards/{serial:str}/presentation", security=WALLET_TOKEN)
     async def presentation(
-        request: Request[Any, Any, Any], serial: FromPath[str]
+        request: Request[Any, Any, Any],
+        serial: FromPath[str],
+        profile: FromQuery[str] = FULL,
     ) -> Response[object]:
-        """A fresh holder-bound QR text (and its SVG) for one card."""
+        """A fresh holder-bound QR text (and its SVG) of one card's profile."""
         name = await account(request)
-        text = await wallet.presentation(name, serial, now=clock())
+        text = await wallet.presentation(name, serial, now=clock(), profile=profile)
         return Response(
             {"qr": text, "svg": render_svg(text), "refresh_seconds": REFRESH_SECONDS},
             headers={"Cache-Control": "no-store"},

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from credential.errors import (
     NotFoundError,
     Reason,
 )
-from schemas import type_by_code
+from schemas import FULL, type_by_code
 from wallet.tables import WalletAccount, WalletCredential
 
 __all__ = ["Card", "Wallet"]
@@ -46,9 +47,15 @@ class Card:
     type_name_en: str
     claims: list[tuple[str, str, str]]  # (zh label, en label, value)
     expires: dt.datetime
+    #: What the card can show: (profile id, zh label, en label), full first.
+    profiles: list[tuple[str, str, str]]
 
 
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _token_hash(token: str) -> str:
@@ -150,11 +157,16 @@ class Wallet:
         type_id: str,
         sd_jwt: str,
         compact_bytes: bytes,
+        views: Mapping[str, bytes],
         now: dt.datetime,
     ) -> None:
         account = await self._account(name)
         blob = json.dumps(
-            {"sd_jwt": sd_jwt, "compact": base64.b64encode(compact_bytes).decode()}
+            {
+                "sd_jwt": sd_jwt,
+                "compact": _b64(compact_bytes),
+                "views": {profile: _b64(view) for profile, view in views.items()},
+            }
         ).encode()
         await WalletCredential.insert(
             WalletCredential(
@@ -166,7 +178,7 @@ class Wallet:
             )
         )
 
-    async def _stored(self, name: str, serial: str) -> dict[str, str]:
+    async def _stored(self, name: str, serial: str) -> dict[str, Any]:
         account = await self._account(name)
         row = (
             await WalletCredential.select(WalletCredential.sealed)
@@ -179,7 +191,7 @@ class Wallet:
         if row is None:
             # The same answer whether the card is another resident's or none.
             raise NotFoundError(Reason.NOT_FOUND, "no such card")
-        data: dict[str, str] = json.loads(
+        data: dict[str, Any] = json.loads(
             self._open(row["sealed"], f"credential:{name}:{serial}")
         )
         return data
@@ -232,16 +244,32 @@ class Wallet:
                 if spec.name in claims
             ],
             expires=dt.datetime.fromtimestamp(cred.exp, dt.UTC),
+            profiles=[
+                (p.id, p.label_zh, p.label_en)
+                for p in ctype.profiles
+                if p.id == FULL or p.id in data.get("views", {})
+            ],
         )
 
     async def presentation(
-        self, name: str, serial: str, *, now: dt.datetime, nonce: bytes | None = None
+        self,
+        name: str,
+        serial: str,
+        *,
+        now: dt.datetime,
+        nonce: bytes | None = None,
+        profile: str = FULL,
     ) -> str:
-        """A fresh holder-bound QR text for one card."""
+        """A fresh holder-bound QR text for one card, of one of its profiles."""
         data = await self._stored(name, serial)
+        signed = (
+            data["compact"] if profile == FULL else data.get("views", {}).get(profile)
+        )
+        if signed is None:
+            raise NotFoundError(Reason.NOT_FOUND, "the card has no such profile")
         holder = KeySigner(await self._holder_key(name))
         return compact.present(
-            base64.b64decode(data["compact"]),
+            base64.b64decode(signed),
             holder,
             now=int(now.timestamp()),
             nonce=nonce,

@@ -110,7 +110,9 @@ class Site:
     def verify(self, text: str) -> httpx.Response:
         return self.client.post("/verifier/api/v1/verifications", json={"qr": text})
 
-    def add_resident(self, name: str) -> tuple[str, str]:
+    def add_resident(
+        self, name: str, claims: dict[str, str] | None = None
+    ) -> tuple[str, str]:
         """A second wallet account holding its own card: (token, serial)."""
         now = self.clock()
 
@@ -120,7 +122,7 @@ class Site:
                 self.services.issuer,
                 self.services.wallet,
                 "resident-id",
-                self.claims,
+                self.claims if claims is None else claims,
                 holder=name,
                 now=now,
             )

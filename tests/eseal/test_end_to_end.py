@@ -119,3 +119,27 @@ def test_printed_qr_text_is_exactly_the_presentation(env: Settings) -> None:
         assert code == 0 and text.endswith("\n") and "\u2009" not in text
         assert text.strip().isascii()
         assert eseal("verify", text.strip())[0] == 0
+
+
+def test_qr_of_a_profile_shows_only_its_claims(env: Settings) -> None:
+    assert eseal("wallet", "create", "resident-8")[0] == 0
+    _, serial = issue_sample("resident-8")
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+
+    code, text = eseal("wallet", "qr", serial.strip(), "--profile", "age_over_18")
+    assert code == 0, text
+    code, output = eseal("verify", text.strip())
+
+    assert code == 0, output
+    assert "年满18周岁" in output and "仅年满18周岁" in output
+    assert "公民身份号码" not in output
+
+
+def test_qr_of_an_unknown_profile_is_refused(env: Settings) -> None:
+    assert eseal("wallet", "create", "resident-9")[0] == 0
+    _, serial = issue_sample("resident-9")
+
+    code, output = eseal("wallet", "qr", serial.strip(), "--profile", "everything")
+
+    assert code != 0
+    assert "not_found" in output and "Traceback" not in output

@@ -22,7 +22,7 @@ from credential import compact, statuslist
 from credential.algorithms import KeySigner
 from credential.errors import ClaimsError
 from credential.qrcode_render import qr_version
-from schemas import CredentialType, load_types
+from schemas import FULL, CredentialType, load_types
 from schemas.checks import citizen_id_check_char
 from schemas.fields import vin_check_digit
 from tests.verifier.fixtures import (
@@ -58,6 +58,10 @@ PROOFS = frozenset(
 )
 
 QR_LIMIT = 15
+
+#: Every (type, profile) pair; full is every type's first profile.
+PROFILES = [(t, p.id) for t in TYPE_IDS for p in TYPES[t].profiles]
+PROFILE_IDS = [f"{t}/{p}" for t, p in PROFILES]
 
 # Formats the loader checks against a closed set or a fixed-width form.
 _BOUNDED_FORMATS = {"date", "date-or-long-term", "ethnicity"}
@@ -110,7 +114,9 @@ def trust(seal: Seal) -> Trust:
     return make_trust(seal, lists=lists)
 
 
-def _present(ctype: CredentialType, seal: Seal, holder_signer: KeySigner) -> str:
+def _present(
+    ctype: CredentialType, seal: Seal, holder_signer: KeySigner, profile: str = FULL
+) -> str:
     claims = ctype.validate(_example(ctype.id), today=TODAY)
     holder_key = holder_signer.public_key()
     assert isinstance(holder_key, ec.EllipticCurvePublicKey)
@@ -123,6 +129,7 @@ def _present(ctype: CredentialType, seal: Seal, holder_signer: KeySigner) -> str
         iat=NOW - DAY,
         exp=NOW + 30 * DAY,
         signer=seal.signer,
+        profile=ctype.profile(profile),
     )
     return compact.present(credential, holder_signer, now=NOW - 10)
 
@@ -226,13 +233,32 @@ def test_compact_presentation_verifies_offline(
     assert shown == [(spec.label_zh, example[spec.name]) for spec in ctype.claims]
 
 
-@pytest.mark.parametrize("type_id", TYPE_IDS)
-def test_presentation_fits_a_version_15_qr(type_id: str, seal: Seal) -> None:
-    text = _present(TYPES[type_id], seal, holder())
+@pytest.mark.parametrize(("type_id", "profile"), PROFILES, ids=PROFILE_IDS)
+def test_presentation_fits_a_version_15_qr(
+    type_id: str, profile: str, seal: Seal
+) -> None:
+    text = _present(TYPES[type_id], seal, holder(), profile)
 
     version = qr_version(text)
 
     assert version <= QR_LIMIT, f"{len(text)} characters, version {version}-M"
+
+
+@pytest.mark.parametrize(("type_id", "profile"), PROFILES, ids=PROFILE_IDS)
+def test_each_profile_shows_its_claims_and_no_other(
+    type_id: str, profile: str, seal: Seal, trust: Trust
+) -> None:
+    ctype = TYPES[type_id]
+    example = _example(type_id)
+    text = _present(ctype, seal, holder(), profile)
+
+    verified = verify_qr(text, trust, POLICY, now=NOW, type_lookup=_by_code)
+
+    assert verified.profile == profile
+    expected = [spec.name for spec in ctype.shown(ctype.profile(profile))]
+    assert [name for name, *_ in verified.claims] == expected
+    for name, _, _, value in verified.claims:
+        assert value == example.get(name, compact.YES)
 
 
 # -- one wrong field per type --------------------------------------------------

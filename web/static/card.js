@@ -5,7 +5,8 @@
   const label = document.getElementById("countdown");
   if (!box || !label) { return; }
   const every = parseInt(box.dataset.refresh || "30", 10);
-  const url = "/wallet/api/v1/cards/" + encodeURIComponent(box.dataset.serial) + "/presentation";
+  const url = "/wallet/api/v1/cards/" + encodeURIComponent(box.dataset.serial) +
+    "/presentation?profile=" + encodeURIComponent(box.dataset.profile || "full");
   let left = every;
   async function renew() {
     try {
