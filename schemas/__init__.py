@@ -141,11 +141,12 @@ class CredentialType:
             if bad is not None and name not in failed:
                 errors.append(FieldError(name, *bad))
                 failed.add(name)
-        # Cross-field checks see only fields that passed on their own, so a
-        # bad sex is not also reported as an ID number disagreeing with it.
-        sound = {k: v for k, v in claims.items() if k not in failed}
+        # Cross-field checks see only fields that have passed so far, so a
+        # bad sex is not also reported as an ID number disagreeing with it,
+        # nor a future birth date as a validity starting before birth.
         for check in self.checks:
-            problem = _run_check(check, sound, today)
+            sound = {k: v for k, v in claims.items() if k not in failed}
+            problem = _run_check(check, sound, today, self)
             if problem is not None and problem.field not in failed:
                 errors.append(problem)
                 failed.add(problem.field)
@@ -235,7 +236,10 @@ def _schema_errors(
 
 
 def _run_check(
-    check: Mapping[str, str], claims: Mapping[str, Any], today: dt.date
+    check: Mapping[str, str],
+    claims: Mapping[str, Any],
+    today: dt.date,
+    ctype: CredentialType,
 ) -> FieldError | None:
     kind = check["check"]
     if kind == "citizen_id":
@@ -263,17 +267,32 @@ def _run_check(
         if (day := _date_or_none(claims.get(field))) and day < today:
             return FieldError(field, "已过期", "has already passed")
         return None
-    if kind == "date_order":
-        start, end = (
-            _date_or_none(claims.get(check["start"])),
-            _date_or_none(claims.get(check["end"])),
-        )
-        if start and end and end <= start:
-            return FieldError(
-                check["end"], "应晚于起始日期", "must be after the start date"
-            )
-        return None
+    if kind in ("date_order", "date_not_before"):
+        return _order_problem(kind, check["start"], check["end"], claims, ctype)
     raise ValueError(f"unknown check {kind!r}")
+
+
+def _order_problem(
+    kind: str, start: str, end: str, claims: Mapping[str, Any], ctype: CredentialType
+) -> FieldError | None:
+    """``date_order``: end after start; ``date_not_before``: the same day will do."""
+    first, last = _date_or_none(claims.get(start)), _date_or_none(claims.get(end))
+    if first is None or last is None:
+        return None
+    label = ctype.claim(start)
+    if kind == "date_order" and last <= first:
+        return FieldError(
+            end,
+            f"应晚于{label.label_zh}",
+            f"must be after the {label.label_en.lower()}",
+        )
+    if last < first:
+        return FieldError(
+            end,
+            f"不能早于{label.label_zh}",
+            f"cannot be before the {label.label_en.lower()}",
+        )
+    return None
 
 
 #: Checks of one field by itself, named in a type file as {"check": name}.
@@ -293,7 +312,13 @@ def _date_or_none(value: object) -> dt.date | None:
         return None
 
 
-_CHECK_KINDS = {"citizen_id", "date_not_future", "date_not_past", "date_order"}
+_CHECK_KINDS = {
+    "citizen_id",
+    "date_not_future",
+    "date_not_past",
+    "date_order",
+    "date_not_before",
+}
 _ENCODINGS = {
     "text",
     "enum",

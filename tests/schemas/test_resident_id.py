@@ -70,7 +70,9 @@ def test_long_term_validity_is_valid() -> None:
 
 def test_birth_date_today_is_valid() -> None:
     number = _number("370902", "2026-12-04", "402")
-    claims = dict(GOOD, birth_date="2026-12-04", id_number=number)
+    claims = dict(
+        GOOD, birth_date="2026-12-04", id_number=number, valid_from="2026-12-04"
+    )
     assert RESIDENT.validate(claims, today=TODAY)
 
 

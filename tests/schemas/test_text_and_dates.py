@@ -76,3 +76,49 @@ def test_dates_outside_what_both_encodings_carry_are_refused(
 def test_long_term_validity_is_still_accepted() -> None:
     claims = RESIDENT.validate(dict(GOOD, valid_until="长期"), today=TODAY)
     assert claims["valid_until"] == "长期"
+
+
+def _errors(type_id: str, change: dict[str, str]) -> list[tuple[str, str, str]]:
+    ctype = get_type(type_id)
+    good = json.loads((EXAMPLES / f"{type_id}.json").read_text("utf-8"))
+    try:
+        ctype.validate(dict(good, **change), today=TODAY)
+    except ClaimsError as error:
+        return [(e.field, e.zh, e.en) for e in error.errors]
+    return []
+
+
+def test_vehicle_licence_may_be_issued_on_the_day_of_registration() -> None:
+    assert _errors("vehicle-licence", {"issue_date": "2021-05-18"}) == []
+
+
+def test_vehicle_licence_issued_before_registration_is_refused_naming_both() -> None:
+    assert _errors("vehicle-licence", {"issue_date": "2021-05-17"}) == [
+        ("issue_date", "不能早于注册日期", "cannot be before the registered on")
+    ]
+
+
+def test_validity_ending_the_day_it_starts_is_refused_naming_the_start() -> None:
+    today = TODAY.isoformat()
+    [(field, zh, en)] = _errors(
+        "resident-id", {"valid_from": today, "valid_until": today}
+    )
+    assert field == "valid_until"
+    assert zh == "应晚于有效期起始日期"
+    assert en == "must be after the valid from"
+
+
+@pytest.mark.parametrize(
+    ("type_id", "change", "field"),
+    [
+        ("resident-id", {"valid_from": "2027-01-01"}, "valid_from"),
+        ("resident-id", {"valid_from": "1980-01-01"}, "valid_from"),
+        ("drivers-licence", {"valid_from": "2012-07-08"}, "valid_from"),
+        ("residence-permit", {"valid_from": "1990-01-01"}, "valid_from"),
+    ],
+    ids=["id-valid-from-future", "id-before-birth", "licence-before-first", "permit"],
+)
+def test_dates_out_of_their_order_are_refused(
+    type_id: str, change: dict[str, str], field: str
+) -> None:
+    assert [f for f, _, _ in _errors(type_id, change)] == [field]
