@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,7 @@ class CredentialType:
         """
         if not isinstance(claims, dict):
             raise ClaimsError([FieldError("$", "应为对象", "must be a JSON object")])
-        errors = _schema_errors(self.json_schema, claims)
+        errors = _schema_errors(self._validator, claims)
         failed = {e.field for e in errors}
         for name, value in claims.items():
             bad = self._value_problem(name, value) if isinstance(value, str) else None
@@ -155,6 +155,12 @@ class CredentialType:
         return {
             spec.name: claims[spec.name] for spec in self.claims if spec.name in claims
         }
+
+    @cached_property
+    def _validator(self) -> jsonschema.Draft202012Validator:
+        return jsonschema.Draft202012Validator(
+            self.json_schema, format_checker=_formats
+        )
 
     def _value_problem(self, name: str, value: str) -> tuple[str, str] | None:
         problem = text_problem(value)
@@ -208,9 +214,9 @@ def _is_ethnicity(value: object) -> bool:
 
 
 def _schema_errors(
-    schema: Mapping[str, Any], claims: dict[str, Any]
+    validator: jsonschema.Draft202012Validator, claims: dict[str, Any]
 ) -> list[FieldError]:
-    validator = jsonschema.Draft202012Validator(schema, format_checker=_formats)
+    schema: Mapping[str, Any] = validator.schema  # type: ignore[assignment]
     found: dict[str, FieldError] = {}
     for error in validator.iter_errors(claims):
         if error.validator == "required":

@@ -157,3 +157,30 @@ def test_arbitrary_bytes_raise_only_eseal_errors(data: bytes) -> None:
         cbor.loads(data)
     except EsealError:
         pass
+
+
+_float_free = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**64), 2**64 - 1),
+        st.text(max_size=20),
+        st.binary(max_size=20),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(_keys, children, max_size=4),
+    ),
+    max_leaves=30,
+)
+
+
+@given(st.one_of(_values, _float_free))
+def test_fast_encoder_writes_the_reference_bytes(value: object) -> None:
+    assert cbor.dumps(value) == cbor._reference(value)
+
+
+def test_keys_of_every_length_sort_bytewise_not_length_first() -> None:
+    value = {-5: 1, 4: 1, 100: 1, -1: 2, "a": 1, b"": 0, 2**40: 0}
+    assert cbor.dumps(value) == cbor._reference(value)
+    assert cbor.dumps(value).hex().startswith("a704011864011b")
