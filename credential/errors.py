@@ -33,16 +33,19 @@ __all__ = [
     "AuthError",
     "ClaimsError",
     "ConfigError",
+    "ConflictError",
     "DecodeError",
     "EsealError",
     "FieldError",
     "HolderBindingError",
     "NotFoundError",
+    "OfferError",
     "PolicyError",
     "Reason",
     "SignatureError",
     "StatusError",
     "TrustError",
+    "UnavailableError",
     "ValidityError",
 ]
 
@@ -77,6 +80,11 @@ class Reason(enum.StrEnum):
     CONFIG = "config"
     NOT_ALLOWED = "method_not_allowed"
     BAD_REQUEST = "bad_request"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    OFFER_EXPIRED = "offer_expired"
+    OFFER_USED = "offer_used"
+    INVALID_PROOF = "invalid_proof"
+    UNAVAILABLE = "unavailable"
 
 
 #: Short messages for people, Chinese first.
@@ -132,6 +140,20 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.CONFIG: ("系统配置有误", "The system is not configured correctly"),
     Reason.NOT_ALLOWED: ("不支持此请求方法", "This method is not allowed here"),
     Reason.BAD_REQUEST: ("请求格式不正确", "The request is not well formed"),
+    Reason.IDEMPOTENCY_CONFLICT: (
+        "该幂等键已用于另一个请求",
+        "The idempotency key was used for a different request",
+    ),
+    Reason.OFFER_EXPIRED: ("领取码已过期", "The offer has expired"),
+    Reason.OFFER_USED: ("领取码已被使用", "The offer has already been used"),
+    Reason.INVALID_PROOF: (
+        "持有人密钥证明无效",
+        "The proof of possession of the holder key is not valid",
+    ),
+    Reason.UNAVAILABLE: (
+        "服务暂时不可用，请稍后重试",
+        "The service is briefly unavailable; try again shortly",
+    ),
 }
 
 
@@ -214,3 +236,19 @@ class AuthError(EsealError):
 
 class ConfigError(EsealError):
     default_reason = Reason.CONFIG
+
+
+class ConflictError(EsealError):
+    default_reason = Reason.IDEMPOTENCY_CONFLICT
+
+
+class OfferError(EsealError):
+    """An offer or the proof redeeming it was refused (OpenID4VCI errors)."""
+
+    default_reason = Reason.INVALID_PROOF
+
+
+class UnavailableError(EsealError):
+    """The database is away; the client should retry."""
+
+    default_reason = Reason.UNAVAILABLE

@@ -6,9 +6,12 @@ from credential.errors import (
     AuthError,
     ClaimsError,
     ConfigError,
+    ConflictError,
     EsealError,
     NotFoundError,
+    OfferError,
     Reason,
+    UnavailableError,
 )
 
 __all__ = ["PROBLEM_JSON", "problem", "status_for"]
@@ -25,7 +28,11 @@ def status_for(error: EsealError) -> int:
         return 404
     if isinstance(error, AuthError):
         return 403 if error.reason is Reason.FORBIDDEN else 401
-    if isinstance(error, ConfigError):
+    if isinstance(error, ConflictError):
+        return 409
+    if isinstance(error, OfferError):
+        return 400  # OpenID4VCI: invalid_grant and invalid_proof are 400s
+    if isinstance(error, ConfigError | UnavailableError):
         return 503
     return 422
 

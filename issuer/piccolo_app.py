@@ -4,10 +4,24 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from issuer.tables import IssuedCredential, IssuerApiKey, SerialCounter
+from issuer.tables import (
+    IssuedCredential,
+    IssuerApiKey,
+    IssuerAudit,
+    IssuerIdempotency,
+    IssuerOffer,
+    SerialCounter,
+)
 
 APP_CONFIG = AppConfig(
     app_name="issuer",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[IssuedCredential, SerialCounter, IssuerApiKey],
+    table_classes=[
+        IssuedCredential,
+        SerialCounter,
+        IssuerApiKey,
+        IssuerAudit,
+        IssuerIdempotency,
+        IssuerOffer,
+    ],
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from piccolo.engine.sqlite import TransactionType
 
@@ -21,17 +22,24 @@ from credential import compact, sdjwt, statuslist
 from credential.algorithms import Signer
 from credential.errors import (
     ClaimsError,
+    ConflictError,
+    EsealError,
     FieldError,
     NotFoundError,
     Reason,
     StatusError,
 )
 from credential.jwk import jwk_from_key
-from issuer.tables import IssuedCredential, SerialCounter
+from issuer.tables import (
+    IssuedCredential,
+    IssuerAudit,
+    IssuerIdempotency,
+    SerialCounter,
+)
 from keys.bundle import make_bundle
 from schemas import FULL, CredentialType, get_type
 
-__all__ = ["IssuedResult", "Issuer", "IssuerConfig"]
+__all__ = ["BatchResult", "IssueRequest", "IssuedResult", "Issuer", "IssuerConfig"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,16 @@ class IssuerConfig:
     subject_key: bytes
     status_ttl: int = 60
     bundle_lifetime: int = 86_400
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """One credential to issue: its type, unchecked claims, and holder."""
+
+    type_id: str
+    claims: object
+    holder_key: ec.EllipticCurvePublicKey
+    holder: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,56 @@ class IssuedResult:
     expires_at: dt.datetime
     status_list: int
     status_index: int
+    #: The ID number the credential is about, for the keyed subject hash;
+    #: empty when rebuilt from the registry.
+    subject: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch issued and what it refused, by position in the request."""
+
+    issued: list[tuple[int, IssuedResult]]
+    failed: list[tuple[int, EsealError]]
+    replayed: bool = False
+
+
+class _IdempotencyRace(Exception):
+    """Another request with the same idempotency key committed first."""
+
+
+#: Rows a statement inserts or looks up at most (bind parameter limits).
+_INSERT_CHUNK = 500
+
+
+def _fingerprint(requests: Sequence[IssueRequest]) -> str:
+    """A hash of what was asked, so that a reused idempotency key is noticed."""
+    digest = hashlib.sha256()
+    for request in requests:
+        point = request.holder_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+        )
+        item = [request.type_id, request.claims, point.hex(), request.holder]
+        digest.update(json.dumps(item, sort_keys=True, default=str).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _field_list(error: EsealError) -> list[list[str]]:
+    if isinstance(error, ClaimsError):
+        return [[e.field, e.zh, e.en] for e in error.errors]
+    return []
+
+
+def _replayed_error(reason: str, fields: list[list[str]]) -> EsealError:
+    if fields:
+        return ClaimsError(FieldError(*f) for f in fields)
+    return EsealError(Reason(reason))
+
+
+def _is_unique_violation(error: BaseException) -> bool:
+    name = type(error).__name__
+    return name in ("UniqueViolationError", "IntegrityError")
 
 
 def _b64(data: bytes) -> str:
@@ -111,14 +179,74 @@ class Issuer:
         holder_key: ec.EllipticCurvePublicKey,
         holder: str,
         now: dt.datetime,
+        issued_by: str = "",
+        idempotency_key: str | None = None,
     ) -> IssuedResult:
         """Check the claims, allocate a serial and a status slot, sign, record.
 
         All of it happens in one transaction: a credential is returned only
         once it is recorded, and a failure records nothing.
         """
+        batch = await self.issue_batch(
+            [IssueRequest(type_id, unverified_claims, holder_key, holder)],
+            now=now,
+            issued_by=issued_by,
+            idempotency_key=idempotency_key,
+        )
+        if batch.failed:
+            raise batch.failed[0][1]
+        return batch.issued[0][1]
+
+    async def issue_batch(
+        self,
+        requests: Sequence[IssueRequest],
+        *,
+        now: dt.datetime,
+        issued_by: str = "",
+        idempotency_key: str | None = None,
+    ) -> BatchResult:
+        """Issue every request whose claims pass, in one transaction.
+
+        Requests that fail their checks are returned with their error and
+        leave no trace; the others are signed and recorded together, so a
+        failure while recording returns nothing and records nothing.  With
+        an idempotency key, a repeated call returns what the first issued.
+        """
+        fingerprint = _fingerprint(requests)
+        if idempotency_key is not None:
+            earlier = await self._replay(issued_by, idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier
+        checked: list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]] = []
+        failed: list[tuple[int, EsealError]] = []
+        for position, request in enumerate(requests):
+            try:
+                ctype, claims = self._check(request, now)
+            except EsealError as error:
+                failed.append((position, error))
+            else:
+                checked.append((position, request, ctype, claims))
+        issued: list[tuple[int, IssuedResult]] = []
+        if checked or idempotency_key is not None:
+            try:
+                issued = await self._record(
+                    checked, now, issued_by, idempotency_key, fingerprint, failed
+                )
+            except _IdempotencyRace:
+                earlier = await self._replay(
+                    issued_by, idempotency_key or "", fingerprint
+                )
+                assert earlier is not None
+                return earlier
+        for _, result in issued:
+            log.info("issued %s credential %s", result.type_id, result.serial)
+        return BatchResult(issued=issued, failed=failed)
+
+    def _check(
+        self, request: IssueRequest, now: dt.datetime
+    ) -> tuple[CredentialType, dict[str, Any]]:
         try:
-            ctype = get_type(type_id)
+            ctype = get_type(request.type_id)
         except NotFoundError:
             raise ClaimsError(
                 [
@@ -127,70 +255,228 @@ class Issuer:
                     )
                 ]
             ) from None
-        claims = ctype.validate(unverified_claims, today=now.date())
-        # A credential cannot outlive the seal certificate that signs it:
-        # verifiers refuse it once that certificate has expired.
-        expires = min(_expiry(ctype, claims, now), self.signer_cert.not_valid_after_utc)
+        return ctype, ctype.validate(request.claims, today=now.date())
+
+    async def _record(
+        self,
+        checked: Sequence[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
+        now: dt.datetime,
+        issued_by: str,
+        idempotency_key: str | None,
+        fingerprint: str,
+        failed: Sequence[tuple[int, EsealError]],
+    ) -> list[tuple[int, IssuedResult]]:
         engine = IssuedCredential._meta.db
         kwargs = (
             {"transaction_type": TransactionType.immediate}
             if _is_sqlite(engine)
             else {}
         )
-        async with engine.transaction(**kwargs):
-            serial = await self._next_serial(ctype, now)
-            index = await self._free_index(ctype.code)
-            result = self._sign(ctype, claims, serial, index, holder_key, now, expires)
-            await IssuedCredential.insert(
-                IssuedCredential(
-                    serial=serial,
-                    type_id=ctype.id,
-                    status_list=ctype.code,
-                    status_index=index,
-                    state="valid",
-                    holder=holder,
-                    subject_hash=self.subject_hash(
-                        str(claims.get("id_number", serial))
-                    ),
-                    seal_kid=self.signer.kid,
-                    issued_at=now,
-                    expires_at=expires,
-                    sd_jwt=result.sd_jwt,
-                    compact=_b64(result.compact),
-                    views=json.dumps(
-                        {name: _b64(view) for name, view in result.views.items()}
-                    ),
-                )
-            )
-        log.info("issued %s credential %s", ctype.id, serial)
-        return result
+        try:
+            async with engine.transaction(**kwargs):
+                issued = await self._allocate_and_sign(checked, now)
+                rows = [
+                    self._row(result, request, issued_by)
+                    for (_, request, _, _), (_, result) in zip(
+                        checked, issued, strict=True
+                    )
+                ]
+                for start in range(0, len(rows), _INSERT_CHUNK):
+                    await IssuedCredential.insert(*rows[start : start + _INSERT_CHUNK])
+                audit = [
+                    IssuerAudit(
+                        at=now,
+                        actor=issued_by or "-",
+                        action="issue",
+                        target=result.serial,
+                        result="ok",
+                    )
+                    for _, result in issued
+                ]
+                for start in range(0, len(audit), _INSERT_CHUNK):
+                    await IssuerAudit.insert(*audit[start : start + _INSERT_CHUNK])
+                if idempotency_key is not None:
+                    await IssuerIdempotency.insert(
+                        IssuerIdempotency(
+                            client=issued_by,
+                            key=idempotency_key,
+                            request_hash=fingerprint,
+                            serials=json.dumps(
+                                {
+                                    "issued": [(i, r.serial) for i, r in issued],
+                                    "failed": [
+                                        (i, str(e.reason), _field_list(e))
+                                        for i, e in failed
+                                    ],
+                                }
+                            ),
+                            created_at=now,
+                        )
+                    )
+        except Exception as error:
+            if idempotency_key is not None and _is_unique_violation(error):
+                raise _IdempotencyRace from error
+            raise
+        return issued
 
-    async def _next_serial(self, ctype: CredentialType, now: dt.datetime) -> str:
+    async def _allocate_and_sign(
+        self,
+        checked: Sequence[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
+        now: dt.datetime,
+    ) -> list[tuple[int, IssuedResult]]:
+        by_type: dict[str, list[int]] = {}
+        for n, (_, _, ctype, _) in enumerate(checked):
+            by_type.setdefault(ctype.id, []).append(n)
+        serials: dict[int, str] = {}
+        indexes: dict[int, int] = {}
+        # Types in a fixed order, so that two batches lock counters alike.
+        for type_id in sorted(by_type):
+            members = by_type[type_id]
+            ctype = checked[members[0]][2]
+            numbers = await self._next_serials(ctype, now, len(members))
+            slots = await self._free_indexes(ctype.code, len(members))
+            for n, serial, index in zip(members, numbers, slots, strict=True):
+                serials[n], indexes[n] = serial, index
+        issued = []
+        for n, (position, request, ctype, claims) in enumerate(checked):
+            # A credential cannot outlive the seal certificate that signs it:
+            # verifiers refuse it once that certificate has expired.
+            expires = min(
+                _expiry(ctype, claims, now), self.signer_cert.not_valid_after_utc
+            )
+            result = self._sign(
+                ctype,
+                claims,
+                serials[n],
+                indexes[n],
+                request.holder_key,
+                now,
+                expires,
+            )
+            issued.append((position, result))
+        return issued
+
+    def _row(
+        self, result: IssuedResult, request: IssueRequest, issued_by: str
+    ) -> IssuedCredential:
+        return IssuedCredential(
+            serial=result.serial,
+            type_id=result.type_id,
+            status_list=result.status_list,
+            status_index=result.status_index,
+            state="valid",
+            holder=request.holder,
+            subject_hash=self.subject_hash(result.subject),
+            seal_kid=self.signer.kid,
+            issued_at=result.issued_at,
+            expires_at=result.expires_at,
+            sd_jwt=result.sd_jwt,
+            compact=_b64(result.compact),
+            views=json.dumps({name: _b64(view) for name, view in result.views.items()}),
+            issued_by=issued_by,
+        )
+
+    async def _replay(
+        self, client: str, key: str, fingerprint: str
+    ) -> BatchResult | None:
+        row = (
+            await IssuerIdempotency.select()
+            .where(
+                (IssuerIdempotency.client == client) & (IssuerIdempotency.key == key)
+            )
+            .first()
+        )
+        if row is None:
+            return None
+        if not hmac.compare_digest(row["request_hash"], fingerprint):
+            raise ConflictError(Reason.IDEMPOTENCY_CONFLICT)
+        saved = json.loads(row["serials"])
+        results = {
+            r.serial: r
+            for r in await self.lookup_results([s for _, s in saved["issued"]])
+        }
+        return BatchResult(
+            issued=[(i, results[serial]) for i, serial in saved["issued"]],
+            failed=[
+                (i, _replayed_error(reason, fields))
+                for i, reason, fields in saved["failed"]
+            ],
+            replayed=True,
+        )
+
+    async def lookup_results(self, serials: Sequence[str]) -> list[IssuedResult]:
+        """What issuance returned for these serials, rebuilt from the registry."""
+        if not serials:
+            return []
+        rows = await IssuedCredential.select().where(
+            IssuedCredential.serial.is_in(list(serials))
+        )
+        return [
+            IssuedResult(
+                serial=row["serial"],
+                type_id=row["type_id"],
+                sd_jwt=row["sd_jwt"],
+                compact=base64.b64decode(row["compact"]),
+                views={
+                    name: base64.b64decode(view)
+                    for name, view in json.loads(row["views"]).items()
+                },
+                issued_at=row["issued_at"],
+                expires_at=row["expires_at"],
+                status_list=row["status_list"],
+                status_index=row["status_index"],
+            )
+            for row in rows
+        ]
+
+    async def _next_serials(
+        self, ctype: CredentialType, now: dt.datetime, count: int
+    ) -> list[str]:
         # One statement that both creates and bumps the counter: it takes the
         # row lock on PostgreSQL and is atomic on SQLite, so concurrent
         # issuers never share a number.
         name = f"{ctype.id}:{now.year}"
         rows = await SerialCounter.raw(
-            "INSERT INTO issuer_serial_counter (name, value) VALUES ({}, 1) "
-            "ON CONFLICT (name) DO UPDATE SET value = issuer_serial_counter.value + 1 "
+            "INSERT INTO issuer_serial_counter (name, value) VALUES ({}, {}) "
+            "ON CONFLICT (name) DO UPDATE "
+            "SET value = issuer_serial_counter.value + EXCLUDED.value "
             "RETURNING value",
             name,
+            count,
         )
-        return f"{ctype.serial_prefix}{now.year}{rows[0]['value']:08d}"
+        last = int(rows[0]["value"])
+        return [
+            f"{ctype.serial_prefix}{now.year}{number:08d}"
+            for number in range(last - count + 1, last + 1)
+        ]
 
-    async def _free_index(self, list_id: int) -> int:
+    async def _free_indexes(self, list_id: int, count: int) -> list[int]:
         # Indexes are drawn at random so that an index says nothing about the
         # person (Token Status List, privacy considerations).  The counter
         # row lock taken above serialises issuers of one type; the unique
         # index on (status_list, status_index) is the last word.
+        chosen: set[int] = set()
         for _ in range(64):
-            index = self.randbelow(self.config.status_list_size)
-            taken = await IssuedCredential.exists().where(
-                (IssuedCredential.status_list == list_id)
-                & (IssuedCredential.status_index == index)
-            )
-            if not taken:
-                return index
+            wanted = count - len(chosen)
+            if wanted == 0:
+                return list(chosen)
+            drawn = {
+                self.randbelow(self.config.status_list_size) for _ in range(wanted)
+            }
+            drawn -= chosen
+            taken = set()
+            candidates = sorted(drawn)
+            for start in range(0, len(candidates), _INSERT_CHUNK):
+                rows = await IssuedCredential.select(
+                    IssuedCredential.status_index
+                ).where(
+                    (IssuedCredential.status_list == list_id)
+                    & IssuedCredential.status_index.is_in(
+                        candidates[start : start + _INSERT_CHUNK]
+                    )
+                )
+                taken |= {row["status_index"] for row in rows}
+            chosen |= drawn - taken
         raise RuntimeError("the status list is nearly full; enlarge it")
 
     def _sign(
@@ -252,6 +538,14 @@ class Issuer:
             expires_at=expires,
             status_list=ctype.code,
             status_index=index,
+            subject=next(
+                (
+                    str(claims[spec.name])
+                    for spec in ctype.claims
+                    if spec.encoding == "citizen_id" and spec.name in claims
+                ),
+                serial,
+            ),
         )
 
     async def set_state(self, serial: str, state: str, *, now: dt.datetime) -> None:

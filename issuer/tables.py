@@ -5,7 +5,14 @@ from __future__ import annotations
 from piccolo.columns import BigInt, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
-__all__ = ["IssuedCredential", "IssuerApiKey", "SerialCounter"]
+__all__ = [
+    "IssuedCredential",
+    "IssuerApiKey",
+    "IssuerAudit",
+    "IssuerIdempotency",
+    "IssuerOffer",
+    "SerialCounter",
+]
 
 
 class IssuedCredential(Table, tablename="issuer_credential"):
@@ -27,6 +34,9 @@ class IssuedCredential(Table, tablename="issuer_credential"):
     compact = Text()
     #: JSON: profile id to the Base64 of that profile's signed view.
     views = Text(default="{}")
+    issued_by = Varchar(length=64, default="")
+    #: The serial this one replaced on re-issue, which was revoked with it.
+    replaces = Varchar(length=64, default="")
 
 
 class SerialCounter(Table, tablename="issuer_serial_counter"):
@@ -43,3 +53,42 @@ class IssuerApiKey(Table, tablename="issuer_api_key"):
     key_hash = Varchar(length=64, unique=True)
     role = Varchar(length=16)
     created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class IssuerAudit(Table, tablename="issuer_audit"):
+    """Who did what, when, with what result.  Never claims, keys or tokens:
+    the target is a serial or a client name."""
+
+    at = Timestamptz(index=True)
+    actor = Varchar(length=64)
+    action = Varchar(length=32)
+    target = Varchar(length=64, default="")
+    result = Varchar(length=32)
+
+
+class IssuerIdempotency(Table, tablename="issuer_idempotency"):
+    """A client's idempotency key and what its first request issued."""
+
+    client = Varchar(length=64)
+    key = Varchar(length=128)
+    request_hash = Varchar(length=64)
+    serials = Text()  # JSON list
+    created_at = Timestamptz()
+
+
+class IssuerOffer(Table, tablename="issuer_offer"):
+    """A credential offer: claims checked and sealed, waiting for the holder
+    to prove possession of a key.  The code is kept as its SHA-256; the
+    claims are removed once the offer is redeemed or has expired."""
+
+    code_hash = Varchar(length=64, unique=True)
+    type_id = Varchar(length=64)
+    holder = Varchar(length=128)
+    sealed_claims = Text()
+    nonce = Varchar(length=64, default="")
+    created_by = Varchar(length=64)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    redeemed_at = Timestamptz(null=True, default=None)
+    serial = Varchar(length=64, default="")
