@@ -36,6 +36,8 @@ from credential import base45, cbor, cose
 from credential.algorithms import PublicKey, Signer, verify_signature
 from credential.errors import (
     DecodeError,
+    EsealError,
+    FieldError,
     HolderBindingError,
     Reason,
     SignatureError,
@@ -64,6 +66,7 @@ __all__ = [
     "encode_claims",
     "YES",
     "age_at_least",
+    "carriage_problems",
     "make_credential",
     "parse_presentation",
     "present",
@@ -167,7 +170,12 @@ def _code_table(encoding: str, values: tuple[str, ...]) -> Mapping[int, str]:
 def _decode_packed(encoding: str, raw: object) -> str | None:
     if encoding == "address" and isinstance(raw, list) and len(raw) == 2:
         code, rest = raw
-        if code in division_names() and isinstance(rest, bytes):
+        if (
+            _is_int(code)
+            and code in division_names()
+            and isinstance(rest, bytes)
+            and len(rest) <= 256
+        ):
             return division_names()[code] + rest.decode("gb18030") if rest else None
     if encoding == "digits" and _is_int(raw) and 10 <= raw < 2 * 10**18:
         text = str(raw)
@@ -226,6 +234,40 @@ def encode_claims(
     }
 
 
+def carriage_problems(
+    ctype: CredentialType, claims: Mapping[str, Any]
+) -> list[FieldError]:
+    """Claims the compact form would not give back exactly, each with why.
+
+    Issuance refuses these whatever the type's JSON Schema allowed, so that
+    everything the issuer signs, every verifier reads back the same.
+    """
+    problems = []
+    for spec in ctype.claims:
+        if spec.name not in claims:
+            continue
+        value = claims[spec.name]
+        try:
+            if spec.qr_key is None:
+                back = _DERIVED[spec.encoding](claims[spec.derived_from])
+            else:
+                raw = _encode_value(spec.encoding, spec.values, value)
+                back = _decode_value(
+                    spec.encoding, spec.values, cbor.loads(cbor.dumps(raw))
+                )
+        except (EsealError, ValueError, IndexError, KeyError, OverflowError, TypeError):
+            back = None
+        if back != value:
+            problems.append(
+                FieldError(
+                    spec.name,
+                    "无法在二维码中如实记载（格式或长度不符）",
+                    "cannot be carried exactly in the QR form (its form or length)",
+                )
+            )
+    return problems
+
+
 #: China Standard Time: the day on which an age is reached.
 _CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -238,7 +280,7 @@ def age_at_least(birth_date: str, years: int, on: dt.date) -> bool:
 
     Someone born on 29 February comes of age on 1 March in common years.
     """
-    born = dt.date.fromisoformat(birth_date)
+    born = parse_date(birth_date)
     try:
         birthday = born.replace(year=born.year + years)
     except ValueError:
@@ -259,7 +301,10 @@ def view_claims(
     for spec in shown:
         if spec in ctype.attested:
             assert spec.qr_key is not None
-            if not age_at_least(claims[spec.derived_from], spec.years, today):
+            source = claims.get(spec.derived_from)
+            if not isinstance(source, str) or not age_at_least(
+                source, spec.years, today
+            ):
                 return None
             view[spec.qr_key] = True
     return view
@@ -290,7 +335,12 @@ def decode_claims(
         if spec.name in carried:
             claims[spec.name] = carried[spec.name]
         elif spec.qr_key is None and spec.derived_from in carried:
-            claims[spec.name] = _DERIVED[spec.encoding](carried[spec.derived_from])
+            try:
+                claims[spec.name] = _DERIVED[spec.encoding](carried[spec.derived_from])
+            except (ValueError, IndexError):
+                raise DecodeError(
+                    Reason.MALFORMED, "a claim has the wrong form"
+                ) from None
     # A view may withhold claims, but a credential that shows none says
     # nothing about anyone.
     if not claims:

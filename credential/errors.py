@@ -85,6 +85,7 @@ class Reason(enum.StrEnum):
     OFFER_USED = "offer_used"
     INVALID_PROOF = "invalid_proof"
     UNAVAILABLE = "unavailable"
+    UNKNOWN_TYPE = "unknown_type"
 
 
 #: Short messages for people, Chinese first.
@@ -149,6 +150,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.INVALID_PROOF: (
         "持有人密钥证明无效",
         "The proof of possession of the holder key is not valid",
+    ),
+    Reason.UNKNOWN_TYPE: (
+        "本机不认识此类凭证，请更新凭证类型数据",
+        "This station does not know the credential's type; update its type files",
     ),
     Reason.UNAVAILABLE: (
         "服务暂时不可用，请稍后重试",

@@ -108,8 +108,10 @@ def render_png(text: str, *, box_size: int = 8, border: int = 4) -> bytes:
     return out.getvalue()
 
 
-def render_svg(text: str) -> str:
+def render_svg(text: str, *, inline: bool = False) -> str:
     """Draw ``text`` as a standalone SVG document, one unit per module.
+
+    ``inline`` leaves out the XML declaration, for an ``<svg>`` inside HTML.
 
     The document has a white background, a 4-module quiet zone and one path
     of black runs; it refers to nothing outside itself, so a page can inline
@@ -132,9 +134,9 @@ def render_svg(text: str) -> str:
                 x += 1
             runs.append(f"M{start + border} {y + border}h{x - start}v1h{start - x}z")
 
+    declaration = "" if inline else '<?xml version="1.0" encoding="UTF-8"?>\n'
     return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
+        declaration + '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
         f'viewBox="0 0 {side} {side}" width="{side * 8}" height="{side * 8}" '
         'shape-rendering="crispEdges">\n'
         f'<rect width="{side}" height="{side}" fill="#fff"/>\n'

@@ -387,7 +387,15 @@ def _read_input(source: str) -> str:
         with path.open("rb") as handle:
             data = handle.read(MAX_IMAGE_BYTES + 1)
         return read_qr_text(data)
+    if ":" not in source[:5] and (
+        "/" in source or path.suffix.lower() in _IMAGE_SUFFIXES
+    ):
+        # QR text starts with a prefix such as ES1:; this is a mistyped path.
+        raise typer.BadParameter(f"no such file: {source}", param_hint="SOURCE")
     return source
+
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
 @app.command("verify")
@@ -430,15 +438,16 @@ def _print_outcome(outcome: Any) -> None:
     if outcome.valid:
         cred = outcome.credential
         table = Table(
-            title=f"[green]有效 VALID[/green] · {cred.type_name_zh} {cred.type_name_en}"
+            title="[green]有效 VALID[/green] · "
+            + escape(f"{cred.type_name_zh} {cred.type_name_en}")
         )
         table.add_column("项目 Field")
         table.add_column("内容 Value", overflow="fold")
         table.add_row(
-            "出示内容 Shown", f"{cred.profile_label_zh} {cred.profile_label_en}"
+            "出示内容 Shown", escape(f"{cred.profile_label_zh} {cred.profile_label_en}")
         )
         for _, zh, en, value in cred.claims:
-            table.add_row(f"{zh} {en}", escape(value))
+            table.add_row(escape(f"{zh} {en}"), escape(value))
         table.add_row("签发 Issuer", escape(f"{cred.bureau} · {cred.seal_name}"))
         out.print(table)
     else:

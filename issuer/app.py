@@ -19,7 +19,7 @@ from credential.errors import AuthError, DecodeError, Reason
 from credential.jwk import holder_key_from_jwk
 from issuer.service import IssuedResult, Issuer
 from issuer.tables import IssuerApiKey
-from schemas import all_types
+from schemas import CredentialType, all_types
 from web import exception_handlers, read_json
 from web.docs import ISSUER_API_KEY
 
@@ -87,6 +87,62 @@ def result_json(result: IssuedResult) -> dict[str, object]:
     }
 
 
+def _display(zh: str, en: str, member: str = "label") -> list[dict[str, str]]:
+    return [{"locale": "zh-CN", member: zh}, {"locale": "en", member: en}]
+
+
+def type_metadata_json(ctype: CredentialType, vct: str) -> dict[str, object]:
+    """SD-JWT VC type metadata (display with locale, claims with path and sd),
+    and eSeal's own members: profiles, attested claims, a proof's page text
+    and the JSON Schema of the claims alone."""
+    metadata: dict[str, object] = {
+        "vct": vct,
+        "name": ctype.name_en,
+        "description": ctype.description_en,
+        "display": [
+            {
+                "locale": "zh-CN",
+                "name": ctype.name_zh,
+                "description": ctype.description_zh,
+            },
+            {
+                "locale": "en",
+                "name": ctype.name_en,
+                "description": ctype.description_en,
+            },
+        ],
+        "claims": [
+            {
+                "path": [spec.name],
+                "display": _display(spec.label_zh, spec.label_en),
+                "sd": spec.sd,
+            }
+            for spec in ctype.claims
+        ],
+        "profiles": [
+            {
+                "id": profile.id,
+                "display": _display(profile.label_zh, profile.label_en),
+                "claims": [[spec.name] for spec in ctype.shown(profile)],
+            }
+            for profile in ctype.profiles
+        ],
+        "attested_claims": [
+            {
+                "path": [spec.name],
+                "display": _display(spec.label_zh, spec.label_en),
+                "from": [spec.derived_from],
+                "age_at_least": spec.years,
+            }
+            for spec in ctype.attested
+        ],
+        "claims_schema": ctype.json_schema,
+    }
+    if ctype.template:
+        metadata["template"] = ctype.template
+    return metadata
+
+
 def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
     """The issuer's routes under /issuer, bound to one ``Issuer``."""
 
@@ -150,40 +206,7 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
         ctype = all_types().get(type_id)
         if ctype is None:
             raise HTTPException(status_code=404, detail="no such credential type")
-        return {
-            "vct": issuer.vct(ctype),
-            "name": ctype.name_en,
-            "display": [
-                {"lang": "zh-CN", "name": ctype.name_zh},
-                {"lang": "en", "name": ctype.name_en},
-            ],
-            "claims": [
-                {
-                    "path": [spec.name],
-                    "display": [
-                        {"lang": "zh-CN", "label": spec.label_zh},
-                        {"lang": "en", "label": spec.label_en},
-                    ],
-                    "sd": spec.sd,
-                }
-                for spec in ctype.claims
-            ],
-            "schema": ctype.json_schema,
-            # eSeal's own members, beside the SD-JWT VC ones: the views a
-            # holder can show in the compact QR form, and a proof's page text.
-            "profiles": [
-                {
-                    "id": profile.id,
-                    "display": [
-                        {"lang": "zh-CN", "label": profile.label_zh},
-                        {"lang": "en", "label": profile.label_en},
-                    ],
-                    "claims": [[spec.name] for spec in ctype.shown(profile)],
-                }
-                for profile in ctype.profiles
-            ],
-            **({"template": ctype.template} if ctype.template else {}),
-        }
+        return type_metadata_json(ctype, issuer.vct(ctype))
 
     @get("/trust-bundle", media_type="application/jwt")
     async def trust_bundle() -> Response[str]:

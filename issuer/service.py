@@ -132,6 +132,10 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+#: China Standard Time, in which the bureau's dates are written.
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
 def _expiry(
     ctype: CredentialType, claims: Mapping[str, Any], now: dt.datetime
 ) -> dt.datetime:
@@ -140,8 +144,9 @@ def _expiry(
     if ctype.valid_until_claim:
         value = claims.get(ctype.valid_until_claim)
         try:
+            # The last day of validity ends at midnight in China, not in UTC.
             end = dt.datetime.combine(
-                dt.date.fromisoformat(str(value)), dt.time(23, 59, 59), dt.UTC
+                dt.date.fromisoformat(str(value)), dt.time(23, 59, 59), CHINA
             )
         except ValueError:
             return expires
@@ -255,7 +260,11 @@ class Issuer:
                     )
                 ]
             ) from None
-        return ctype, ctype.validate(request.claims, today=now.date())
+        claims = ctype.validate(request.claims, today=now.date())
+        problems = compact.carriage_problems(ctype, claims)
+        if problems:
+            raise ClaimsError(problems)
+        return ctype, claims
 
     async def _record(
         self,

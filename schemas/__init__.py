@@ -19,7 +19,13 @@ from typing import Any
 
 import jsonschema
 
-from credential.errors import ClaimsError, FieldError, NotFoundError, Reason
+from credential.errors import (
+    ClaimsError,
+    ConfigError,
+    FieldError,
+    NotFoundError,
+    Reason,
+)
 from schemas.checks import (
     LONG_TERM,
     citizen_id_problem,
@@ -98,6 +104,10 @@ class CredentialType:
     attested: tuple[ClaimSpec, ...] = ()
     profiles: tuple[Profile, ...] = ()
     template: str | None = None
+    #: The claim a card face shows as the holder's name.
+    holder_claim: str = "name"
+    description_zh: str = ""
+    description_en: str = ""
 
     def profile(self, profile_id: str) -> Profile:
         for profile in self.profiles:
@@ -161,6 +171,21 @@ class CredentialType:
         return jsonschema.Draft202012Validator(
             self.json_schema, format_checker=_formats
         )
+
+    def recheck(self, claims: Mapping[str, str]) -> list[FieldError]:
+        """The type's checks that hold whatever the day, on the claims a view
+        shows: what a verifier re-runs on sealed claims, so that nothing the
+        issuer would refuse is shown as valid."""
+        problems = []
+        for check in self.checks:
+            if check["check"] in ("date_not_future", "date_not_past"):
+                continue  # they depend on the day of issue
+            fields = [v for k, v in check.items() if k in ("field", "start", "end")]
+            if all(f in claims for f in fields):
+                problem = _run_check(check, claims, dt.date.min, self)
+                if problem is not None:
+                    problems.append(problem)
+        return problems
 
     def _value_problem(self, name: str, value: str) -> tuple[str, str] | None:
         problem = text_problem(value)
@@ -318,6 +343,14 @@ def _date_or_none(value: object) -> dt.date | None:
         return None
 
 
+_PREFIX = re.compile(r"[A-Z]{2,8}")
+
+#: The members each check needs beside its kind (default: "field").
+_CHECK_FIELDS = {
+    "date_order": {"start", "end"},
+    "date_not_before": {"start", "end"},
+}
+
 _CHECK_KINDS = {
     "citizen_id",
     "date_not_future",
@@ -358,28 +391,55 @@ _CARRIABLE: dict[str, tuple[re.Pattern[str], tuple[str, str]]] = {
 def _check_type_file(data: Mapping[str, Any], claims: tuple[ClaimSpec, ...]) -> None:
     """Refuse a type file with unknown checks, encodings or fields at load time,
     not at the first issuance."""
-    names = {spec.name for spec in claims}
+    type_id = data["id"]
+    by_name = {spec.name: spec for spec in claims}
     keys = [spec.qr_key for spec in claims if spec.qr_key is not None]
-    if len(keys) != len(set(keys)) or len(names) != len(claims):
-        raise ValueError(f"{data['id']}: duplicate claim name or QR key")
+    if not _PREFIX.fullmatch(str(data.get("serial_prefix", ""))):
+        raise ValueError(f"{type_id}: serial_prefix must be 2 to 8 capital letters")
+    if not isinstance(data.get("code"), int) or not 0 < data["code"] < 2**31:
+        raise ValueError(f"{type_id}: code must be a positive integer")
+    if len(keys) != len(set(keys)) or len(by_name) != len(claims):
+        raise ValueError(f"{type_id}: duplicate claim name or QR key")
+    if data.get("holder_claim", "name") not in by_name:
+        raise ValueError(f"{type_id}: holder_claim names no claim")
     for spec in claims:
-        if spec.sd not in ("always", "allowed", "never"):
-            raise ValueError(f"{data['id']}: sd must be always, allowed or never")
-        if spec.encoding not in _ENCODINGS:
-            raise ValueError(f"{data['id']}: unknown QR encoding {spec.encoding!r}")
-        if (spec.qr_key is None) != spec.encoding.startswith("citizen_id_"):
-            raise ValueError(f"{data['id']}: {spec.name} needs a QR key or a source")
-        if spec.qr_key is None and spec.derived_from not in names:
-            raise ValueError(f"{data['id']}: {spec.name} derives from an unknown claim")
-        listed = spec.encoding in ("enum", "text_or_enum")
-        if listed != bool(spec.values) or len(set(spec.values)) != len(spec.values):
-            raise ValueError(f"{data['id']}: {spec.name} needs distinct values")
+        _check_claim(type_id, spec, by_name)
     for check in data.get("checks", ()):
-        if check["check"] not in _CHECK_KINDS | set(_FIELD_CHECKS):
-            raise ValueError(f"{data['id']}: unknown check {check['check']!r}")
-        fields = [v for k, v in check.items() if k != "check"]
-        if not set(fields) <= names:
-            raise ValueError(f"{data['id']}: a check names an unknown claim")
+        _check_check(type_id, check, set(by_name))
+
+
+def _check_claim(
+    type_id: str, spec: ClaimSpec, by_name: Mapping[str, ClaimSpec]
+) -> None:
+    if spec.sd not in ("always", "allowed", "never"):
+        raise ValueError(f"{type_id}: sd must be always, allowed or never")
+    if spec.encoding not in _ENCODINGS:
+        raise ValueError(f"{type_id}: unknown QR encoding {spec.encoding!r}")
+    if spec.qr_key is None:
+        source = by_name.get(spec.derived_from)
+        if not spec.encoding.startswith("citizen_id_"):
+            raise ValueError(f"{type_id}: {spec.name} needs a QR key")
+        if source is None or source.encoding != "citizen_id":
+            raise ValueError(f"{type_id}: {spec.name} must come from an ID number")
+    elif spec.encoding.startswith("citizen_id_") or not 0 < spec.qr_key < 24:
+        raise ValueError(
+            f"{type_id}: {spec.name} needs a QR key of 1 to 23 or a source"
+        )
+    listed = spec.encoding in ("enum", "text_or_enum")
+    if listed != bool(spec.values) or len(set(spec.values)) != len(spec.values):
+        raise ValueError(f"{type_id}: {spec.name} needs distinct values")
+
+
+def _check_check(type_id: str, check: Mapping[str, str], names: set[str]) -> None:
+    kind = check.get("check")
+    if kind not in _CHECK_KINDS | set(_FIELD_CHECKS):
+        raise ValueError(f"{type_id}: unknown check {kind!r}")
+    needed = _CHECK_FIELDS.get(str(kind), {"field"})
+    if not needed <= set(check):
+        raise ValueError(f"{type_id}: check {kind} needs {sorted(needed)}")
+    fields = [v for k, v in check.items() if k != "check"]
+    if not set(fields) <= names:
+        raise ValueError(f"{type_id}: a check names an unknown claim")
 
 
 def _claim(c: Mapping[str, Any]) -> ClaimSpec:
@@ -411,7 +471,7 @@ def _profiles(
         *(
             Profile(
                 id=p["id"],
-                code=int(p["code"]),
+                code=_integer(p["code"]),
                 label_zh=p["label"]["zh-CN"],
                 label_en=p["label"]["en"],
                 claims=frozenset(p["claims"]),
@@ -421,13 +481,20 @@ def _profiles(
     )
 
 
+def _integer(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("a code must be an integer")
+    return value
+
+
 def _parse_type(data: Mapping[str, Any]) -> CredentialType:
     claims = tuple(_claim(c) for c in data["claims"])
     attested = tuple(_claim(c) for c in data.get("attested_claims", ()))
     jsonschema.Draft202012Validator.check_schema(data["json_schema"])
     _check_type_file(data, claims)
     profiles = _profiles(data, claims)
-    _check_profiles(data["id"], claims, attested, profiles)
+    required = frozenset(data["json_schema"].get("required", ()))
+    _check_profiles(data["id"], claims, attested, profiles, required)
     return CredentialType(
         id=data["id"],
         code=int(data["code"]),
@@ -442,6 +509,9 @@ def _parse_type(data: Mapping[str, Any]) -> CredentialType:
         attested=attested,
         profiles=profiles,
         template=data.get("template"),
+        holder_claim=data.get("holder_claim", "name"),
+        description_zh=data.get("description", {}).get("zh-CN", ""),
+        description_en=data.get("description", {}).get("en", ""),
     )
 
 
@@ -450,12 +520,22 @@ def _check_profiles(
     claims: tuple[ClaimSpec, ...],
     attested: tuple[ClaimSpec, ...],
     profiles: tuple[Profile, ...],
+    required: frozenset[str],
 ) -> None:
     """Refuse profiles that name unknown claims, reuse a code, or withhold
     what the type says may never be withheld."""
     by_name = {spec.name: spec for spec in claims}
     keys = {spec.qr_key for spec in claims}
     for spec in attested:
+        source = by_name.get(spec.derived_from)
+        if (
+            source is None
+            or source.encoding not in ("date", "citizen_id_birth_date")
+            or source.name not in required
+        ):
+            raise ValueError(
+                f"{type_id}: {spec.name} must come from a required birth date"
+            )
         if (
             spec.encoding != "age_at_least"
             or spec.qr_key is None
@@ -469,6 +549,8 @@ def _check_profiles(
     names = set(by_name) | {spec.name for spec in attested}
     ids = [p.id for p in profiles]
     codes = [p.code for p in profiles]
+    if not all(0 < code < 256 for code in codes[1:]):
+        raise ValueError(f"{type_id}: profile codes are 1 to 255")
     if len(set(ids)) != len(ids) or len(set(codes)) != len(codes) or min(codes) < 0:
         raise ValueError(f"{type_id}: profile ids and codes must be distinct")
     for profile in profiles:
@@ -509,8 +591,13 @@ def load_types(
     types: dict[str, CredentialType] = dict(known or {})
     for path in sorted((folder or _builtin_folder()).glob("*.json")):
         ctype = _parse_type(json.loads(path.read_text("utf-8")))
-        if ctype.id in types or any(t.code == ctype.code for t in types.values()):
-            raise ValueError(f"duplicate credential type in {path.name}")
+        if ctype.id in types or any(
+            t.code == ctype.code or t.serial_prefix == ctype.serial_prefix
+            for t in types.values()
+        ):
+            raise ValueError(
+                f"{path.name}: its id, code or serial prefix is another type's"
+            )
         types[ctype.id] = ctype
     return types
 
@@ -525,7 +612,14 @@ def all_types() -> dict[str, CredentialType]:
     types = load_types()
     extra = os.environ.get("ESEAL_TYPES_DIR")
     if extra:
-        types = load_types(Path(extra), known=types)
+        try:
+            types = load_types(Path(extra), known=types)
+        except (ValueError, KeyError, TypeError) as error:
+            # json.JSONDecodeError is a ValueError.  Say which file and why:
+            # type files hold no secrets.
+            raise ConfigError(
+                Reason.CONFIG, f"a type file in ESEAL_TYPES_DIR is refused: {error}"
+            ) from None
     return types
 
 

@@ -191,10 +191,12 @@ def verify_qr(
         try:
             ctype = type_lookup(cred.type_code)
         except EsealError:
-            raise DecodeError(Reason.MALFORMED, "unknown credential type") from None
+            raise PolicyError(Reason.UNKNOWN_TYPE) from None
         if policy.accepted_types is not None and ctype.id not in policy.accepted_types:
             raise PolicyError(Reason.TYPE_NOT_ACCEPTED)
         claims = compact.decode_claims(ctype, cred.raw_claims, profile=cred.profile)
+        if ctype.recheck(claims):
+            raise DecodeError(Reason.MALFORMED, "the claims break their type's rules")
         profile = ctype.profile_by_code(cred.profile)
         assert profile is not None  # decode_claims refuses an unknown one
 

@@ -35,7 +35,7 @@ def _token(request: Request[Any, Any, Any]) -> str:
 
 
 def _card_face(card: Card) -> str:
-    name = next((v for zh, _, v in card.claims if zh == "姓名"), "")
+    name = card.holder_name
     return (
         f'<div class="card"><a href="/wallet/cards/{html.escape(card.serial)}">'
         '<span class="seal">泰安市<br>公安局</span>'
@@ -102,7 +102,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
     ) -> Response[str]:
         """One card full screen, with a QR that renews itself."""
         name = await account(request)
-        card = await wallet.card(name, serial)
+        card = await wallet.card(name, serial, profile)
         text = await wallet.presentation(name, serial, now=clock(), profile=profile)
         rows = "".join(
             f"<dt>{html.escape(zh)}</dt><dd>{html.escape(v)}</dd>"
@@ -120,7 +120,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             f'<main><nav class="profiles">出示 Show: {choices}</nav>'
             f'<div class="qr" id="qr" data-serial="{html.escape(serial)}" '
             f'data-profile="{html.escape(profile)}" '
-            f'data-refresh="{REFRESH_SECONDS}">{render_svg(text)}</div>'
+            f'data-refresh="{REFRESH_SECONDS}">{render_svg(text, inline=True)}</div>'
             f'<p class="countdown" id="countdown">{REFRESH_SECONDS} 秒后刷新</p>'
             f"<dl>{rows}</dl>"
             f'<p class="muted">证照编号 {html.escape(card.serial)}</p>'

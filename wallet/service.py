@@ -49,9 +49,24 @@ class Card:
     expires: dt.datetime
     #: What the card can show: (profile id, zh label, en label), full first.
     profiles: list[tuple[str, str, str]]
+    #: The holder's name for the card face (empty when the view hides it).
+    holder_name: str = ""
 
 
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _signed(data: dict[str, Any], profile: str) -> str:
+    """The stored credential of one profile (full, or a signed view)."""
+    views: dict[str, str] = data.get("views", {})
+    if profile == FULL:
+        return str(data["compact"])
+    if profile not in views:
+        shown = ", ".join([FULL, *views])
+        raise NotFoundError(
+            Reason.NOT_FOUND, f"the card has no such profile; it has {shown}"
+        )
+    return views[profile]
 
 
 def _b64(data: bytes) -> str:
@@ -226,13 +241,16 @@ class Wallet:
                 log.warning("card %s cannot be shown: %s", serial, error.reason)
         return shown
 
-    async def card(self, name: str, serial: str) -> Card:
+    async def card(self, name: str, serial: str, profile: str = FULL) -> Card:
+        """A card as one of its profiles shows it: exactly the claims its QR holds."""
         data = await self._stored(name, serial)
         # The wallet reads its own stored copy; verifiers check the signature.
-        sign1 = cose.decode_sign1(base64.b64decode(data["compact"]))
+        sign1 = cose.decode_sign1(base64.b64decode(_signed(data, profile)))
         cred = compact.decode_credential(sign1.payload)
         ctype = type_by_code(cred.type_code)
-        claims = compact.decode_claims(ctype, cred.raw_claims)
+        view = ctype.profile_by_code(cred.profile)
+        assert view is not None  # decode_claims refuses an unknown code
+        claims = compact.decode_claims(ctype, cred.raw_claims, profile=cred.profile)
         return Card(
             serial=compact.unpack_serial(ctype, cred.packed_serial),
             type_id=ctype.id,
@@ -240,7 +258,7 @@ class Wallet:
             type_name_en=ctype.name_en,
             claims=[
                 (spec.label_zh, spec.label_en, claims[spec.name])
-                for spec in ctype.claims
+                for spec in ctype.shown(view)
                 if spec.name in claims
             ],
             expires=dt.datetime.fromtimestamp(cred.exp, dt.UTC),
@@ -249,6 +267,7 @@ class Wallet:
                 for p in ctype.profiles
                 if p.id == FULL or p.id in data.get("views", {})
             ],
+            holder_name=claims.get(ctype.holder_claim, ""),
         )
 
     async def presentation(

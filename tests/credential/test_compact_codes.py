@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -97,6 +98,10 @@ BAD = {
     "address_three_members": (VEHICLE, 4, [370902, b"x", b"y"]),
     "address_code_as_text": (VEHICLE, 4, ["370902", b"x"]),
     "address_forbidden_character": (VEHICLE, 4, [370902, b"\x1b"]),
+    "address_code_as_list": (VEHICLE, 4, [[1], b"x"]),
+    "address_code_as_map": (VEHICLE, 4, [{1: 2}, b"x"]),
+    "address_code_as_float": (VEHICLE, 4, [370902.0, b"x"]),
+    "address_code_as_bool": (VEHICLE, 4, [True, b"x"]),
     "authority_unknown_code": (VEHICLE, 11, 9999),
     "authority_zero": (VEHICLE, 11, 0),
     "vehicle_type_beyond_the_list": (VEHICLE, 2, 1000),
@@ -139,3 +144,49 @@ def test_issuance_refuses_a_number_the_qr_cannot_carry(number: str) -> None:
     with pytest.raises(ClaimsError) as raised:
         DOG.validate(claims, today=dt.date(2026, 12, 4))
     assert [e.field for e in raised.value.errors] == ["immunisation_number"]
+
+
+RESIDENT = get_type("resident-id")
+
+
+def _resident(**change: str) -> dict[str, str]:
+    claims = {
+        "name": "王秀英",
+        "sex": "女",
+        "ethnicity": "汉",
+        "birth_date": "1988-08-15",
+        "address": "山东省泰安市泰山区东岳大街街道岱宗大街168号",
+        "id_number": "370902198808154021",
+        "issuing_authority": "泰安市公安局泰山分局",
+        "valid_from": "2019-06-20",
+        "valid_until": "2039-06-20",
+    }
+    return {**claims, **change}
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["𠮷" * 65, "ئ" * 65, "北京市" + "𠮷" * 65],
+    ids=["cjk-extension-b", "uyghur", "listed-region-then-long"],
+)
+def test_text_over_what_the_qr_form_carries_is_refused_by_name(address: str) -> None:
+    claims = RESIDENT.validate(_resident(address=address), today=dt.date(2026, 12, 4))
+
+    problems = compact.carriage_problems(RESIDENT, claims)
+
+    assert [p.field for p in problems] == ["address"]
+
+
+def test_the_longest_text_the_qr_form_carries_is_accepted() -> None:
+    claims = _resident(address="𠮷" * 64)
+    assert compact.carriage_problems(RESIDENT, claims) == []
+
+
+def test_every_sample_is_carried_exactly() -> None:
+    from schemas import all_types
+
+    from ..conftest import EXAMPLES
+
+    for type_id, ctype in all_types().items():
+        sample = json.loads((EXAMPLES / f"{type_id}.json").read_text("utf-8"))
+        assert compact.carriage_problems(ctype, sample) == [], type_id

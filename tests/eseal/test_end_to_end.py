@@ -143,3 +143,11 @@ def test_qr_of_an_unknown_profile_is_refused(env: Settings) -> None:
 
     assert code != 0
     assert "not_found" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("path", ["var/does-not-exist.png", "missing.jpg", "./x/y"])
+def test_verify_of_a_missing_file_is_a_usage_error(env: Settings, path: str) -> None:
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+    code, output = eseal("verify", path)
+    assert code == 2, output
+    assert "no such file" in output

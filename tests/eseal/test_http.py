@@ -684,5 +684,5 @@ def test_the_vct_url_serves_the_type_metadata(site: Site) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["vct"] == vct
-    assert body["claims"][0]["display"][0] == {"lang": "zh-CN", "label": "姓名"}
+    assert body["claims"][0]["display"][0] == {"locale": "zh-CN", "label": "姓名"}
     assert site.client.get("/issuer/types/nothing").status_code == 404

@@ -161,7 +161,7 @@ def test_type_metadata_lists_the_profiles(site: Site) -> None:
         ["id_number"],
     ]
     assert profiles["age_over_18"]["display"][0] == {
-        "lang": "zh-CN",
+        "locale": "zh-CN",
         "label": "仅年满18周岁",
     }
 
@@ -171,3 +171,36 @@ def test_a_proofs_metadata_carries_its_page_template(site: Site) -> None:
 
     assert "{name}" in body["template"]
     assert [p["id"] for p in body["profiles"]] == ["full"]
+
+
+def test_card_page_lists_only_what_the_chosen_profile_shows(site: Site) -> None:
+    site.client.get("/wallet/enter", params={"token": site.token})
+
+    page = site.client.get(
+        f"/wallet/cards/{site.serial}", params={"profile": "age_over_18"}
+    )
+
+    assert "年满18周岁" in page.text
+    for hidden in ("address", "id_number", "issuing_authority"):
+        assert site.claims[hidden] not in page.text
+    assert "<?xml" not in page.text
+
+
+def test_text_the_qr_cannot_carry_is_422_and_not_recorded(site: Site) -> None:
+    before = site.run(IssuedCredential.count)
+
+    response = site.issue(dict(site.claims, address="𠮷" * 65))
+
+    body = assert_problem(response, status=422)
+    assert [e["field"] for e in body["errors"]] == ["address"]
+    assert site.run(IssuedCredential.count) == before
+
+
+def test_type_metadata_follows_the_current_draft(site: Site) -> None:
+    body = site.client.get("/issuer/types/resident-id").json()
+
+    assert "schema" not in body
+    assert body["display"][0]["locale"] == "zh-CN"
+    assert body["display"][0]["description"]
+    assert body["attested_claims"][0]["path"] == ["age_over_18"]
+    assert body["claims_schema"]["properties"]["id_number"]

@@ -239,3 +239,14 @@ def test_a_credential_never_outlives_its_seal_certificate(
     issued = asyncio.run(_issue(issuer, resident_claims))
 
     assert issued.expires_at <= issuer.signer_cert.not_valid_after_utc
+
+
+def test_last_day_of_validity_ends_at_midnight_in_china() -> None:
+    from issuer.service import _expiry
+
+    proof = get_type("no-criminal-record")
+    claims = {"valid_until": "2026-12-30"}
+
+    expires = _expiry(proof, claims, NOW)
+
+    assert expires == dt.datetime(2026, 12, 30, 15, 59, 59, tzinfo=dt.UTC)

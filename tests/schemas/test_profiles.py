@@ -66,7 +66,43 @@ def _bad_attested(**qr: object) -> Any:
     return change
 
 
+def _set(path: list[object], value: object) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        target: Any = data
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+
+    return change
+
+
+def _derive_sex_from_name(data: dict[str, Any]) -> None:
+    data["claims"][1]["qr"]["from"] = "name"
+
+
+def _check_without(member: str) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        data["checks"] = [{"check": "date_order", "start": "valid_from", "end": "x"}]
+        data["checks"][0].pop(member)
+
+    return change
+
+
 BAD_FILES = {
+    "profile_code_256": _set(["profiles", 0, "code"], 256),
+    "profile_code_huge": _set(["profiles", 0, "code"], 2**70),
+    "profile_code_float": _set(["profiles", 0, "code"], 3.7),
+    "profile_code_bool": _set(["profiles", 0, "code"], True),
+    "derived_sex_from_a_name": _derive_sex_from_name,
+    "attested_from_valid_until": _bad_attested(**{"from": "valid_until"}),
+    "attested_from_a_name": _bad_attested(**{"from": "name"}),
+    "check_without_its_end": _check_without("end"),
+    "check_without_its_start": _check_without("start"),
+    "serial_prefix_lowercase": _set(["serial_prefix"], "sfz"),
+    "serial_prefix_empty": _set(["serial_prefix"], ""),
+    "code_as_text": _set(["code"], "1"),
+    "holder_claim_unknown": _set(["holder_claim"], "nickname"),
+    "qr_key_beyond_23": _set(["claims", 0, "qr", "key"], 40),
     "profile_names_an_unknown_claim": _add_profile(["name", "shoe_size"]),
     "profile_shows_nothing": _add_profile([]),
     "profile_code_reused": _add_profile(["name"], code=1),
@@ -215,4 +251,56 @@ def test_view_the_profile_does_not_allow_is_malformed(change: Any) -> None:
     text, seal = _sealed_payload(change)
     with pytest.raises(DecodeError) as raised:
         verify_qr(text, make_trust(seal), POLICY, now=NOW)
+    assert raised.value.reason == Reason.MALFORMED
+
+
+def test_type_reusing_another_types_serial_prefix_is_refused(tmp_path: Path) -> None:
+    data = json.loads(RESIDENT_FILE.read_text("utf-8"))
+    data.update(id="cat-licence", code=77)
+    (tmp_path / "cat-licence.json").write_text(json.dumps(data), "utf-8")
+
+    with pytest.raises(ValueError, match="serial prefix"):
+        load_types(tmp_path, known=load_types())
+
+
+def _sealed_without_checks(type_id: str, change: dict[str, str]) -> tuple[str, Seal]:
+    """A credential the seal signed although its claims break the type's rules."""
+    from schemas import get_type
+
+    from ..conftest import EXAMPLES
+
+    ctype = get_type(type_id)
+    claims = json.loads((EXAMPLES / f"{type_id}.json").read_text("utf-8"))
+    seal, wallet = make_seal(), holder()
+    credential = compact.make_credential(
+        ctype=ctype,
+        claims={**claims, **change},
+        serial=f"{ctype.serial_prefix}202600000001",
+        status=(ctype.code, 5),
+        holder_key=wallet.public_key(),  # type: ignore[arg-type]
+        iat=NOW - DAY,
+        exp=NOW + DAY,
+        signer=seal.signer,
+    )
+    return compact.present(credential, wallet, now=NOW), seal
+
+
+@pytest.mark.parametrize(
+    ("type_id", "change"),
+    [
+        ("vehicle-licence", {"vin": "A"}),
+        ("vehicle-licence", {"plate_number": "NOTAPLATE"}),
+        ("resident-id", {"valid_until": "2001-01-01"}),
+        ("drivers-licence", {"licence_classes": "Z9"}),
+    ],
+    ids=["one-character-vin", "not-a-plate", "validity-before-start", "no-class"],
+)
+def test_sealed_claims_that_break_the_types_rules_are_malformed(
+    type_id: str, change: dict[str, str]
+) -> None:
+    from schemas import type_by_code
+
+    text, seal = _sealed_without_checks(type_id, change)
+    with pytest.raises(DecodeError) as raised:
+        verify_qr(text, make_trust(seal), POLICY, now=NOW, type_lookup=type_by_code)
     assert raised.value.reason == Reason.MALFORMED

@@ -435,3 +435,39 @@ def test_check_reports_the_failed_and_unrun_checks(world: dict) -> None:
 def test_bundle_text_round_trips_through_verification(world: dict) -> None:
     # The helper used above really signs with the seal it is given.
     assert bundle_text(world["seal"]).count(".") == 2
+
+
+def test_type_the_station_does_not_know_is_unknown_type(world: dict) -> None:
+    from credential.errors import NotFoundError
+
+    def nothing_known(code: int) -> object:
+        raise NotFoundError(Reason.NOT_FOUND, "unknown credential type")
+
+    with pytest.raises(EsealError) as raised:
+        verify_qr(
+            world["text"],
+            world["trust"],
+            POLICY,
+            now=NOW,
+            type_lookup=nothing_known,  # type: ignore[arg-type]
+        )
+    assert raised.value.reason == Reason.UNKNOWN_TYPE
+
+
+def test_markup_in_labels_is_printed_as_it_is(world: dict) -> None:
+    import dataclasses
+
+    from eseal.cli import _print_outcome, out
+
+    outcome = check(world["text"], world["trust"], POLICY, now=NOW)
+    assert outcome.credential is not None
+    outcome.credential = dataclasses.replace(
+        outcome.credential,
+        type_name_zh="[/oops]",
+        profile_label_zh="[link=http://127.0.0.1/]x[/link]",
+        claims=(("name", "[bold]姓名", "Name", "王"),),
+    )
+    with out.capture() as captured:
+        _print_outcome(outcome)
+    text = captured.get()
+    assert "[/oops]" in text and "[link=http://127.0.0.1/]x[/link]" in text
