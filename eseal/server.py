@@ -55,7 +55,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             index,
-            issuer_router(services.issuer, clock=clock),  # type: ignore[arg-type]
+            issuer_router(services.issuer, services.offers, clock=clock),  # type: ignore[arg-type]
             wallet_router(services.wallet, clock=clock),  # type: ignore[arg-type]
             verifier_router(services.trust, services.policy, clock=clock),  # type: ignore[arg-type]
             create_static_files_router(path="/static", directories=[_STATIC]),

@@ -13,6 +13,7 @@ from piccolo.engine.base import Engine
 from credential.errors import ConfigError, Reason
 from eseal.db import bind, engine_from_url, migrate
 from eseal.settings import Settings
+from issuer.offers import Offers
 from issuer.service import IssuedResult, Issuer, IssuerConfig
 from keys.store import KeyFolder
 from verifier.core import Policy
@@ -120,14 +121,19 @@ class Services:
     wallet: Wallet
     trust: TrustStore
     policy: Policy
+    offers: Offers
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
+        issuer = make_issuer(settings)
         return cls(
-            issuer=make_issuer(settings),
+            issuer=issuer,
             wallet=make_wallet(settings),
             trust=TrustStore(settings.verifier_dir),
             policy=make_policy(settings),
+            # Claims waiting in offers are sealed under a key derived from
+            # the subject-hash secret (HKDF, its own label).
+            offers=Offers(issuer, sealing_key=settings.secret("subject_hash_key")),
         )
 
 

@@ -1,74 +1,63 @@
-"""The issuer's HTTP API: issue and revoke with an API key, publish trust data."""
+"""The issuer's HTTP API: clients with roles, issuance one at a time or in
+batches, offers collected by wallets (OpenID4VCI pre-authorised code flow),
+the registry, the audit log, and the trust data counters fetch."""
 
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
-import hashlib
-import hmac
+import io
 import logging
-import secrets
+import re
 from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
-from credential.errors import AuthError, DecodeError, Reason
+from credential import strictjson
+from credential.errors import (
+    ClaimsError,
+    DecodeError,
+    EsealError,
+    OfferError,
+    Reason,
+)
 from credential.jwk import holder_key_from_jwk
-from issuer.service import IssuedResult, Issuer
-from issuer.tables import IssuerApiKey
+from credential.problem import problem
+from issuer.access import (
+    Client,
+    audit,
+    audit_rows,
+    authenticate,
+    create_client,
+    list_clients,
+    revoke_client,
+)
+from issuer.offers import PRE_AUTHORIZED_GRANT, Offers
+from issuer.service import BatchResult, IssuedResult, Issuer, IssueRequest
 from schemas import CredentialType, all_types
 from web import exception_handlers, read_json
 from web.docs import ISSUER_API_KEY
 
-__all__ = ["create_api_key", "issuer_router", "result_json"]
+__all__ = ["create_api_key", "issuer_router", "result_json", "type_metadata_json"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+#: A batch: up to 10,000 lines in up to 32 MiB.
+MAX_BATCH_BODY = 32 * 1024 * 1024
+MAX_BATCH_LINES = 10_000
 Clock = Callable[[], dt.datetime]
 
-
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 async def create_api_key(name: str, role: str, *, now: dt.datetime) -> str:
-    """Create an issuer API key; only its hash is stored, the key is returned once."""
-    key = "esk_" + secrets.token_urlsafe(32)
-    await IssuerApiKey.insert(
-        IssuerApiKey(name=name, key_hash=_key_hash(key), role=role, created_at=now)
-    )
-    return key
-
-
-async def _officer(request: Request[Any, Any, Any]) -> str:
-    key = request.headers.get("x-api-key", "")
-    if not key or len(key) > 128:
-        raise AuthError(Reason.UNAUTHORIZED, "an issuer API key is required")
-    digest = _key_hash(key)
-    row = (
-        await IssuerApiKey.select(
-            IssuerApiKey.name, IssuerApiKey.key_hash, IssuerApiKey.role
-        )
-        .where(IssuerApiKey.key_hash == digest)
-        .first()
-    )
-    if row is None or not hmac.compare_digest(row["key_hash"], digest):
-        log.info("issuer API: refused an unknown key")
-        raise AuthError(Reason.UNAUTHORIZED, "the API key is not valid")
-    if row["role"] not in ("officer", "admin"):
-        raise AuthError(Reason.FORBIDDEN)
-    return str(row["name"])
-
-
-async def _json_body(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    data = read_json(await request.body(), max_size=MAX_BODY)
-    if not isinstance(data, dict):
-        raise DecodeError(Reason.BAD_REQUEST, "the body must be a JSON object")
-    return data
+    """Create a client with ``role``; only its key's hash is stored."""
+    return await create_client(name, role, now=now)
 
 
 def result_json(result: IssuedResult) -> dict[str, object]:
@@ -85,6 +74,83 @@ def result_json(result: IssuedResult) -> dict[str, object]:
             for name, view in result.views.items()
         },
     }
+
+
+def _error_json(error: EsealError) -> dict[str, object]:
+    _, body = problem(error)
+    return {k: body[k] for k in ("reason", "detail", "errors") if k in body}
+
+
+def batch_json(batch: BatchResult, *, first_line: int = 1) -> dict[str, object]:
+    return {
+        "issued": [
+            {"line": position + first_line, **result_json(result)}
+            for position, result in batch.issued
+        ],
+        "failed": [
+            {"line": position + first_line, **_error_json(error)}
+            for position, error in batch.failed
+        ],
+    }
+
+
+def _object(data: object) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise DecodeError(Reason.BAD_REQUEST, "the body must be a JSON object")
+    return data
+
+
+def _label(body: dict[str, Any], name: str) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or len(value) > 128:
+        raise DecodeError(Reason.BAD_REQUEST, f"{name} must be a string")
+    return value
+
+
+def issue_request(body: dict[str, Any]) -> IssueRequest:
+    """One issuance as JSON: type, holder (a label), holder_key (JWK), claims."""
+    type_id = body.get("type")
+    if not isinstance(type_id, str) or len(type_id) > 64:
+        raise DecodeError(Reason.BAD_REQUEST, "type must be a string")
+    return IssueRequest(
+        type_id=type_id,
+        claims=body.get("claims"),
+        holder_key=holder_key_from_jwk(body.get("holder_key")),
+        holder=_label(body, "holder"),
+    )
+
+
+def _idempotency_key(request: Request[Any, Any, Any]) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise DecodeError(
+            Reason.BAD_REQUEST,
+            "Idempotency-Key must be 1 to 128 visible ASCII characters",
+        )
+    return key
+
+
+def _parse_lines(
+    raw: bytes,
+) -> tuple[list[tuple[int, IssueRequest]], list[tuple[int, EsealError]]]:
+    """JSON lines to requests, each bad line kept with its error (lines from 0)."""
+    lines = raw.split(b"\n")
+    if lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) > MAX_BATCH_LINES:
+        raise DecodeError(
+            Reason.TOO_LARGE, f"a batch holds at most {MAX_BATCH_LINES} lines"
+        )
+    requests, failed = [], []
+    for number, line in enumerate(lines):
+        try:
+            body = _object(strictjson.loads(line, reason=Reason.BAD_REQUEST))
+            requests.append((number, issue_request(body)))
+        except EsealError as error:
+            failed.append((number, error))
+    return requests, failed
 
 
 def _display(zh: str, en: str, member: str = "label") -> list[dict[str, str]]:
@@ -143,8 +209,44 @@ def type_metadata_json(ctype: CredentialType, vct: str) -> dict[str, object]:
     return metadata
 
 
-def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
-    """The issuer's routes under /issuer, bound to one ``Issuer``."""
+_STATE_DOCS = {
+    "revoke": "Revoke a credential for good; the next status list shows it.",
+    "suspend": "Suspend a credential until it is reinstated.",
+    "reinstate": "Lift a suspension.",
+}
+
+
+class _Api:
+    """What every route needs: the services, the clock, and the access checks."""
+
+    def __init__(self, issuer: Issuer, offers: Offers, clock: Clock) -> None:
+        self.issuer, self.offers, self.clock = issuer, offers, clock
+
+    async def client(self, request: Request[Any, Any, Any], right: str) -> Client:
+        return await authenticate(
+            request.headers.get("x-api-key", ""), right, now=self.clock()
+        )
+
+    async def audited(self, who: Client, action: str, target: str, work: Any) -> Any:
+        """Run ``work`` and note a refusal of it in the audit log."""
+        try:
+            return await work
+        except EsealError as error:
+            await audit(who.name, action, target, error.reason, now=self.clock())
+            raise
+
+    async def body_of(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return _object(read_json(await request.body(), max_size=MAX_BODY))
+
+
+def _issuing_routes(api: _Api) -> list[Any]:
+    issuer, clock, client, audited, body_of = (
+        api.issuer,
+        api.clock,
+        api.client,
+        api.audited,
+        api.body_of,
+    )
 
     @post(
         "/api/v1/credentials",
@@ -152,40 +254,346 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
         request_max_body_size=MAX_BODY,
         security=ISSUER_API_KEY,
     )
-    async def issue(request: Request[Any, Any, Any]) -> dict[str, object]:
-        """Issue a credential to a holder key (JWK), after checking its claims."""
-        officer = await _officer(request)
-        body = await _json_body(request)
-        type_id, holder = body.get("type"), body.get("holder", "")
-        if (
-            not isinstance(type_id, str)
-            or not isinstance(holder, str)
-            or len(holder) > 128
-        ):
-            raise DecodeError(Reason.BAD_REQUEST, "type and holder must be strings")
-        holder_key = holder_key_from_jwk(body.get("holder_key"))
-        result = await issuer.issue(
-            type_id,
-            body.get("claims"),
-            holder_key=holder_key,
-            holder=holder,
-            now=clock(),
+    async def issue(request: Request[Any, Any, Any]) -> Response[dict[str, object]]:
+        """Issue a credential to a holder key (JWK), after checking its claims.
+
+        With an ``Idempotency-Key`` header, a retry returns what the first
+        request issued instead of issuing again.
+        """
+        who = await client(request, "issue")
+        key = _idempotency_key(request)
+        work = _issue_one(await body_of(request), who, key)
+        batch = await audited(who, "issue", "", work)
+        if batch.failed:
+            error = batch.failed[0][1]
+            await audit(who.name, "issue", "", error.reason, now=clock())
+            raise error
+        headers = {"Idempotent-Replayed": "true"} if batch.replayed else {}
+        return Response(
+            result_json(batch.issued[0][1]), status_code=201, headers=headers
         )
-        log.info("issuer API: %s issued %s", officer, result.serial)
-        return result_json(result)
+
+    async def _issue_one(
+        body: dict[str, Any], who: Client, key: str | None
+    ) -> BatchResult:
+        request = issue_request(body)
+        return await issuer.issue_batch(
+            [request], now=clock(), issued_by=who.name, idempotency_key=key
+        )
 
     @post(
-        "/api/v1/credentials/{serial:str}/revoke",
+        "/api/v1/credentials/batch",
         status_code=200,
+        request_max_body_size=MAX_BATCH_BODY,
         security=ISSUER_API_KEY,
     )
-    async def revoke(
+    async def issue_batch(
+        request: Request[Any, Any, Any],
+    ) -> Response[dict[str, object]]:
+        """Issue a batch: one JSON object a line, as for a single issuance.
+
+        Lines that fail are listed with their reason; the others are issued
+        together, in one transaction.  The answer names each by its line.
+        """
+        who = await client(request, "issue")
+        key = _idempotency_key(request)
+        raw = await request.body()
+        if len(raw) > MAX_BATCH_BODY:
+            raise HTTPException(status_code=413, detail="the batch is too large")
+        parsed, unreadable = _parse_lines(raw)
+        batch = await issuer.issue_batch(
+            [r for _, r in parsed], now=clock(), issued_by=who.name, idempotency_key=key
+        )
+        lines = [number for number, _ in parsed]
+        merged = BatchResult(
+            issued=[(lines[i], r) for i, r in batch.issued],
+            failed=sorted(
+                [(lines[i], e) for i, e in batch.failed] + unreadable,
+                key=lambda item: item[0],
+            ),
+            replayed=batch.replayed,
+        )
+        for number, error in merged.failed:
+            await audit(
+                who.name, "issue", f"line {number + 1}", error.reason, now=clock()
+            )
+        headers = {"Idempotent-Replayed": "true"} if batch.replayed else {}
+        return Response(batch_json(merged), headers=headers)
+
+    return [issue, issue_batch]
+
+
+def _registry_routes(api: _Api) -> list[Any]:
+    issuer, clock, client, audited, body_of = (
+        api.issuer,
+        api.clock,
+        api.client,
+        api.audited,
+        api.body_of,
+    )
+
+    @get("/api/v1/credentials/{serial:str}", security=ISSUER_API_KEY)
+    async def lookup(
         request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> dict[str, object]:
+        """What the registry knows of a credential: type, state, who issued it
+        and when; never its claims."""
+        who = await client(request, "lookup")
+        found = await audited(
+            who, "lookup", serial[:64], issuer.lookup(serial[:64], now=clock())
+        )
+        await audit(who.name, "lookup", serial[:64], "ok", now=clock())
+        return dict(found)
+
+    @post(
+        "/api/v1/credentials/search",
+        status_code=200,
+        request_max_body_size=MAX_BODY,
+        security=ISSUER_API_KEY,
+    )
+    async def search(request: Request[Any, Any, Any]) -> dict[str, object]:
+        """Every credential about one person, found by the keyed hash of the ID
+        number sent in the body (never in a URL, where logs would keep it)."""
+        who = await client(request, "lookup")
+        number = _label(await body_of(request), "id_number")
+        found = await issuer.find_by_subject(number, now=clock())
+        await audit(who.name, "search", f"{len(found)} found", "ok", now=clock())
+        return {"credentials": found}
+
+    def state_change(path: str, state: str, right: str) -> Any:
+        @post(
+            path,
+            status_code=200,
+            security=ISSUER_API_KEY,
+            name=right,
+            description=_STATE_DOCS[right],
+        )
+        async def change(
+            request: Request[Any, Any, Any], serial: FromPath[str]
+        ) -> dict[str, str]:
+            who = await client(request, right)
+            work = issuer.set_state(serial[:64], state, now=clock(), actor=who.name)
+            await audited(who, right, serial[:64], work)
+            return {"serial": serial[:64], "state": state}
+
+        return change
+
+    @post(
+        "/api/v1/credentials/{serial:str}/reissue",
+        status_code=201,
+        request_max_body_size=MAX_BODY,
+        security=ISSUER_API_KEY,
+    )
+    async def reissue(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> dict[str, object]:
+        """Issue a replacement (new claims and holder key) and revoke the old one."""
+        who = await client(request, "reissue")
+        body = await body_of(request)
+        holder = body.get("holder")
+        work = issuer.reissue(
+            serial[:64],
+            body.get("claims"),
+            holder_key=holder_key_from_jwk(body.get("holder_key")),
+            holder=_label(body, "holder") if holder is not None else None,
+            now=clock(),
+            issued_by=who.name,
+        )
+        result = await audited(who, "reissue", serial[:64], work)
+        return result_json(result)
+
+    return [
+        lookup,
+        search,
+        state_change("/api/v1/credentials/{serial:str}/revoke", "revoked", "revoke"),
+        state_change(
+            "/api/v1/credentials/{serial:str}/suspend", "suspended", "suspend"
+        ),
+        state_change(
+            "/api/v1/credentials/{serial:str}/reinstate", "valid", "reinstate"
+        ),
+        reissue,
+    ]
+
+
+def _offer_routes(api: _Api) -> list[Any]:
+    offers, clock, client, audited, body_of = (
+        api.offers,
+        api.clock,
+        api.client,
+        api.audited,
+        api.body_of,
+    )
+
+    @post(
+        "/api/v1/offers",
+        status_code=201,
+        request_max_body_size=MAX_BODY,
+        security=ISSUER_API_KEY,
+    )
+    async def offer(request: Request[Any, Any, Any]) -> dict[str, object]:
+        """Prepare a credential for a wallet to collect: a one-time code, as an
+        OpenID4VCI credential offer link and QR text, that expires."""
+        who = await client(request, "offer")
+        body = await body_of(request)
+        lifetime = body.get("expires_in", 7 * 86_400)
+        if not isinstance(lifetime, int) or isinstance(lifetime, bool):
+            raise ClaimsError([])
+        work = offers.create_offer(
+            str(body.get("type", ""))[:64],
+            body.get("claims"),
+            holder=_label(body, "holder"),
+            created_by=who.name,
+            now=clock(),
+            lifetime=lifetime,
+        )
+        made = await audited(who, "offer", "", work)
+        await audit(who.name, "offer", "", "ok", now=clock())
+        return {
+            "code": made.code,
+            "credential_offer_uri": made.uri,
+            "expires_at": made.expires_at.isoformat(),
+        }
+
+    @post("/token", status_code=200)
+    async def token(request: Request[Any, Any, Any]) -> Response[dict[str, object]]:
+        """OAuth token endpoint for the pre-authorised code grant (OpenID4VCI)."""
+        form = await _form_or_json(request)
+        if form.get("grant_type") != PRE_AUTHORIZED_GRANT:
+            raise OfferError(Reason.BAD_REQUEST, "unsupported grant_type")
+        code = form.get("pre-authorized_code", "")
+        if not isinstance(code, str) or not 0 < len(code) <= 128:
+            raise OfferError(Reason.OFFER_EXPIRED, "no such offer, or it has ended")
+        grant = await offers.exchange_code(code, now=clock())
+        return Response(
+            {
+                "access_token": grant.access_token,
+                "token_type": "Bearer",
+                "expires_in": grant.expires_in,
+                "c_nonce": grant.c_nonce,
+                "c_nonce_expires_in": grant.expires_in,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @post("/credential", status_code=200, request_max_body_size=MAX_BODY)
+    async def credential(
+        request: Request[Any, Any, Any],
+    ) -> Response[dict[str, object]]:
+        """OpenID4VCI credential endpoint: the access token and a proof JWT of the
+        holder key; answers the SD-JWT VC and, as eSeal's own member, the
+        compact credential and its views."""
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer ") or len(auth) > 256:
+            raise OfferError(Reason.OFFER_EXPIRED, "an access token is required")
+        body = await body_of(request)
+        proof = body.get("proof")
+        jwt = proof.get("jwt") if isinstance(proof, dict) else None
+        if (
+            not isinstance(proof, dict)
+            or proof.get("proof_type") != "jwt"
+            or not isinstance(jwt, str)
+        ):
+            raise OfferError(Reason.INVALID_PROOF, "a proof of type jwt is required")
+        result = await offers.redeem(auth[7:].strip(), jwt, now=clock())
+        return Response(
+            {
+                "credentials": [{"credential": result.sd_jwt}],
+                "eseal": result_json(result),
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return [offer, token, credential]
+
+
+def _admin_routes(api: _Api) -> list[Any]:
+    clock, client, audited, body_of = api.clock, api.client, api.audited, api.body_of
+
+    @get("/api/v1/audit", security=ISSUER_API_KEY)
+    async def audit_log(
+        request: Request[Any, Any, Any],
+        since: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 1000,
+        format: FromQuery[str] = "json",
+    ) -> Response[Any]:
+        """The audit log, oldest first: who did what, when, with what result."""
+        who = await client(request, "audit")
+        start = None
+        if since is not None:
+            try:
+                start = dt.datetime.fromisoformat(since)
+            except ValueError:
+                raise DecodeError(
+                    Reason.BAD_REQUEST, "since must be an ISO 8601 time"
+                ) from None
+            if start.tzinfo is None:
+                raise DecodeError(Reason.BAD_REQUEST, "since needs a time zone")
+        rows = await audit_rows(since=start, limit=max(1, min(limit, 10_000)))
+        await audit(who.name, "audit", "", "ok", now=clock())
+        shown = [{**row, "at": row["at"].isoformat()} for row in rows]
+        if format == "csv":
+            buffer = io.StringIO()
+            writer = csv.DictWriter(
+                buffer, fieldnames=["at", "actor", "action", "target", "result"]
+            )
+            writer.writeheader()
+            for row in shown:
+                writer.writerow({k: _csv_safe(str(v)) for k, v in row.items()})
+            return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+        return Response({"entries": shown})
+
+    @get("/api/v1/clients", security=ISSUER_API_KEY)
+    async def clients(request: Request[Any, Any, Any]) -> dict[str, object]:
+        """The API clients, their roles, and whether their keys still work."""
+        await client(request, "clients")
+        return {
+            "clients": [
+                {
+                    "name": row["name"],
+                    "role": row["role"],
+                    "created_at": row["created_at"].isoformat(),
+                    "revoked_at": row["revoked_at"].isoformat()
+                    if row["revoked_at"]
+                    else None,
+                }
+                for row in await list_clients()
+            ]
+        }
+
+    @post(
+        "/api/v1/clients",
+        status_code=201,
+        request_max_body_size=MAX_BODY,
+        security=ISSUER_API_KEY,
+    )
+    async def add_client(request: Request[Any, Any, Any]) -> dict[str, str]:
+        """Make a client with a role; its API key is in this answer only."""
+        who = await client(request, "clients")
+        body = await body_of(request)
+        name, role = _label(body, "name"), _label(body, "role")
+        key = await audited(
+            who, "client_add", name[:64], create_client(name, role, now=clock())
+        )
+        await audit(who.name, "client_add", name, "ok", now=clock())
+        return {"name": name, "role": role, "api_key": key}
+
+    @post("/api/v1/clients/{name:str}/revoke", status_code=200, security=ISSUER_API_KEY)
+    async def remove_client(
+        request: Request[Any, Any, Any], name: FromPath[str]
     ) -> dict[str, str]:
-        """Revoke a credential for good; the next status list shows it."""
-        await _officer(request)
-        await issuer.set_state(serial[:64], "revoked", now=clock())
-        return {"serial": serial, "state": "revoked"}
+        """Stop a client's key from working."""
+        who = await client(request, "clients")
+        if not await revoke_client(name[:64], now=clock()):
+            raise HTTPException(status_code=404, detail="no such client")
+        await audit(who.name, "client_revoke", name[:64], "ok", now=clock())
+        return {"name": name[:64], "state": "revoked"}
+
+    return [audit_log, clients, add_client, remove_client]
+
+
+def _public_routes(api: _Api) -> list[Any]:
+    issuer, clock = api.issuer, api.clock
 
     @get("/status-lists/{list_id:int}", media_type="application/statuslist+jwt")
     async def status_list(list_id: FromPath[int]) -> Response[str]:
@@ -193,11 +601,11 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
         known = {t.code for t in all_types().values()}
         if list_id not in known:
             raise HTTPException(status_code=404, detail="no such status list")
-        token = await issuer.status_list_token(list_id, now=clock())
+        token, fresh = await issuer.published_status_list(list_id, now=clock())
         return Response(
             token,
             media_type="application/statuslist+jwt",
-            headers={"Cache-Control": f"max-age={issuer.config.status_ttl}"},
+            headers={"Cache-Control": f"public, max-age={fresh}"},
         )
 
     @get("/types/{type_id:str}")
@@ -216,9 +624,33 @@ def issuer_router(issuer: Issuer, *, clock: Clock) -> Router:
             text, media_type="application/jwt", headers={"Cache-Control": "max-age=60"}
         )
 
+    return [status_list, type_metadata, trust_bundle]
+
+
+def issuer_router(issuer: Issuer, offers: Offers, *, clock: Clock) -> Router:
+    """The issuer's routes under /issuer, bound to one ``Issuer``."""
+    api = _Api(issuer, offers, clock)
     return Router(
         path="/issuer",
-        route_handlers=[issue, revoke, status_list, type_metadata, trust_bundle],
+        route_handlers=[
+            *_issuing_routes(api),
+            *_registry_routes(api),
+            *_offer_routes(api),
+            *_admin_routes(api),
+            *_public_routes(api),
+        ],
         exception_handlers=exception_handlers(),
         tags=["issuer"],
     )
+
+
+async def _form_or_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return _object(read_json(await request.body(), max_size=MAX_BODY))
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _csv_safe(value: str) -> str:
+    # A cell a spreadsheet would run as a formula is written as text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

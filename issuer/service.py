@@ -9,7 +9,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,6 +164,9 @@ class Issuer:
     seal_certs: Sequence[x509.Certificate] = ()
     retired: Mapping[str, int] = field(default_factory=dict)
     randbelow: Callable[[int], int] = field(default=secrets.randbelow)
+    _published: dict[int, tuple[dt.datetime, str]] = field(
+        default_factory=dict, repr=False
+    )
 
     def status_uri(self, list_id: int) -> str:
         return f"{self.config.issuer_url}/status-lists/{list_id}"
@@ -209,8 +212,13 @@ class Issuer:
         now: dt.datetime,
         issued_by: str = "",
         idempotency_key: str | None = None,
+        within: Callable[[Sequence[IssuedResult]], Awaitable[None]] | None = None,
     ) -> BatchResult:
         """Issue every request whose claims pass, in one transaction.
+
+        ``within`` runs inside that transaction once the credentials are
+        recorded (redeeming an offer marks it used there); if it raises,
+        nothing is recorded.
 
         Requests that fail their checks are returned with their error and
         leave no trace; the others are signed and recorded together, so a
@@ -235,7 +243,13 @@ class Issuer:
         if checked or idempotency_key is not None:
             try:
                 issued = await self._record(
-                    checked, now, issued_by, idempotency_key, fingerprint, failed
+                    checked,
+                    now,
+                    issued_by,
+                    idempotency_key,
+                    fingerprint,
+                    failed,
+                    within,
                 )
             except _IdempotencyRace:
                 earlier = await self._replay(
@@ -274,15 +288,11 @@ class Issuer:
         idempotency_key: str | None,
         fingerprint: str,
         failed: Sequence[tuple[int, EsealError]],
+        within: Callable[[Sequence[IssuedResult]], Awaitable[None]] | None,
     ) -> list[tuple[int, IssuedResult]]:
         engine = IssuedCredential._meta.db
-        kwargs = (
-            {"transaction_type": TransactionType.immediate}
-            if _is_sqlite(engine)
-            else {}
-        )
         try:
-            async with engine.transaction(**kwargs):
+            async with engine.transaction(**_write_transaction(engine)):
                 issued = await self._allocate_and_sign(checked, now)
                 rows = [
                     self._row(result, request, issued_by)
@@ -322,6 +332,8 @@ class Issuer:
                             created_at=now,
                         )
                     )
+                if within is not None:
+                    await within([result for _, result in issued])
         except Exception as error:
             if idempotency_key is not None and _is_unique_violation(error):
                 raise _IdempotencyRace from error
@@ -557,27 +569,183 @@ class Issuer:
             ),
         )
 
-    async def set_state(self, serial: str, state: str, *, now: dt.datetime) -> None:
-        """Revoke (for good) or suspend a credential by its serial."""
+    async def set_state(
+        self, serial: str, state: str, *, now: dt.datetime, actor: str = "-"
+    ) -> None:
+        """Revoke (for good), suspend, or reinstate a credential by its serial."""
         if state not in ("revoked", "suspended", "valid"):
             raise ValueError(state)
-        row = (
-            await IssuedCredential.select(IssuedCredential.state)
+        action = {"revoked": "revoke", "suspended": "suspend", "valid": "reinstate"}
+        engine = IssuedCredential._meta.db
+        async with engine.transaction(**_write_transaction(engine)):
+            row = (
+                await IssuedCredential.select(IssuedCredential.state)
+                .where(IssuedCredential.serial == serial)
+                .first()
+            )
+            if row is None:
+                raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
+            if row["state"] == "revoked" and state != "revoked":
+                # Revocation is final: only suspension is temporary (Token
+                # Status List, "Status Types Values"); a resident gets a
+                # re-issued credential instead.
+                raise StatusError(Reason.REVOKED, "a revoked credential stays revoked")
+            if row["state"] != state:
+                await IssuedCredential.update(
+                    {IssuedCredential.state: state, IssuedCredential.changed_at: now}
+                ).where(IssuedCredential.serial == serial)
+            await IssuerAudit.insert(
+                IssuerAudit(
+                    at=now,
+                    actor=actor,
+                    action=action[state],
+                    target=serial,
+                    result="ok",
+                )
+            )
+        self._published.clear()
+        log.info("credential %s is now %s", serial, state)
+
+    async def reissue(
+        self,
+        serial: str,
+        unverified_claims: object,
+        *,
+        holder_key: ec.EllipticCurvePublicKey,
+        holder: str | None,
+        now: dt.datetime,
+        issued_by: str,
+    ) -> IssuedResult:
+        """Issue a replacement of the same type and revoke the old one, together."""
+        old = (
+            await IssuedCredential.select(
+                IssuedCredential.type_id,
+                IssuedCredential.holder,
+                IssuedCredential.state,
+            )
             .where(IssuedCredential.serial == serial)
             .first()
         )
-        if row is None:
+        if old is None:
             raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
-        if row["state"] == "revoked":
-            if state == "revoked":
-                return
-            # Revocation is final: only suspension is temporary (Token Status
-            # List, "Status Types Values"); a resident gets a re-issued one.
-            raise StatusError(Reason.REVOKED, "a revoked credential stays revoked")
-        await IssuedCredential.update(
-            {IssuedCredential.state: state, IssuedCredential.changed_at: now}
-        ).where(IssuedCredential.serial == serial)
-        log.info("credential %s is now %s", serial, state)
+
+        async def revoke_old(results: Sequence[IssuedResult]) -> None:
+            done = (
+                await IssuedCredential.update(
+                    {
+                        IssuedCredential.state: "revoked",
+                        IssuedCredential.changed_at: now,
+                    }
+                )
+                .where(
+                    (IssuedCredential.serial == serial)
+                    & (IssuedCredential.state != "revoked")
+                )
+                .returning(IssuedCredential.serial)
+            )
+            if not done:
+                raise StatusError(Reason.REVOKED, "the credential is revoked already")
+            await IssuedCredential.update({IssuedCredential.replaces: serial}).where(
+                IssuedCredential.serial == results[0].serial
+            )
+            await IssuerAudit.insert(
+                IssuerAudit(
+                    at=now, actor=issued_by, action="revoke", target=serial, result="ok"
+                )
+            )
+
+        batch = await self.issue_batch(
+            [
+                IssueRequest(
+                    old["type_id"],
+                    unverified_claims,
+                    holder_key,
+                    old["holder"] if holder is None else holder,
+                )
+            ],
+            now=now,
+            issued_by=issued_by,
+            within=revoke_old,
+        )
+        if batch.failed:
+            raise batch.failed[0][1]
+        self._published.clear()
+        return batch.issued[0][1]
+
+    async def lookup(self, serial: str, *, now: dt.datetime) -> dict[str, object]:
+        """What the registry knows of a credential: never its claims."""
+        rows = await self._registry(IssuedCredential.serial == serial, now)
+        if not rows:
+            raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
+        return rows[0]
+
+    async def find_by_subject(
+        self, id_number: str, *, now: dt.datetime
+    ) -> list[dict[str, object]]:
+        """Every credential about the person with this ID number (by keyed hash)."""
+        where = IssuedCredential.subject_hash == self.subject_hash(id_number)
+        return await self._registry(where, now)
+
+    async def _registry(self, where: Any, now: dt.datetime) -> list[dict[str, object]]:
+        rows = (
+            await IssuedCredential.select(
+                IssuedCredential.serial,
+                IssuedCredential.type_id,
+                IssuedCredential.state,
+                IssuedCredential.holder,
+                IssuedCredential.issued_by,
+                IssuedCredential.issued_at,
+                IssuedCredential.expires_at,
+                IssuedCredential.changed_at,
+                IssuedCredential.replaces,
+                IssuedCredential.status_list,
+                IssuedCredential.status_index,
+            )
+            .where(where)
+            .order_by(IssuedCredential.issued_at)
+        )
+        shown = []
+        for row in rows:
+            state = row["state"]
+            if state == "valid" and row["expires_at"] <= now:
+                state = "expired"
+            shown.append(
+                {
+                    "serial": row["serial"],
+                    "type": row["type_id"],
+                    "state": state,
+                    "holder": row["holder"],
+                    "issued_by": row["issued_by"],
+                    "issued_at": row["issued_at"].isoformat(),
+                    "expires_at": row["expires_at"].isoformat(),
+                    "changed_at": row["changed_at"].isoformat()
+                    if row["changed_at"]
+                    else None,
+                    "replaces": row["replaces"] or None,
+                    "status": {
+                        "list": row["status_list"],
+                        "index": row["status_index"],
+                    },
+                }
+            )
+        return shown
+
+    async def published_status_list(
+        self, list_id: int, *, now: dt.datetime
+    ) -> tuple[str, int]:
+        """The status list as published, and the seconds it stays fresh.
+
+        Built from the registry at most every ``status_ttl`` seconds (the
+        ``ttl`` the list itself states), and at once after a change this
+        process made; other issuer processes see a change within ``status_ttl``.
+        """
+        built = self._published.get(list_id)
+        age = (now - built[0]).total_seconds() if built else None
+        if built is None or age is None or not 0 <= age < self.config.status_ttl:
+            built = (now, await self.status_list_token(list_id, now=now))
+            self._published[list_id] = built
+            age = 0
+        return built[1], max(1, int(self.config.status_ttl - age))
 
     async def status_list_token(self, list_id: int, *, now: dt.datetime) -> str:
         """The signed status list of one list, built from the registry."""
@@ -626,6 +794,12 @@ class Issuer:
             next_update=iat + self.config.bundle_lifetime,
             seq=int(now.timestamp() * 1_000_000),
         )
+
+
+def _write_transaction(engine: object) -> dict[str, Any]:
+    # SQLite takes its write lock at the first write; taking it at BEGIN
+    # makes concurrent writers wait instead of failing on upgrade.
+    return {"transaction_type": TransactionType.immediate} if _is_sqlite(engine) else {}
 
 
 def _is_sqlite(engine: object) -> bool:

@@ -87,6 +87,8 @@ class IssuerOffer(Table, tablename="issuer_offer"):
     holder = Varchar(length=128)
     sealed_claims = Text()
     nonce = Varchar(length=64, default="")
+    #: SHA-256 of the access token the token endpoint gave for this offer.
+    token_hash = Varchar(length=64, default="", index=True)
     created_by = Varchar(length=64)
     created_at = Timestamptz()
     expires_at = Timestamptz()
