@@ -1,0 +1,517 @@
+"""The issuer as the bureau runs it, over HTTP on SQLite and PostgreSQL: roles,
+idempotency, batches, offers, the registry and the audit log."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from credential.algorithms import KeySigner
+from credential.jwk import jwk_from_key
+from issuer.access import create_client
+from issuer.offers import PRE_AUTHORIZED_GRANT, PROOF_TYPE
+from issuer.tables import IssuedCredential, IssuerAudit, IssuerOffer
+
+from ..eseal.http_fixtures import Site, assert_problem, site_fixture  # noqa: F401
+
+
+def _key(site: Site, name: str, role: str) -> str:
+    return site.run(lambda: create_client(name, role, now=site.clock()))
+
+
+def _post(site: Site, path: str, key: str, body: object, **headers: str) -> Any:
+    return site.client.post(
+        f"/issuer/api/v1/{path}",
+        headers={"X-API-Key": key, **headers},
+        content=json.dumps(body).encode(),
+    )
+
+
+def _body(site: Site, **change: object) -> dict[str, object]:
+    return {
+        "type": "resident-id",
+        "holder": "resident-1",
+        "holder_key": site.holder_jwk,
+        "claims": site.claims,
+        **change,
+    }
+
+
+def _count(site: Site) -> int:
+    return site.run(IssuedCredential.count)
+
+
+def _audit(site: Site) -> list[dict[str, Any]]:
+    return site.run(
+        lambda: IssuerAudit.select().order_by(IssuerAudit._meta.primary_key)
+    )
+
+
+# -- roles -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "body"),
+    [
+        ("auditor", "credentials", "issue"),
+        ("admin", "credentials", "issue"),
+        ("officer", "clients", {"name": "x", "role": "officer"}),
+        ("auditor", "clients", {"name": "x", "role": "officer"}),
+        ("admin", "offers", "issue"),
+    ],
+)
+def test_a_role_without_the_right_is_403_and_audited(
+    site: Site, role: str, path: str, body: object
+) -> None:
+    key = _key(site, f"{role}-x", role)
+    before = _count(site)
+
+    response = _post(site, path, key, _body(site) if body == "issue" else body)
+
+    assert_problem(response, key, status=403)
+    assert _count(site) == before
+    last = _audit(site)[-1]
+    assert (last["actor"], last["result"]) == (f"{role}-x", "forbidden")
+
+
+@pytest.mark.parametrize(
+    "key", ["", "esk_" + "A" * 43, "not a key", "esk_" + "é" * 43, "x" * 5000]
+)
+def test_a_missing_or_unknown_key_is_401_and_audited(site: Site, key: str) -> None:
+    response = site.client.post(
+        "/issuer/api/v1/credentials",
+        headers={"X-API-Key": key} if key.isascii() else {},
+        content=json.dumps(_body(site)).encode(),
+    )
+
+    assert_problem(response, status=401)
+    last = _audit(site)[-1]
+    assert (last["actor"], last["result"]) == ("-", "unauthorized")
+    assert key not in json.dumps(last, default=str) or not key
+
+
+def test_a_revoked_client_key_stops_working(site: Site) -> None:
+    admin = _key(site, "admin-1", "admin")
+    officer = _post(site, "clients", admin, {"name": "desk-7", "role": "officer"})
+    assert officer.status_code == 201
+    key = officer.json()["api_key"]
+    assert _post(site, "credentials", key, _body(site)).status_code == 201
+
+    revoked = site.client.post(
+        "/issuer/api/v1/clients/desk-7/revoke", headers={"X-API-Key": admin}
+    )
+
+    assert revoked.status_code == 200
+    assert_problem(_post(site, "credentials", key, _body(site)), key, status=401)
+    listed = site.client.get(
+        "/issuer/api/v1/clients", headers={"X-API-Key": admin}
+    ).json()["clients"]
+    assert next(c for c in listed if c["name"] == "desk-7")["revoked_at"]
+    assert all("key" not in json.dumps(c) for c in listed)
+
+
+# -- idempotency ----------------------------------------------------------------
+
+
+def test_a_retried_request_with_its_idempotency_key_issues_once(site: Site) -> None:
+    before = _count(site)
+    first = _post(
+        site, "credentials", site.api_key, _body(site), **{"Idempotency-Key": "k-1"}
+    )
+    again = _post(
+        site, "credentials", site.api_key, _body(site), **{"Idempotency-Key": "k-1"}
+    )
+
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert _count(site) == before + 1
+
+
+def test_an_idempotency_key_reused_for_other_claims_is_409(site: Site) -> None:
+    _post(site, "credentials", site.api_key, _body(site), **{"Idempotency-Key": "k-2"})
+    other = _body(site, claims={**site.claims, "name": "王秀兰"})
+
+    response = _post(
+        site, "credentials", site.api_key, other, **{"Idempotency-Key": "k-2"}
+    )
+
+    body = assert_problem(response, site.api_key, status=409)
+    assert body["reason"] == "idempotency_conflict"
+
+
+@pytest.mark.parametrize("key", [b"", b"a b", b"x" * 129, "é".encode()])
+def test_a_malformed_idempotency_key_is_400(site: Site, key: bytes) -> None:
+    response = site.client.post(
+        "/issuer/api/v1/credentials",
+        headers={
+            "X-API-Key": site.api_key,
+            "Idempotency-Key": key,
+        },
+        content=json.dumps(_body(site)).encode(),
+    )
+    assert_problem(response, status=400)
+
+
+# -- batches --------------------------------------------------------------------
+
+
+def _lines(*items: object) -> bytes:
+    return b"".join(
+        (item if isinstance(item, bytes) else json.dumps(item).encode()) + b"\n"
+        for item in items
+    )
+
+
+def test_a_batch_issues_the_good_lines_and_names_the_bad_ones(site: Site) -> None:
+    before = _count(site)
+    body = _lines(
+        _body(site),
+        _body(site, type="unicorn-licence"),
+        b"{not json",
+        _body(site, claims={**site.claims, "id_number": "370902198808154022"}),
+        _body(site, holder_key={"kty": "EC"}),
+        _body(site),
+    )
+
+    response = site.client.post(
+        "/issuer/api/v1/credentials/batch",
+        headers={"X-API-Key": site.api_key, "Content-Type": "application/jsonl"},
+        content=body,
+    )
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert [item["line"] for item in result["issued"]] == [1, 6]
+    failed = {item["line"]: item["reason"] for item in result["failed"]}
+    assert failed == {
+        2: "invalid_claims",
+        3: "bad_request",
+        4: "invalid_claims",
+        5: "malformed",
+    }
+    assert _count(site) == before + 2
+    serials = {item["serial"] for item in result["issued"]}
+    assert len(serials) == 2
+
+
+def test_a_batch_over_its_line_limit_is_refused_whole(site: Site) -> None:
+    from issuer.app import MAX_BATCH_LINES
+
+    before = _count(site)
+    body = b"{}\n" * (MAX_BATCH_LINES + 1)
+    response = site.client.post(
+        "/issuer/api/v1/credentials/batch",
+        headers={"X-API-Key": site.api_key},
+        content=body,
+    )
+    assert_problem(response, status=422)
+    assert _count(site) == before
+
+
+# -- offers ---------------------------------------------------------------------
+
+
+def _proof(site: Site, holder: KeySigner, c_nonce: str, /, **change: object) -> str:
+    public = holder.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    header = {"typ": PROOF_TYPE, "alg": "ES256", "jwk": jwk_from_key(public)}
+    payload = {
+        "aud": site.services.issuer.config.issuer_url,
+        "nonce": c_nonce,
+        "iat": int(site.clock().timestamp()),
+    }
+    header.update({k[2:]: v for k, v in change.items() if k.startswith("h_")})
+    payload.update({k: v for k, v in change.items() if not k.startswith("h_")})
+
+    def part(value: object) -> str:
+        text = json.dumps(value).encode()
+        return base64.urlsafe_b64encode(text).rstrip(b"=").decode()
+
+    signing = f"{part(header)}.{part(payload)}"
+    signature = holder.sign(signing.encode())
+    return signing + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+def _offer(site: Site, **change: object) -> dict[str, Any]:
+    body = {"type": "resident-id", "holder": "resident-9", "claims": site.claims}
+    response = _post(site, "offers", site.api_key, {**body, **change})
+    assert response.status_code == 201, response.text
+    offer: dict[str, Any] = response.json()
+    return offer
+
+
+def _token(site: Site, code: str) -> httpx.Response:
+    return site.client.post(
+        "/issuer/token",
+        data={"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": code},
+    )
+
+
+def _collect(site: Site, token: str, proof: str) -> httpx.Response:
+    return site.client.post(
+        "/issuer/credential",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "credential_configuration_id": "resident-id",
+            "proof": {"proof_type": "jwt", "jwt": proof},
+        },
+    )
+
+
+def _holder() -> KeySigner:
+    return KeySigner(ec.generate_private_key(ec.SECP256R1()))
+
+
+def test_an_offer_is_collected_once_by_proving_the_holder_key(site: Site) -> None:
+    offer = _offer(site)
+    assert offer["credential_offer_uri"].startswith("openid-credential-offer://?")
+    assert (
+        offer["code"]
+        in httpx.URL(offer["credential_offer_uri"]).params["credential_offer"]
+    )
+    grant = _token(site, offer["code"]).json()
+    holder = _holder()
+
+    response = _collect(
+        site, grant["access_token"], _proof(site, holder, grant["c_nonce"])
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    token = body["credentials"][0]["credential"]
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    public = holder.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert payload["cnf"]["jwk"] == jwk_from_key(public)
+    assert body["eseal"]["views"]
+    row = site.run(lambda: IssuerOffer.select().first())
+    assert row["redeemed_at"] is not None and row["sealed_claims"] == ""
+    assert row["serial"] == body["eseal"]["serial"]
+    # Used: neither the code nor the token works again.
+    assert_problem(_token(site, offer["code"]), status=400)
+    again = _collect(
+        site, grant["access_token"], _proof(site, holder, grant["c_nonce"])
+    )
+    assert assert_problem(again, status=400)["reason"] == "offer_used"
+
+
+def test_an_expired_offer_is_refused(site: Site) -> None:
+    offer = _offer(site, expires_in=60)
+    site.clock.advance(61)
+
+    body = assert_problem(_token(site, offer["code"]), status=400)
+
+    assert body["reason"] == "offer_expired"
+
+
+def test_a_code_exchanged_twice_is_refused(site: Site) -> None:
+    offer = _offer(site)
+    assert _token(site, offer["code"]).status_code == 200
+
+    body = assert_problem(_token(site, offer["code"]), status=400)
+
+    assert body["reason"] == "offer_used"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"nonce": "not-the-nonce"},
+        {"aud": "http://127.0.0.1:9/issuer"},
+        {"iat": 0},
+        {"iat": "now"},
+        {"h_typ": "JWT"},
+        {"h_alg": "none"},
+        {"h_jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}},
+        {"wrong_key": True},
+    ],
+    ids=[
+        "nonce",
+        "audience",
+        "old-iat",
+        "text-iat",
+        "typ",
+        "alg",
+        "bad-jwk",
+        "other-key",
+    ],
+)
+def test_a_proof_that_does_not_hold_issues_nothing(
+    site: Site, change: dict[str, object]
+) -> None:
+    offer = _offer(site)
+    grant = _token(site, offer["code"]).json()
+    before = _count(site)
+    holder = _holder()
+    if change.pop("wrong_key", False):
+        public = _holder().public_key()
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        change = {"h_jwk": jwk_from_key(public)}
+    proof = _proof(site, holder, grant["c_nonce"], **change)
+
+    body = assert_problem(_collect(site, grant["access_token"], proof), status=400)
+
+    assert body["reason"] == "invalid_proof"
+    assert _count(site) == before
+    # A failed proof does not use the offer up.
+    good = _proof(site, holder, grant["c_nonce"])
+    assert _collect(site, grant["access_token"], good).status_code == 200
+
+
+@pytest.mark.parametrize("proof", ["", "a.b", "a.b.c", "x" * 9000])
+def test_a_proof_that_is_not_a_jwt_is_invalid_proof(site: Site, proof: str) -> None:
+    grant = _token(site, _offer(site)["code"]).json()
+    body = assert_problem(_collect(site, grant["access_token"], proof), status=400)
+    assert body["reason"] == "invalid_proof"
+
+
+def test_an_offer_with_bad_claims_is_422_at_once(site: Site) -> None:
+    response = _post(
+        site,
+        "offers",
+        site.api_key,
+        {"type": "resident-id", "claims": {**site.claims, "sex": "男"}},
+    )
+    assert assert_problem(response, status=422)["errors"][0]["field"] == "id_number"
+    assert site.run(IssuerOffer.count) == 0
+
+
+def test_an_unknown_access_token_is_refused(site: Site) -> None:
+    response = _collect(site, "nope", "a.b.c")
+    assert_problem(response, status=400)
+
+
+# -- the registry -------------------------------------------------------------
+
+
+def test_lookup_shows_state_and_who_without_claims(site: Site) -> None:
+    response = site.client.get(
+        f"/issuer/api/v1/credentials/{site.serial}", headers={"X-API-Key": site.api_key}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["state"] == "valid" and body["type"] == "resident-id"
+    assert site.claims["name"] not in response.text
+    assert site.claims["id_number"] not in response.text
+
+
+def test_search_by_id_number_finds_the_persons_credentials(site: Site) -> None:
+    response = _post(
+        site,
+        "credentials/search",
+        site.api_key,
+        {"id_number": site.claims["id_number"]},
+    )
+
+    assert [c["serial"] for c in response.json()["credentials"]] == [site.serial]
+    assert site.claims["id_number"] not in json.dumps(_audit(site), default=str)
+
+
+def test_suspend_then_reinstate_then_revoke(site: Site) -> None:
+    def act(action: str) -> httpx.Response:
+        return site.client.post(
+            f"/issuer/api/v1/credentials/{site.serial}/{action}",
+            headers={"X-API-Key": site.api_key},
+        )
+
+    def state() -> str:
+        return site.client.get(
+            f"/issuer/api/v1/credentials/{site.serial}",
+            headers={"X-API-Key": site.api_key},
+        ).json()["state"]
+
+    assert act("suspend").status_code == 200 and state() == "suspended"
+    assert act("reinstate").status_code == 200 and state() == "valid"
+    assert act("revoke").status_code == 200 and state() == "revoked"
+    assert assert_problem(act("reinstate"), status=422)["reason"] == "revoked"
+    changes = [r for r in _audit(site) if r["action"] != "lookup"]
+    actions = [(r["action"], r["result"]) for r in changes[-4:]]
+    assert actions == [
+        ("suspend", "ok"),
+        ("reinstate", "ok"),
+        ("revoke", "ok"),
+        ("reinstate", "revoked"),
+    ]
+
+
+def test_reissue_revokes_the_old_credential_with_it(site: Site) -> None:
+    public = _holder().public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    response = _post(
+        site,
+        f"credentials/{site.serial}/reissue",
+        site.api_key,
+        {"claims": site.claims, "holder_key": jwk_from_key(public)},
+    )
+
+    assert response.status_code == 201, response.text
+    new = response.json()["serial"]
+    old = site.client.get(
+        f"/issuer/api/v1/credentials/{site.serial}", headers={"X-API-Key": site.api_key}
+    ).json()
+    found = site.client.get(
+        f"/issuer/api/v1/credentials/{new}", headers={"X-API-Key": site.api_key}
+    ).json()
+    assert old["state"] == "revoked"
+    assert found["replaces"] == site.serial
+    again = _post(
+        site,
+        f"credentials/{site.serial}/reissue",
+        site.api_key,
+        {"claims": site.claims, "holder_key": jwk_from_key(public)},
+    )
+    assert assert_problem(again, status=422)["reason"] == "revoked"
+
+
+def test_status_list_is_published_with_cache_headers_and_follows_a_change(
+    site: Site,
+) -> None:
+    first = site.client.get("/issuer/status-lists/1")
+    assert first.headers["cache-control"].startswith("public, max-age=")
+    site.client.post(
+        f"/issuer/api/v1/credentials/{site.serial}/revoke",
+        headers={"X-API-Key": site.api_key},
+    )
+
+    second = site.client.get("/issuer/status-lists/1")
+
+    assert second.text != first.text
+
+
+# -- the audit log ------------------------------------------------------------
+
+
+def test_the_auditor_reads_the_log_as_json_and_csv_without_claims(site: Site) -> None:
+    auditor = _key(site, "auditor-1", "auditor")
+    site.issue()
+
+    as_json = site.client.get("/issuer/api/v1/audit", headers={"X-API-Key": auditor})
+    as_csv = site.client.get(
+        "/issuer/api/v1/audit", params={"format": "csv"}, headers={"X-API-Key": auditor}
+    )
+
+    entries = as_json.json()["entries"]
+    assert {"at", "actor", "action", "target", "result"} == set(entries[0])
+    assert any(e["action"] == "issue" and e["actor"] == "officer-1" for e in entries)
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert len(rows) >= len(entries)
+    for text in (as_json.text, as_csv.text):
+        assert site.claims["name"] not in text
+        assert site.claims["id_number"] not in text
+        assert site.api_key not in text
+
+
+def test_the_officer_cannot_read_the_audit_log(site: Site) -> None:
+    response = site.client.get(
+        "/issuer/api/v1/audit", headers={"X-API-Key": site.api_key}
+    )
+    assert_problem(response, status=403)
