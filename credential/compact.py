@@ -68,6 +68,7 @@ __all__ = [
     "age_at_least",
     "carriage_problems",
     "make_credential",
+    "make_credentials",
     "parse_presentation",
     "present",
     "unpack_serial",
@@ -80,6 +81,9 @@ PREFIX = "ES1:"
 #: alphanumeric characters, far beyond what a credential needs.
 MAX_TEXT = 1_900
 _MAX_BYTES = 4_096
+#: Encoded claims a credential may carry: with the rest of a presentation
+#: (up to about 300 bytes with a counter nonce) this stays within MAX_TEXT.
+MAX_CLAIM_BYTES = 900
 _EPOCH = dt.date(1970, 1, 1)
 _TIME_LIMIT = 7_258_118_400  # 2200-01-01T00:00:00Z
 _HOLDER_CONTEXT = b"eSeal ES1 holder proof\x00"
@@ -252,9 +256,7 @@ def carriage_problems(
                 back = _DERIVED[spec.encoding](claims[spec.derived_from])
             else:
                 raw = _encode_value(spec.encoding, spec.values, value)
-                back = _decode_value(
-                    spec.encoding, spec.values, cbor.loads(cbor.dumps(raw))
-                )
+                back = _decode_value(spec.encoding, spec.values, raw)
         except (EsealError, ValueError, IndexError, KeyError, OverflowError, TypeError):
             back = None
         if back != value:
@@ -265,6 +267,14 @@ def carriage_problems(
                     "cannot be carried exactly in the QR form (its form or length)",
                 )
             )
+    if not problems and len(cbor.dumps(encode_claims(ctype, claims))) > MAX_CLAIM_BYTES:
+        problems.append(
+            FieldError(
+                "$",
+                "信息总量超出二维码的容量",
+                "the claims together are too long for a QR code",
+            )
+        )
     return problems
 
 
@@ -402,6 +412,70 @@ def make_credential(
         payload[_CLAIMS] = view
         payload[_PROFILE] = profile.code
     return cose.sign1(cbor.dumps(payload), signer, kid=bytes.fromhex(signer.kid))
+
+
+def make_credentials(
+    *,
+    ctype: CredentialType,
+    claims: Mapping[str, Any],
+    serial: str,
+    status: tuple[int, int],
+    holder_key: ec.EllipticCurvePublicKey,
+    iat: int,
+    exp: int,
+    signer: Signer,
+) -> dict[str, bytes]:
+    """The full credential and every view that holds, by profile id, encoding
+    the claims once: what issuance signs (``make_credential`` signs one)."""
+    encoded = encode_claims(ctype, claims)
+    base: dict[int, object] = {
+        _TYPE: ctype.code,
+        _SERIAL: _pack_serial(ctype, serial),
+        _STATUS: status[1] if status[0] == ctype.code else list(status),
+        _HOLDER: _point(holder_key),
+        _IAT: iat,
+        _EXP: exp,
+    }
+    kid = bytes.fromhex(signer.kid)
+    today = dt.datetime.fromtimestamp(iat, _CHINA).date()
+    signed: dict[str, bytes] = {}
+    for profile in ctype.profiles:
+        payload = dict(base)
+        if profile.code == 0:
+            payload[_CLAIMS] = encoded
+        else:
+            view = _view_of(ctype, profile, claims, encoded, today)
+            if view is None:
+                continue
+            payload[_CLAIMS] = view
+            payload[_PROFILE] = profile.code
+        signed[profile.id] = cose.sign1(cbor.dumps(payload), signer, kid=kid)
+    return signed
+
+
+def _view_of(
+    ctype: CredentialType,
+    profile: Profile,
+    claims: Mapping[str, Any],
+    encoded: Mapping[int, object],
+    today: dt.date,
+) -> dict[int, object] | None:
+    view: dict[int, object] = {}
+    for spec in ctype.shown(profile):
+        if spec.qr_key is None:
+            continue
+        if spec in ctype.attested:
+            try:
+                holds = age_at_least(claims[spec.derived_from], spec.years, today)
+            except (KeyError, TypeError, ValueError):
+                holds = False
+            if not holds:
+                return None
+            view[spec.qr_key] = True
+        elif spec.qr_key in encoded:
+            view[spec.qr_key] = encoded[spec.qr_key]
+    # A view that would show nothing (its claims were all left out) is not made.
+    return view or None
 
 
 def _pack_serial(ctype: CredentialType, serial: str) -> int | str:

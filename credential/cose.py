@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
+
+import cbor2
 
 from credential import cbor
 from credential.algorithms import COSE_ALG, PublicKey, Signer, expected_alg
@@ -67,20 +70,28 @@ class UnverifiedSign1:
 def _sig_structure(
     protected_bytes: bytes, external_aad: bytes, payload: bytes
 ) -> bytes:
-    # RFC 9052 section 4.4: ["Signature1", body_protected, external_aad, payload]
-    return cbor.dumps(["Signature1", protected_bytes, external_aad, payload])
+    # RFC 9052 section 4.4: ["Signature1", body_protected, external_aad, payload].
+    # An array of strings and byte strings only: cbor2 writes it in the one
+    # deterministic form (shortest heads) without the map-sorting pass.
+    return cbor2.dumps(["Signature1", protected_bytes, external_aad, payload])
+
+
+@lru_cache(maxsize=64)
+def _protected(alg: int, kid: bytes | None) -> bytes:
+    header: dict[int, object] = {HEADER_ALG: alg}
+    if kid is not None:
+        header[HEADER_KID] = kid
+    return cbor.dumps(header)
 
 
 def sign1(
     payload: bytes, signer: Signer, *, kid: bytes | None = None, tagged: bool = False
 ) -> bytes:
     """Sign ``payload`` as a COSE_Sign1 with the algorithm and kid protected."""
-    header: dict[int, object] = {HEADER_ALG: COSE_ALG[signer.alg]}
-    if kid is not None:
-        header[HEADER_KID] = kid
-    protected_bytes = cbor.dumps(header)
+    protected_bytes = _protected(COSE_ALG[signer.alg], kid)
     signature = signer.sign(_sig_structure(protected_bytes, b"", payload))
-    body = cbor.dumps([protected_bytes, {}, payload, signature])
+    # [protected, {}, payload, signature]: no map with keys, so cbor2 alone.
+    body = cbor2.dumps([protected_bytes, {}, payload, signature])
     return _TAG_SIGN1 + body if tagged else body
 
 

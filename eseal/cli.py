@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from credential.algorithms import expected_alg
 from credential.errors import ConfigError, DecodeError, EsealError, Reason
@@ -438,17 +439,19 @@ def _print_outcome(outcome: Any) -> None:
     if outcome.valid:
         cred = outcome.credential
         table = Table(
-            title="[green]有效 VALID[/green] · "
-            + escape(f"{cred.type_name_zh} {cred.type_name_en}")
+            title=Text.assemble(
+                ("有效 VALID", "green"), f" · {cred.type_name_zh} {cred.type_name_en}"
+            )
         )
         table.add_column("项目 Field")
         table.add_column("内容 Value", overflow="fold")
         table.add_row(
-            "出示内容 Shown", escape(f"{cred.profile_label_zh} {cred.profile_label_en}")
+            "出示内容 Shown", Text(f"{cred.profile_label_zh} {cred.profile_label_en}")
         )
+        # Text, not markup: a value is printed exactly as it was signed.
         for _, zh, en, value in cred.claims:
-            table.add_row(escape(f"{zh} {en}"), escape(value))
-        table.add_row("签发 Issuer", escape(f"{cred.bureau} · {cred.seal_name}"))
+            table.add_row(Text(f"{zh} {en}"), Text(value))
+        table.add_row("签发 Issuer", Text(f"{cred.bureau} · {cred.seal_name}"))
         out.print(table)
     else:
         out.print(

@@ -46,7 +46,7 @@ from credential.errors import (
     SignatureError,
 )
 from credential.jwk import holder_key_from_jwk
-from issuer.service import IssuedResult, Issuer, IssueRequest
+from issuer.service import IssuedResult, Issuer, IssueRequest, china_date
 from issuer.tables import IssuerOffer
 from schemas import get_type
 
@@ -141,7 +141,7 @@ class Offers:
                     )
                 ]
             ) from None
-        checked = ctype.validate(claims, today=now.date())
+        checked = ctype.validate(claims, today=china_date(now))
         code = secrets.token_urlsafe(24)
         nonce = secrets.token_bytes(12)
         sealed = nonce + self._aead().encrypt(

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from piccolo.engine.sqlite import TransactionType
+from piccolo.table import Table
 
 from credential import compact, sdjwt, statuslist
 from credential.algorithms import Signer
@@ -30,6 +31,7 @@ from credential.errors import (
     StatusError,
 )
 from credential.jwk import jwk_from_key
+from issuer.parallel import SigningPool, SignJob, error_from, point
 from issuer.tables import (
     IssuedCredential,
     IssuerAudit,
@@ -94,6 +96,9 @@ class _IdempotencyRace(Exception):
     """Another request with the same idempotency key committed first."""
 
 
+#: Batches from this size are checked and signed by the pool, if there is one.
+_POOL_MIN = 64
+
 #: Rows a statement inserts or looks up at most (bind parameter limits).
 _INSERT_CHUNK = 500
 
@@ -136,6 +141,11 @@ def _b64(data: bytes) -> str:
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
+def china_date(moment: dt.datetime) -> dt.date:
+    """The date in China at ``moment``."""
+    return moment.astimezone(CHINA).date()
+
+
 def _expiry(
     ctype: CredentialType, claims: Mapping[str, Any], now: dt.datetime
 ) -> dt.datetime:
@@ -164,6 +174,8 @@ class Issuer:
     seal_certs: Sequence[x509.Certificate] = ()
     retired: Mapping[str, int] = field(default_factory=dict)
     randbelow: Callable[[int], int] = field(default=secrets.randbelow)
+    #: Worker processes for big batches (see issuer.parallel); None: inline.
+    pool: SigningPool | None = field(default=None, repr=False)
     _published: dict[int, tuple[dt.datetime, str]] = field(
         default_factory=dict, repr=False
     )
@@ -232,13 +244,25 @@ class Issuer:
                 return earlier
         checked: list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]] = []
         failed: list[tuple[int, EsealError]] = []
-        for position, request in enumerate(requests):
-            try:
-                ctype, claims = self._check(request, now)
-            except EsealError as error:
-                failed.append((position, error))
-            else:
-                checked.append((position, request, ctype, claims))
+        if self.pool is not None and len(requests) >= _POOL_MIN:
+            outcomes = await self.pool.check(requests, now)
+            for position, (request, (ok, value)) in enumerate(
+                zip(requests, outcomes, strict=True)
+            ):
+                if ok:
+                    checked.append(
+                        (position, request, get_type(request.type_id), value)
+                    )
+                else:
+                    failed.append((position, error_from(value)))
+        else:
+            for position, request in enumerate(requests):
+                try:
+                    ctype, claims = self.check(request, now)
+                except EsealError as error:
+                    failed.append((position, error))
+                else:
+                    checked.append((position, request, ctype, claims))
         issued: list[tuple[int, IssuedResult]] = []
         if checked or idempotency_key is not None:
             try:
@@ -261,7 +285,7 @@ class Issuer:
             log.info("issued %s credential %s", result.type_id, result.serial)
         return BatchResult(issued=issued, failed=failed)
 
-    def _check(
+    def check(
         self, request: IssueRequest, now: dt.datetime
     ) -> tuple[CredentialType, dict[str, Any]]:
         try:
@@ -274,8 +298,16 @@ class Issuer:
                     )
                 ]
             ) from None
-        claims = ctype.validate(request.claims, today=now.date())
+        # The bureau's dates are China dates: from 00:00 to 08:00 in China the
+        # UTC date is still yesterday.
+        claims = ctype.validate(request.claims, today=china_date(now))
         problems = compact.carriage_problems(ctype, claims)
+        if not problems and _expiry(ctype, claims, now) <= now:
+            problems = [
+                FieldError(
+                    ctype.valid_until_claim or "$", "已过期", "has already passed"
+                )
+            ]
         if problems:
             raise ClaimsError(problems)
         return ctype, claims
@@ -300,20 +332,20 @@ class Issuer:
                         checked, issued, strict=True
                     )
                 ]
-                for start in range(0, len(rows), _INSERT_CHUNK):
-                    await IssuedCredential.insert(*rows[start : start + _INSERT_CHUNK])
-                audit = [
-                    IssuerAudit(
-                        at=now,
-                        actor=issued_by or "-",
-                        action="issue",
-                        target=result.serial,
-                        result="ok",
-                    )
-                    for _, result in issued
-                ]
-                for start in range(0, len(audit), _INSERT_CHUNK):
-                    await IssuerAudit.insert(*audit[start : start + _INSERT_CHUNK])
+                await _insert_many(IssuedCredential, rows)
+                await _insert_many(
+                    IssuerAudit,
+                    [
+                        {
+                            "at": now,
+                            "actor": issued_by or "-",
+                            "action": "issue",
+                            "target": result.serial,
+                            "result": "ok",
+                        }
+                        for _, result in issued
+                    ],
+                )
                 if idempotency_key is not None:
                     await IssuerIdempotency.insert(
                         IssuerIdempotency(
@@ -358,44 +390,62 @@ class Issuer:
             slots = await self._free_indexes(ctype.code, len(members))
             for n, serial, index in zip(members, numbers, slots, strict=True):
                 serials[n], indexes[n] = serial, index
-        issued = []
-        for n, (position, request, ctype, claims) in enumerate(checked):
-            # A credential cannot outlive the seal certificate that signs it:
-            # verifiers refuse it once that certificate has expired.
-            expires = min(
-                _expiry(ctype, claims, now), self.signer_cert.not_valid_after_utc
+        jobs = [
+            SignJob(
+                type_id=ctype.id,
+                claims=claims,
+                serial=serials[n],
+                index=indexes[n],
+                holder_point=point(request.holder_key),
+                now=now,
+                # A credential cannot outlive the seal certificate that signs
+                # it: verifiers refuse it once that certificate has expired.
+                expires=min(
+                    _expiry(ctype, claims, now), self.signer_cert.not_valid_after_utc
+                ),
             )
-            result = self._sign(
-                ctype,
-                claims,
-                serials[n],
-                indexes[n],
-                request.holder_key,
-                now,
-                expires,
-            )
-            issued.append((position, result))
-        return issued
+            for n, (_, request, ctype, claims) in enumerate(checked)
+        ]
+        if self.pool is not None and len(jobs) >= _POOL_MIN:
+            results = await self.pool.sign(jobs)
+        else:
+            results = [
+                self.sign(
+                    checked[n][2],
+                    job.claims,
+                    job.serial,
+                    job.index,
+                    checked[n][1].holder_key,
+                    job.now,
+                    job.expires,
+                )
+                for n, job in enumerate(jobs)
+            ]
+        return [(c[0], r) for c, r in zip(checked, results, strict=True)]
 
     def _row(
         self, result: IssuedResult, request: IssueRequest, issued_by: str
-    ) -> IssuedCredential:
-        return IssuedCredential(
-            serial=result.serial,
-            type_id=result.type_id,
-            status_list=result.status_list,
-            status_index=result.status_index,
-            state="valid",
-            holder=request.holder,
-            subject_hash=self.subject_hash(result.subject),
-            seal_kid=self.signer.kid,
-            issued_at=result.issued_at,
-            expires_at=result.expires_at,
-            sd_jwt=result.sd_jwt,
-            compact=_b64(result.compact),
-            views=json.dumps({name: _b64(view) for name, view in result.views.items()}),
-            issued_by=issued_by,
-        )
+    ) -> dict[str, Any]:
+        return {
+            "serial": result.serial,
+            "type_id": result.type_id,
+            "status_list": result.status_list,
+            "status_index": result.status_index,
+            "state": "valid",
+            "holder": request.holder,
+            "subject_hash": self.subject_hash(result.subject),
+            "seal_kid": self.signer.kid,
+            "issued_at": result.issued_at,
+            "expires_at": result.expires_at,
+            "changed_at": None,
+            "sd_jwt": result.sd_jwt,
+            "compact": _b64(result.compact),
+            "views": json.dumps(
+                {name: _b64(view) for name, view in result.views.items()}
+            ),
+            "issued_by": issued_by,
+            "replaces": "",
+        }
 
     async def _replay(
         self, client: str, key: str, fingerprint: str
@@ -500,7 +550,7 @@ class Issuer:
             chosen |= drawn - taken
         raise RuntimeError("the status list is nearly full; enlarge it")
 
-    def _sign(
+    def sign(
         self,
         ctype: CredentialType,
         claims: Mapping[str, Any],
@@ -533,21 +583,16 @@ class Issuer:
         token = sdjwt.issue(
             payload, disclosable, self.signer, salt=lambda: secrets.token_bytes(16)
         )
-        signed = {
-            profile.id: compact.make_credential(
-                ctype=ctype,
-                claims=claims,
-                serial=serial,
-                status=(ctype.code, index),
-                holder_key=holder_key,
-                iat=iat,
-                exp=exp,
-                signer=self.signer,
-                profile=profile,
-            )
-            for profile in ctype.profiles
-            if compact.view_claims(ctype, profile, claims, iat=iat) is not None
-        }
+        signed = compact.make_credentials(
+            ctype=ctype,
+            claims=claims,
+            serial=serial,
+            status=(ctype.code, index),
+            holder_key=holder_key,
+            iat=iat,
+            exp=exp,
+            signer=self.signer,
+        )
         full = signed.pop(FULL)
         return IssuedResult(
             serial=serial,
@@ -793,6 +838,28 @@ class Issuer:
             iat=iat,
             next_update=iat + self.config.bundle_lifetime,
             seq=int(now.timestamp() * 1_000_000),
+        )
+
+
+async def _insert_many(table: type[Table], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows inside the current transaction: binary COPY on PostgreSQL
+    (a tenth of the cost of INSERT for a batch), chunked INSERTs elsewhere."""
+    if not rows:
+        return
+    engine = table._meta.db
+    current = getattr(engine, "current_transaction", None)
+    transaction = current.get() if current is not None else None
+    if type(engine).__name__ == "PostgresEngine" and transaction is not None:
+        columns = list(rows[0])
+        await transaction.connection.copy_records_to_table(
+            table._meta.tablename,
+            records=[tuple(row[c] for c in columns) for row in rows],
+            columns=columns,
+        )
+        return
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        await table.insert(
+            *(table(**row) for row in rows[start : start + _INSERT_CHUNK])
         )
 
 

@@ -176,7 +176,14 @@ class CredentialType:
         """The type's checks that hold whatever the day, on the claims a view
         shows: what a verifier re-runs on sealed claims, so that nothing the
         issuer would refuse is shown as valid."""
-        problems = []
+        own = {spec.name for spec in self.claims}
+        problems = [
+            error
+            for error in _schema_errors(
+                self._validator, {k: v for k, v in claims.items() if k in own}
+            )
+            if error.en != _MESSAGES["required"][1]
+        ]
         for check in self.checks:
             if check["check"] in ("date_not_future", "date_not_past"):
                 continue  # they depend on the day of issue
@@ -402,6 +409,15 @@ def _check_type_file(data: Mapping[str, Any], claims: tuple[ClaimSpec, ...]) -> 
         raise ValueError(f"{type_id}: duplicate claim name or QR key")
     if data.get("holder_claim", "name") not in by_name:
         raise ValueError(f"{type_id}: holder_claim names no claim")
+    days = data.get("validity_days")
+    if not isinstance(days, int) or isinstance(days, bool) or not 0 < days <= 36_600:
+        raise ValueError(f"{type_id}: validity_days must be 1 to 36600")
+    until = data.get("valid_until_claim")
+    if until is not None and (
+        until not in by_name
+        or by_name[until].encoding not in ("date", "date_or_long_term")
+    ):
+        raise ValueError(f"{type_id}: valid_until_claim must name a date claim")
     for spec in claims:
         _check_claim(type_id, spec, by_name)
     for check in data.get("checks", ()):
@@ -426,8 +442,12 @@ def _check_claim(
             f"{type_id}: {spec.name} needs a QR key of 1 to 23 or a source"
         )
     listed = spec.encoding in ("enum", "text_or_enum")
-    if listed != bool(spec.values) or len(set(spec.values)) != len(spec.values):
-        raise ValueError(f"{type_id}: {spec.name} needs distinct values")
+    if (
+        listed != bool(spec.values)
+        or len(set(spec.values)) != len(spec.values)
+        or not all(isinstance(v, str) and v for v in spec.values)
+    ):
+        raise ValueError(f"{type_id}: {spec.name} needs distinct text values")
 
 
 def _check_check(type_id: str, check: Mapping[str, str], names: set[str]) -> None:
@@ -447,12 +467,12 @@ def _claim(c: Mapping[str, Any]) -> ClaimSpec:
         name=c["name"],
         label_zh=c["label"]["zh-CN"],
         label_en=c["label"]["en"],
-        qr_key=int(c["qr"]["key"]) if "key" in c["qr"] else None,
+        qr_key=_integer(c["qr"]["key"]) if "key" in c["qr"] else None,
         encoding=c["qr"]["encoding"],
         values=tuple(c["qr"].get("values", ())),
         sd=c.get("sd", "allowed"),
         derived_from=c["qr"].get("from", ""),
-        years=int(c["qr"].get("years", 0)),
+        years=_integer(c["qr"].get("years", 0)),
     )
 
 
@@ -614,7 +634,13 @@ def all_types() -> dict[str, CredentialType]:
     if extra:
         try:
             types = load_types(Path(extra), known=types)
-        except (ValueError, KeyError, TypeError) as error:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            jsonschema.exceptions.SchemaError,
+        ) as error:
             # json.JSONDecodeError is a ValueError.  Say which file and why:
             # type files hold no secrets.
             raise ConfigError(

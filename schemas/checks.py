@@ -74,7 +74,11 @@ def parse_date(text: str) -> dt.date:
 
 def text_problem(value: str) -> tuple[str, str] | None:
     """Why a text claim cannot be accepted, in (zh, en), or None."""
-    if any(unicodedata.category(c) in _FORBIDDEN for c in value):
+    # isprintable() is False for every "Other" character (Cc, Cf, Cs, Co,
+    # Cn) and for separators but the space; only then look closer.
+    if not value.isprintable() and any(
+        unicodedata.category(c) in _FORBIDDEN for c in value
+    ):
         return ("含有不允许的字符", "contains characters that are not allowed")
     if value != value.strip() or not value:
         return ("不能为空或以空白开头、结尾", "must not be blank or padded with spaces")

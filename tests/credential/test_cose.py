@@ -189,3 +189,12 @@ def test_arbitrary_bytes_raise_only_eseal_errors(data: bytes) -> None:
         decode_sign1(data)
     except EsealError:
         pass
+
+
+def test_sig_structure_is_the_deterministic_encoding() -> None:
+    from credential import cbor
+    from credential.cose import _sig_structure
+
+    for payload in (b"", b"x" * 23, b"y" * 300, b"z" * 70_000):
+        expected = cbor._reference(["Signature1", b"\xa1\x01&", b"", payload])
+        assert _sig_structure(b"\xa1\x01&", b"", payload) == expected

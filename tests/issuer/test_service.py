@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,9 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from credential import statuslist
 from credential.errors import ClaimsError, EsealError, NotFoundError, StatusError
 from eseal.services import Services
-from issuer.service import IssuedResult, Issuer
+from issuer.service import IssuedResult, Issuer, IssueRequest
 from issuer.tables import IssuedCredential
 from schemas import get_type
+
+from ..conftest import EXAMPLES
 
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
 RESIDENT = get_type("resident-id")
@@ -250,3 +253,25 @@ def test_last_day_of_validity_ends_at_midnight_in_china() -> None:
     expires = _expiry(proof, claims, NOW)
 
     assert expires == dt.datetime(2026, 12, 30, 15, 59, 59, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_dates_are_china_dates_at_the_start_of_the_chinese_day(
+    services: Services,
+) -> None:
+    # 2026-12-04T18:25Z is 02:25 on 5 December in China.
+    moment = dt.datetime(2026, 12, 4, 18, 25, tzinfo=dt.UTC)
+    proof = get_type("no-criminal-record")
+    sample = json.loads((EXAMPLES / "no-criminal-record.json").read_text("utf-8"))
+
+    def check(**change: str) -> None:
+        request = IssueRequest(
+            "no-criminal-record", {**sample, **change}, _holder_key()
+        )
+        services.issuer.check(request, moment)
+
+    check(issue_date="2026-12-05", valid_until="2027-03-05")
+    with pytest.raises(ClaimsError) as raised:
+        check(issue_date="2026-12-01", valid_until="2026-12-04")
+    assert [e.field for e in raised.value.errors] == ["valid_until"]
+    assert proof.valid_until_claim == "valid_until"

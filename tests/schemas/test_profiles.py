@@ -103,6 +103,16 @@ BAD_FILES = {
     "code_as_text": _set(["code"], "1"),
     "holder_claim_unknown": _set(["holder_claim"], "nickname"),
     "qr_key_beyond_23": _set(["claims", 0, "qr", "key"], 40),
+    "qr_key_bool": _set(["claims", 0, "qr", "key"], True),
+    "qr_key_float": _set(["claims", 0, "qr", "key"], 1.5),
+    "years_float": _bad_attested(years=18.7),
+    "validity_days_zero": _set(["validity_days"], 0),
+    "validity_days_huge": _set(["validity_days"], 10**9),
+    "valid_until_claim_is_text": _set(["valid_until_claim"], "name"),
+    "valid_until_claim_unknown": _set(["valid_until_claim"], "until"),
+    "ethnicity_values_numbers": _set(
+        ["claims", 2, "qr"], {"key": 3, "encoding": "enum", "values": [1, 2]}
+    ),
     "profile_names_an_unknown_claim": _add_profile(["name", "shoe_size"]),
     "profile_shows_nothing": _add_profile([]),
     "profile_code_reused": _add_profile(["name"], code=1),
@@ -304,3 +314,82 @@ def test_sealed_claims_that_break_the_types_rules_are_malformed(
     with pytest.raises(DecodeError) as raised:
         verify_qr(text, make_trust(seal), POLICY, now=NOW, type_lookup=type_by_code)
     assert raised.value.reason == Reason.MALFORMED
+
+
+def test_a_broken_type_file_in_the_types_folder_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credential.errors import ConfigError
+    from schemas import all_types
+
+    data = json.loads(RESIDENT_FILE.read_text("utf-8"))
+    data.update(id="broken", code=99, serial_prefix="BRK", json_schema={"type": 5})
+    (tmp_path / "broken.json").write_text(json.dumps(data), "utf-8")
+    monkeypatch.setenv("ESEAL_TYPES_DIR", str(tmp_path))
+    all_types.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as raised:
+            all_types()
+        assert "ESEAL_TYPES_DIR" in raised.value.detail
+    finally:
+        monkeypatch.delenv("ESEAL_TYPES_DIR")
+        all_types.cache_clear()
+
+
+def test_a_view_whose_claims_were_all_left_out_is_not_made() -> None:
+    partial = {k: v for k, v in CLAIMS.items() if k not in ("name", "id_number")}
+    signed = compact.make_credentials(
+        ctype=RESIDENT,
+        claims=partial,
+        serial="SFZ202600000001",
+        status=(1, 5),
+        holder_key=holder().public_key(),  # type: ignore[arg-type]
+        iat=NOW - DAY,
+        exp=NOW + DAY,
+        signer=make_seal().signer,
+    )
+    assert set(signed) == {"full", "age_over_18"}
+
+
+def test_make_credentials_signs_the_same_payloads_as_make_credential() -> None:
+    seal, key = make_seal(), holder().public_key()
+    common = dict(
+        ctype=RESIDENT,
+        claims=CLAIMS,
+        serial="SFZ202600000001",
+        status=(1, 5),
+        holder_key=key,
+        iat=NOW - DAY,
+        exp=NOW + DAY,
+        signer=seal.signer,
+    )
+    together = compact.make_credentials(**common)  # type: ignore[arg-type]
+    for profile in RESIDENT.profiles:
+        one = compact.make_credential(**common, profile=profile)  # type: ignore[arg-type]
+        assert (
+            cose.decode_sign1(one).payload
+            == cose.decode_sign1(together[profile.id]).payload
+        )
+
+
+def test_claims_too_long_together_for_a_qr_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert compact.carriage_problems(RESIDENT, CLAIMS) == []
+    size = len(cbor.dumps(compact.encode_claims(RESIDENT, CLAIMS)))
+    monkeypatch.setattr(compact, "MAX_CLAIM_BYTES", size - 1)
+
+    problems = compact.carriage_problems(RESIDENT, CLAIMS)
+
+    assert [p.field for p in problems] == ["$"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"name": "王" * 31}, "name"), ({"address": "北" * 71}, "address")],
+)
+def test_sealed_claims_beyond_the_schemas_limits_are_malformed(
+    change: dict[str, str], field: str
+) -> None:
+    problems = RESIDENT.recheck({**CLAIMS, **change})
+    assert [p.field for p in problems] == [field]
