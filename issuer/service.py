@@ -96,6 +96,13 @@ class _IdempotencyRace(Exception):
     """Another request with the same idempotency key committed first."""
 
 
+class _SlotTaken(Exception):
+    """Another issuer process recorded one of the batch's status slots first."""
+
+
+_SLOT_ATTEMPTS = 3
+
+
 #: Batches from this size are checked and signed by the pool, if there is one.
 _POOL_MIN = 64
 
@@ -128,9 +135,17 @@ def _replayed_error(reason: str, fields: list[list[str]]) -> EsealError:
     return EsealError(Reason(reason))
 
 
-def _is_unique_violation(error: BaseException) -> bool:
-    name = type(error).__name__
-    return name in ("UniqueViolationError", "IntegrityError")
+def _unique_violation(error: BaseException) -> str | None:
+    """Which uniqueness rule a failed write broke: idempotency, slot, or None."""
+    if type(error).__name__ not in ("UniqueViolationError", "IntegrityError"):
+        return None
+    # asyncpg names the constraint; SQLite names the columns.
+    text = f"{getattr(error, 'constraint_name', '')} {error}"
+    if "idempotency" in text:
+        return "idempotency"
+    if "status_slot" in text or "status_index" in text:
+        return "slot"
+    return None
 
 
 def _b64(data: bytes) -> str:
@@ -179,6 +194,7 @@ class Issuer:
     _published: dict[int, tuple[dt.datetime, str]] = field(
         default_factory=dict, repr=False
     )
+    _in_flight: dict[int, set[int]] = field(default_factory=dict, repr=False)
 
     def status_uri(self, list_id: int) -> str:
         return f"{self.config.issuer_url}/status-lists/{list_id}"
@@ -242,6 +258,52 @@ class Issuer:
             earlier = await self._replay(issued_by, idempotency_key, fingerprint)
             if earlier is not None:
                 return earlier
+        checked, failed = await self._check_all(requests, now)
+        issued: list[tuple[int, IssuedResult]] = []
+        for attempt in range(_SLOT_ATTEMPTS):
+            if not (checked or idempotency_key is not None):
+                break
+            # Serials and status slots are taken before signing and outside
+            # the recording transaction, so that one batch is signed while
+            # another is being recorded.  A batch that fails leaves a gap in
+            # the serials, never a credential returned and not recorded.
+            serials, slots = await self._allocate(checked, now)
+            try:
+                issued = await self._sign_all(checked, serials, slots, now)
+                issued = await self._record(
+                    checked,
+                    issued,
+                    now,
+                    issued_by,
+                    idempotency_key,
+                    fingerprint,
+                    failed,
+                    within,
+                )
+                break
+            except _IdempotencyRace:
+                earlier = await self._replay(
+                    issued_by, idempotency_key or "", fingerprint
+                )
+                assert earlier is not None
+                return earlier
+            except _SlotTaken:
+                # Another issuer process drew the same slot at the same time.
+                if attempt == _SLOT_ATTEMPTS - 1:
+                    raise
+                log.info("status slot taken meanwhile; signing the batch again")
+            finally:
+                self._release(slots)
+        for _, result in issued:
+            log.info("issued %s credential %s", result.type_id, result.serial)
+        return BatchResult(issued=issued, failed=failed)
+
+    async def _check_all(
+        self, requests: Sequence[IssueRequest], now: dt.datetime
+    ) -> tuple[
+        list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
+        list[tuple[int, EsealError]],
+    ]:
         checked: list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]] = []
         failed: list[tuple[int, EsealError]] = []
         if self.pool is not None and len(requests) >= _POOL_MIN:
@@ -263,27 +325,7 @@ class Issuer:
                     failed.append((position, error))
                 else:
                     checked.append((position, request, ctype, claims))
-        issued: list[tuple[int, IssuedResult]] = []
-        if checked or idempotency_key is not None:
-            try:
-                issued = await self._record(
-                    checked,
-                    now,
-                    issued_by,
-                    idempotency_key,
-                    fingerprint,
-                    failed,
-                    within,
-                )
-            except _IdempotencyRace:
-                earlier = await self._replay(
-                    issued_by, idempotency_key or "", fingerprint
-                )
-                assert earlier is not None
-                return earlier
-        for _, result in issued:
-            log.info("issued %s credential %s", result.type_id, result.serial)
-        return BatchResult(issued=issued, failed=failed)
+        return checked, failed
 
     def check(
         self, request: IssueRequest, now: dt.datetime
@@ -315,6 +357,7 @@ class Issuer:
     async def _record(
         self,
         checked: Sequence[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
+        issued: list[tuple[int, IssuedResult]],
         now: dt.datetime,
         issued_by: str,
         idempotency_key: str | None,
@@ -325,7 +368,6 @@ class Issuer:
         engine = IssuedCredential._meta.db
         try:
             async with engine.transaction(**_write_transaction(engine)):
-                issued = await self._allocate_and_sign(checked, now)
                 rows = [
                     self._row(result, request, issued_by)
                     for (_, request, _, _), (_, result) in zip(
@@ -367,29 +409,45 @@ class Issuer:
                 if within is not None:
                     await within([result for _, result in issued])
         except Exception as error:
-            if idempotency_key is not None and _is_unique_violation(error):
+            violated = _unique_violation(error)
+            if violated == "idempotency":
                 raise _IdempotencyRace from error
+            if violated == "slot":
+                raise _SlotTaken from error
             raise
         return issued
 
-    async def _allocate_and_sign(
+    async def _allocate(
         self,
         checked: Sequence[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
         now: dt.datetime,
-    ) -> list[tuple[int, IssuedResult]]:
+    ) -> tuple[dict[int, str], dict[int, tuple[int, int]]]:
         by_type: dict[str, list[int]] = {}
         for n, (_, _, ctype, _) in enumerate(checked):
             by_type.setdefault(ctype.id, []).append(n)
         serials: dict[int, str] = {}
-        indexes: dict[int, int] = {}
-        # Types in a fixed order, so that two batches lock counters alike.
+        slots: dict[int, tuple[int, int]] = {}
         for type_id in sorted(by_type):
             members = by_type[type_id]
             ctype = checked[members[0]][2]
             numbers = await self._next_serials(ctype, now, len(members))
-            slots = await self._free_indexes(ctype.code, len(members))
-            for n, serial, index in zip(members, numbers, slots, strict=True):
-                serials[n], indexes[n] = serial, index
+            drawn = await self._free_indexes(ctype.code, len(members))
+            for n, serial, index in zip(members, numbers, drawn, strict=True):
+                serials[n], slots[n] = serial, (ctype.code, index)
+        return serials, slots
+
+    def _release(self, slots: Mapping[int, tuple[int, int]]) -> None:
+        for list_id, index in slots.values():
+            self._in_flight.get(list_id, set()).discard(index)
+
+    async def _sign_all(
+        self,
+        checked: Sequence[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
+        serials: Mapping[int, str],
+        slots: Mapping[int, tuple[int, int]],
+        now: dt.datetime,
+    ) -> list[tuple[int, IssuedResult]]:
+        indexes = {n: slot[1] for n, slot in slots.items()}
         jobs = [
             SignJob(
                 type_id=ctype.id,
@@ -527,9 +585,12 @@ class Issuer:
         # row lock taken above serialises issuers of one type; the unique
         # index on (status_list, status_index) is the last word.
         chosen: set[int] = set()
+        # Slots drawn by this process's batches not yet recorded.
+        in_flight = self._in_flight.setdefault(list_id, set())
         for _ in range(64):
             wanted = count - len(chosen)
             if wanted == 0:
+                in_flight |= chosen
                 return list(chosen)
             drawn = {
                 self.randbelow(self.config.status_list_size) for _ in range(wanted)
