@@ -276,11 +276,39 @@ def keys_retire(
 
 @app.command("issue")
 def issue(
-    type_id: Annotated[str, typer.Argument(help="Credential type, e.g. resident-id")],
-    claims: Annotated[Path, typer.Option(help="JSON file with the claims")],
-    holder: Annotated[str, typer.Option(help="Wallet account that will hold it")],
+    type_id: Annotated[
+        str | None, typer.Argument(help="Credential type, e.g. resident-id")
+    ] = None,
+    claims: Annotated[
+        Path | None, typer.Option(help="JSON file with the claims")
+    ] = None,
+    holder: Annotated[
+        str | None, typer.Option(help="Wallet account that will hold it")
+    ] = None,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV (a header of claim names, holder, and optionally type and "
+            "holder_key) or JSON lines ({type, holder, holder_key, claims}) "
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="With --batch: write what was issued, one JSON a line"
+        ),
+    ] = None,
+    chunk: Annotated[
+        int, typer.Option(help="With --batch: credentials a transaction")
+    ] = 500,
 ) -> None:
-    """Issue a credential into a resident's wallet."""
+    """Issue a credential into a resident's wallet, or a whole batch from a file."""
+    if batch is not None:
+        _issue_batch(batch, type_id, out_file, max(1, min(chunk, 5000)))
+        return
+    if type_id is None or claims is None or holder is None:
+        err.print("[red]give TYPE, --claims and --holder, or --batch FILE[/red]")
+        raise typer.Exit(2)
     try:
         data = json.loads(claims.read_text("utf-8"))
     except (OSError, ValueError) as error:
@@ -301,6 +329,41 @@ def issue(
     _run(work)
 
 
+def _issue_batch(
+    source: Path, type_id: str | None, out_file: Path | None, chunk: int
+) -> None:
+    from eseal.batch import issue_file, read_batch
+
+    try:
+        lines = read_batch(source, default_type=type_id)
+    except (OSError, UnicodeDecodeError) as error:
+        err.print(f"[red]cannot read the batch file: {type(error).__name__}[/red]")
+        raise typer.Exit(2) from None
+    if out_file is not None:
+        # What was issued holds personal data: owner only.
+        out_file.touch(mode=0o600, exist_ok=True)
+        out_file.chmod(0o600)
+
+    async def work(settings: Settings) -> tuple[int, list[tuple[int, str, str]]]:
+        return await issue_file(
+            settings, lines, chunk=chunk, out_file=out_file, console=err
+        )
+
+    issued, failures = _run(work)
+    out.print(f"issued {issued} of {len(lines)}")
+    if failures:
+        table = Table(title=f"{len(failures)} lines refused")
+        table.add_column("line", justify="right")
+        table.add_column("reason")
+        table.add_column("why")
+        for number, reason, why in failures[:200]:
+            table.add_row(str(number), reason, Text(why))
+        err.print(table)
+        if len(failures) > 200:
+            err.print(f"… and {len(failures) - 200} more")
+        raise typer.Exit(1)
+
+
 @app.command("revoke")
 def revoke(serial: str) -> None:
     """Revoke a credential; export and import a fresh trust bundle to tell counters."""
@@ -312,15 +375,64 @@ def revoke(serial: str) -> None:
     _run(work)
 
 
-@issuer_app.command("api-key")
-def api_key(name: str, role: Annotated[str, typer.Option()] = "officer") -> None:
-    """Create an issuer API key; it is shown once and stored hashed."""
-    from issuer.app import create_api_key
+clients_app = typer.Typer(no_args_is_help=True, help="Issuer API clients and roles")
+issuer_app.add_typer(clients_app, name="clients")
+
+
+@clients_app.command("add")
+def clients_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="officer, auditor or admin")] = "officer",
+) -> None:
+    """Make an API client with one role; its key is shown once, stored hashed."""
+    from issuer.access import audit, create_client
 
     async def work(settings: Settings) -> None:
-        out.print(await create_api_key(name, role, now=utcnow()))
+        key = await create_client(name, role, now=utcnow())
+        await audit("cli", "client_add", name, "ok", now=utcnow())
+        out.print(key)
 
     _run(work)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """The clients, their roles, and whether their keys still work."""
+    from issuer.access import list_clients
+
+    async def work(settings: Settings) -> None:
+        table = Table()
+        for column in ("name", "role", "created", "revoked"):
+            table.add_column(column)
+        for row in await list_clients():
+            revoked = row["revoked_at"].isoformat() if row["revoked_at"] else ""
+            table.add_row(
+                Text(row["name"]), row["role"], row["created_at"].isoformat(), revoked
+            )
+        out.print(table)
+
+    _run(work)
+
+
+@clients_app.command("revoke")
+def clients_revoke(name: str) -> None:
+    """Stop a client's key from working."""
+    from issuer.access import audit, revoke_client
+
+    async def work(settings: Settings) -> None:
+        if not await revoke_client(name, now=utcnow()):
+            err.print("[red]no such client[/red]")
+            raise typer.Exit(2)
+        await audit("cli", "client_revoke", name, "ok", now=utcnow())
+        out.print(Text(f"{name} revoked"))
+
+    _run(work)
+
+
+@issuer_app.command("api-key")
+def api_key(name: str, role: Annotated[str, typer.Option()] = "officer") -> None:
+    """Create an issuer API key (the same as `eseal issuer clients add`)."""
+    clients_add(name, role)
 
 
 # -- wallet -----------------------------------------------------------------

@@ -68,6 +68,7 @@ def make_issuer(settings: Settings) -> Issuer:
             issuer_url=settings.issuer_url,
             status_list_size=settings.status_list_size,
             subject_key=settings.secret("subject_hash_key"),
+            status_ttl=settings.status_ttl,
         ),
     )
 

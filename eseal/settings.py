@@ -46,6 +46,10 @@ class Settings:
     root_days: int = 7300
     bureau: str = "泰安市公安局"
     seal_name: str = "电子证明专用章"
+    #: Processes that check and sign big batches (0: sign in the caller).
+    signing_workers: int = 0
+    #: Seconds a published status list is reused before it is rebuilt.
+    status_ttl: int = 60
 
     def passphrase(self) -> bytes:
         """The seal key passphrase, from the environment or a file it names."""
@@ -156,4 +160,6 @@ def load() -> Settings:
         root_days=_int("ESEAL_ROOT_DAYS", 7300, 1, 10950),
         bureau=os.environ.get("ESEAL_BUREAU", "泰安市公安局"),
         seal_name=os.environ.get("ESEAL_SEAL_NAME", "电子证明专用章"),
+        signing_workers=_int("ESEAL_SIGNING_WORKERS", os.cpu_count() or 1, 0, 64),
+        status_ttl=_int("ESEAL_STATUS_TTL", 60, 1, 86400),
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -367,7 +369,7 @@ class Issuer:
     ) -> list[tuple[int, IssuedResult]]:
         engine = IssuedCredential._meta.db
         try:
-            async with engine.transaction(**_write_transaction(engine)):
+            async with write_transaction(engine):
                 rows = [
                     self._row(result, request, issued_by)
                     for (_, request, _, _), (_, result) in zip(
@@ -683,7 +685,7 @@ class Issuer:
             raise ValueError(state)
         action = {"revoked": "revoke", "suspended": "suspend", "valid": "reinstate"}
         engine = IssuedCredential._meta.db
-        async with engine.transaction(**_write_transaction(engine)):
+        async with write_transaction(engine):
             row = (
                 await IssuedCredential.select(IssuedCredential.state)
                 .where(IssuedCredential.serial == serial)
@@ -922,6 +924,33 @@ async def _insert_many(table: type[Table], rows: Sequence[dict[str, Any]]) -> No
         await table.insert(
             *(table(**row) for row in rows[start : start + _INSERT_CHUNK])
         )
+
+
+@asynccontextmanager
+async def write_transaction(engine: Any) -> AsyncIterator[None]:
+    """A write transaction that leaves no trace when its connection is cut.
+
+    Piccolo keeps a transaction "current" (and its pooled connection taken)
+    when the rollback itself fails, as it does once the server has closed
+    the connection; every later query of the task would then use the dead
+    connection.  Here the transaction is forgotten and the connection given
+    back whatever happened.
+    """
+    current = getattr(engine, "current_transaction", None)
+    before = current.get() if current is not None else None
+    try:
+        async with engine.transaction(**_write_transaction(engine)):
+            yield
+    finally:
+        left = current.get() if current is not None else None
+        if current is not None and left is not before:
+            current.set(before)
+            connection = getattr(left, "connection", None)
+            pool = getattr(engine, "pool", None)
+            with contextlib.suppress(Exception):
+                if connection is not None and pool is not None:
+                    await pool.release(connection)
+            log.warning("a database transaction ended with its connection lost")
 
 
 def _write_transaction(engine: object) -> dict[str, Any]:
