@@ -557,6 +557,8 @@ def _print_outcome(outcome: Any) -> None:
         )
         table.add_column("项目 Field")
         table.add_column("内容 Value", overflow="fold")
+        if cred.number:
+            table.add_row("证明编号 Number", Text(cred.number))
         table.add_row(
             "出示内容 Shown", Text(f"{cred.profile_label_zh} {cred.profile_label_en}")
         )

@@ -38,7 +38,7 @@ from issuer.access import (
 )
 from issuer.offers import PRE_AUTHORIZED_GRANT, Offers
 from issuer.service import BatchResult, IssuedResult, Issuer, IssueRequest
-from schemas import CredentialType, all_types
+from schemas import CredentialType, all_types, get_type
 from web import exception_handlers, read_json
 from web.docs import ISSUER_API_KEY
 
@@ -61,8 +61,10 @@ async def create_api_key(name: str, role: str, *, now: dt.datetime) -> str:
 
 
 def result_json(result: IssuedResult) -> dict[str, object]:
+    number = get_type(result.type_id).document_number(result.serial)
     return {
         "serial": result.serial,
+        **({"number": number} if number else {}),
         "type": result.type_id,
         "issued_at": result.issued_at.isoformat(),
         "expires_at": result.expires_at.isoformat(),

@@ -112,6 +112,13 @@ _POOL_MIN = 64
 _INSERT_CHUNK = 500
 
 
+def _number(type_id: str, serial: str) -> str:
+    try:
+        return get_type(type_id).document_number(serial)
+    except NotFoundError:
+        return ""
+
+
 def _fingerprint(requests: Sequence[IssueRequest]) -> str:
     """A hash of what was asked, so that a reused idempotency key is noticed."""
     digest = hashlib.sha256()
@@ -817,9 +824,11 @@ class Issuer:
             state = row["state"]
             if state == "valid" and row["expires_at"] <= now:
                 state = "expired"
+            number = _number(row["type_id"], row["serial"])
             shown.append(
                 {
                     "serial": row["serial"],
+                    **({"number": number} if number else {}),
                     "type": row["type_id"],
                     "state": state,
                     "holder": row["holder"],

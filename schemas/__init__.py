@@ -106,8 +106,18 @@ class CredentialType:
     template: str | None = None
     #: The claim a card face shows as the holder's name.
     holder_claim: str = "name"
+    #: How a proof's number is written, e.g. 泰公(无犯)证字〔{year}〕第{number:06d}号.
+    number_format: str = ""
     description_zh: str = ""
     description_en: str = ""
+
+    def document_number(self, serial: str) -> str:
+        """The number printed on a proof, in the bureau's style, or "" for a
+        type without one.  SFZ202600000123 is year 2026, number 123."""
+        digits = serial.removeprefix(self.serial_prefix)
+        if not self.number_format or len(digits) != 12 or not digits.isdigit():
+            return ""
+        return self.number_format.format(year=digits[:4], number=int(digits[4:]))
 
     def profile(self, profile_id: str) -> Profile:
         for profile in self.profiles:
@@ -409,6 +419,13 @@ def _check_type_file(data: Mapping[str, Any], claims: tuple[ClaimSpec, ...]) -> 
         raise ValueError(f"{type_id}: duplicate claim name or QR key")
     if data.get("holder_claim", "name") not in by_name:
         raise ValueError(f"{type_id}: holder_claim names no claim")
+    fmt = data.get("number_format", "")
+    try:
+        str(fmt).format(year="2026", number=1)
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(
+            f"{type_id}: number_format may use {{year}} and {{number}}"
+        ) from None
     days = data.get("validity_days")
     if not isinstance(days, int) or isinstance(days, bool) or not 0 < days <= 36_600:
         raise ValueError(f"{type_id}: validity_days must be 1 to 36600")
@@ -530,6 +547,7 @@ def _parse_type(data: Mapping[str, Any]) -> CredentialType:
         profiles=profiles,
         template=data.get("template"),
         holder_claim=data.get("holder_claim", "name"),
+        number_format=data.get("number_format", ""),
         description_zh=data.get("description", {}).get("zh-CN", ""),
         description_en=data.get("description", {}).get("en", ""),
     )

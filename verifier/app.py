@@ -69,7 +69,8 @@ def _result_html(outcome: Outcome) -> str:
         f'<p class="profile" data-profile="{html.escape(cred.profile)}">'
         f"出示内容 Shown: {html.escape(cred.profile_label_zh)} · "
         f"{html.escape(cred.profile_label_en)}</p>"
-        f"<dl>{rows}</dl>"
+        + (f'<p class="number">{html.escape(cred.number)}</p>' if cred.number else "")
+        + f"<dl>{rows}</dl>"
         f"<p>{html.escape(cred.bureau)} · {html.escape(cred.seal_name)}</p>"
         f"</section>{footer}"
     )

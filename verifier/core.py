@@ -56,6 +56,7 @@ class VerifiedCredential:
     profile: str = "full"
     profile_label_zh: str = "全部信息"
     profile_label_en: str = "Full"
+    number: str = ""  # a proof's number in the bureau's style
 
 
 #: The checks in the order they run; a result lists each with its outcome.
@@ -108,6 +109,7 @@ class Outcome:
                 "type": cred.type_id,
                 "type_name": {"zh-CN": cred.type_name_zh, "en": cred.type_name_en},
                 "serial": cred.serial,
+                **({"number": cred.number} if cred.number else {}),
                 "profile": {
                     "id": cred.profile,
                     "label": {
@@ -237,6 +239,7 @@ def verify_qr(
         profile=profile.id,
         profile_label_zh=profile.label_zh,
         profile_label_en=profile.label_en,
+        number=ctype.document_number(compact.unpack_serial(ctype, cred.packed_serial)),
     )
 
 

@@ -314,3 +314,23 @@ def test_one_wrong_field_is_refused_by_name(
     (error,) = raised.value.errors
     assert error.zh and error.en
     assert bad_value not in error.zh + error.en
+
+
+@pytest.mark.parametrize("type_id", sorted(PROOFS))
+def test_a_proof_has_a_number_in_the_bureaus_style(type_id: str) -> None:
+    ctype = TYPES[type_id]
+    number = ctype.document_number(f"{ctype.serial_prefix}202600000123")
+    assert number.startswith("泰公(") and "〔2026〕第000123号" in number
+
+
+def test_a_card_has_no_proof_number() -> None:
+    assert TYPES["resident-id"].document_number("SFZ202600000123") == ""
+
+
+def test_a_proof_number_is_shown_by_the_verifier(seal: Seal, trust: Trust) -> None:
+    ctype = TYPES["no-criminal-record"]
+    text = _present(ctype, seal, holder())
+
+    verified = verify_qr(text, trust, POLICY, now=NOW, type_lookup=_by_code)
+
+    assert verified.number == "泰公(无犯)证字〔2026〕第000042号"
