@@ -29,7 +29,7 @@ from credential.errors import ClaimsError, EsealError, FieldError, Reason
 if TYPE_CHECKING:
     from issuer.service import IssuedResult, Issuer, IssueRequest
 
-__all__ = ["SigningPool", "point", "unpoint"]
+__all__ = ["CheckAndSign", "SignJob", "SigningPool", "error_from", "point", "unpoint"]
 
 #: Work items sent to a worker at once: big enough to amortise the pipe,
 #: small enough that both workers stay busy to the end of a batch.
@@ -106,6 +106,47 @@ def _sign_slice(jobs: Sequence[SignJob]) -> list[IssuedResult]:
 _NO_KEY: Any = None
 
 
+def _check_and_sign_slice(jobs: Sequence[CheckAndSign]) -> list[tuple[bool, Any]]:
+    from issuer.service import IssueRequest
+
+    assert _issuer is not None
+    done: list[tuple[bool, Any]] = []
+    for job in jobs:
+        holder = unpoint(job.holder_point)
+        try:
+            ctype, claims = _issuer.check(
+                IssueRequest(job.type_id, job.claims, holder), job.now
+            )
+        except EsealError as error:
+            done.append((False, _error_parts(error)))
+            continue
+        done.append(
+            (
+                True,
+                _issuer.sign(
+                    ctype,
+                    claims,
+                    job.serial,
+                    job.index,
+                    holder,
+                    job.now,
+                    _issuer.expiry(ctype, claims, job.now),
+                ),
+            )
+        )
+    return done
+
+
+@dataclass(frozen=True)
+class CheckAndSign:
+    type_id: str
+    claims: object
+    serial: str
+    index: int
+    holder_point: bytes
+    now: dt.datetime
+
+
 @dataclass(frozen=True)
 class SignJob:
     type_id: str
@@ -133,6 +174,11 @@ class SigningPool:
     ) -> list[tuple[bool, Any]]:
         items = [(r.type_id, r.claims) for r in requests]
         return await self._map(_check_slice, items, now)
+
+    async def check_and_sign(
+        self, jobs: Sequence[CheckAndSign]
+    ) -> list[tuple[bool, Any]]:
+        return await self._map(_check_and_sign_slice, list(jobs))
 
     async def sign(self, jobs: Sequence[SignJob]) -> list[IssuedResult]:
         return await self._map(_sign_slice, list(jobs))

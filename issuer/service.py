@@ -33,7 +33,7 @@ from credential.errors import (
     StatusError,
 )
 from credential.jwk import jwk_from_key
-from issuer.parallel import SigningPool, SignJob, error_from, point
+from issuer.parallel import CheckAndSign, SigningPool, SignJob, error_from, point
 from issuer.tables import (
     IssuedCredential,
     IssuerAudit,
@@ -110,6 +110,12 @@ _POOL_MIN = 64
 
 #: Rows a statement inserts or looks up at most (bind parameter limits).
 _INSERT_CHUNK = 500
+
+
+def _unknown_type() -> ClaimsError:
+    return ClaimsError(
+        [FieldError("type", "不是已知的凭证类型", "is not a known credential type")]
+    )
 
 
 def _number(type_id: str, serial: str) -> str:
@@ -267,8 +273,16 @@ class Issuer:
             earlier = await self._replay(issued_by, idempotency_key, fingerprint)
             if earlier is not None:
                 return earlier
-        checked, failed = await self._check_all(requests, now)
+        pooled = self.pool is not None and len(requests) >= _POOL_MIN
+        if pooled:
+            # The workers check and sign in one pass; serials and slots are
+            # drawn for every request of a known type first, so a refused
+            # one leaves a gap in the serials.
+            checked, failed = self._known_types(requests)
+        else:
+            checked, failed = await self._check_all(requests, now)
         issued: list[tuple[int, IssuedResult]] = []
+        refused: list[tuple[int, EsealError]] = []
         for attempt in range(_SLOT_ATTEMPTS):
             if not (checked or idempotency_key is not None):
                 break
@@ -278,15 +292,21 @@ class Issuer:
             # the serials, never a credential returned and not recorded.
             serials, slots = await self._allocate(checked, now)
             try:
-                issued = await self._sign_all(checked, serials, slots, now)
+                signed = checked
+                if pooled:
+                    signed, issued, refused = await self._check_and_sign(
+                        checked, serials, slots, now
+                    )
+                else:
+                    issued = await self._sign_all(checked, serials, slots, now)
                 issued = await self._record(
-                    checked,
+                    signed,
                     issued,
                     now,
                     issued_by,
                     idempotency_key,
                     fingerprint,
-                    failed,
+                    sorted([*failed, *refused], key=lambda item: item[0]),
                     within,
                 )
                 break
@@ -303,9 +323,65 @@ class Issuer:
                 log.info("status slot taken meanwhile; signing the batch again")
             finally:
                 self._release(slots)
+        failed = sorted([*failed, *refused], key=lambda item: item[0])
         for _, result in issued:
             log.info("issued %s credential %s", result.type_id, result.serial)
         return BatchResult(issued=issued, failed=failed)
+
+    def _known_types(
+        self, requests: Sequence[IssueRequest]
+    ) -> tuple[
+        list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
+        list[tuple[int, EsealError]],
+    ]:
+        known: list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]] = []
+        unknown: list[tuple[int, EsealError]] = []
+        for position, request in enumerate(requests):
+            try:
+                known.append((position, request, get_type(request.type_id), {}))
+            except NotFoundError:
+                unknown.append((position, _unknown_type()))
+        return known, unknown
+
+    async def _check_and_sign(
+        self,
+        checked: Sequence[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
+        serials: Mapping[int, str],
+        slots: Mapping[int, tuple[int, int]],
+        now: dt.datetime,
+    ) -> tuple[
+        list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
+        list[tuple[int, IssuedResult]],
+        list[tuple[int, EsealError]],
+    ]:
+        assert self.pool is not None
+        jobs = [
+            CheckAndSign(
+                type_id=ctype.id,
+                claims=request.claims,
+                serial=serials[n],
+                index=slots[n][1],
+                holder_point=point(request.holder_key),
+                now=now,
+            )
+            for n, (_, request, ctype, _) in enumerate(checked)
+        ]
+        outcomes = await self.pool.check_and_sign(jobs)
+        signed, issued, refused = [], [], []
+        for entry, (ok, value) in zip(checked, outcomes, strict=True):
+            if ok:
+                signed.append(entry)
+                issued.append((entry[0], value))
+            else:
+                refused.append((entry[0], error_from(value)))
+        return signed, issued, refused
+
+    def expiry(
+        self, ctype: CredentialType, claims: Mapping[str, Any], now: dt.datetime
+    ) -> dt.datetime:
+        """When a credential ends: its type's validity or its own valid-until
+        date, and never after the seal certificate that signs it."""
+        return min(_expiry(ctype, claims, now), self.signer_cert.not_valid_after_utc)
 
     async def _check_all(
         self, requests: Sequence[IssueRequest], now: dt.datetime
@@ -342,13 +418,7 @@ class Issuer:
         try:
             ctype = get_type(request.type_id)
         except NotFoundError:
-            raise ClaimsError(
-                [
-                    FieldError(
-                        "type", "不是已知的凭证类型", "is not a known credential type"
-                    )
-                ]
-            ) from None
+            raise _unknown_type() from None
         # The bureau's dates are China dates: from 00:00 to 08:00 in China the
         # UTC date is still yesterday.
         claims = ctype.validate(request.claims, today=china_date(now))
