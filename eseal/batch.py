@@ -33,11 +33,16 @@ from issuer.app import result_json
 from issuer.parallel import SigningPool
 from issuer.service import IssuedResult, IssueRequest
 from keys.store import FileSigner
+from schemas.checks import text_problem
 
-__all__ = ["BatchLine", "issue_file", "read_batch"]
+__all__ = ["BatchFileError", "BatchLine", "issue_file", "read_batch"]
 
 #: The largest batch file read: 10 million short lines is far beyond a day's work.
 MAX_FILE = 2 * 1024**3
+
+
+class BatchFileError(Exception):
+    """The file as a whole cannot be read as a batch."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,8 @@ def read_batch(path: Path, *, default_type: str | None) -> list[BatchLine]:
 
 def _json_lines(text: str) -> list[BatchLine]:
     lines = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: JSON strings may hold U+2028 and friends.
+    for number, raw in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
         if not raw.strip():
             continue
         try:
@@ -87,12 +93,22 @@ def _json_lines(text: str) -> list[BatchLine]:
 
 def _csv_rows(text: str) -> list[BatchLine]:
     reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    if len(set(header)) != len(header):
+        raise BatchFileError("the CSV header names a column twice")
+    if "holder" not in header:
+        raise BatchFileError("the CSV needs a header row with a holder column")
     lines = []
     for row in reader:
         body: dict[str, Any] = {"claims": {}}
+        if None in row or any(value is None for value in row.values()):
+            # More or fewer cells than the header: a stray comma, most likely.
+            problem = EsealError(
+                Reason.BAD_REQUEST, "the row has not as many cells as the header"
+            )
+            lines.append(BatchLine(reader.line_num, None, problem))
+            continue
         for name, value in row.items():
-            if name is None or value is None:
-                continue  # a row longer or shorter than the header
             if name in ("type", "holder"):
                 body[name] = value
             elif name == "holder_key":
@@ -117,7 +133,12 @@ def _failure(number: int, error: EsealError) -> tuple[int, str, str]:
         why = "; ".join(f"{e.field}: {e.zh} / {e.en}" for e in error.errors)
     else:
         why = error.detail
-    return (number, str(error.reason), why)
+    return (number, str(error.reason), _printable(why))
+
+
+def _printable(text: str) -> str:
+    # Field names come from the file: no terminal escape gets through.
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 async def issue_file(
@@ -216,8 +237,13 @@ async def _request(
     body: dict[str, Any], wallet: Any
 ) -> tuple[IssueRequest, str | None]:
     type_id, holder = body.get("type"), body.get("holder", "")
-    if not isinstance(type_id, str) or not isinstance(holder, str) or len(holder) > 128:
-        raise EsealError(Reason.BAD_REQUEST, "type and holder must be text")
+    if (
+        not isinstance(type_id, str)
+        or not isinstance(holder, str)
+        or len(holder) > 128
+        or (holder and text_problem(holder))
+    ):
+        raise EsealError(Reason.BAD_REQUEST, "type and holder must be plain text")
     if body.get("holder_key") is not None:
         key = holder_key_from_jwk(body["holder_key"])
         return IssueRequest(type_id, body.get("claims"), key, holder), None

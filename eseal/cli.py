@@ -332,11 +332,16 @@ def issue(
 def _issue_batch(
     source: Path, type_id: str | None, out_file: Path | None, chunk: int
 ) -> None:
-    from eseal.batch import issue_file, read_batch
+    import csv
+
+    from eseal.batch import BatchFileError, issue_file, read_batch
 
     try:
         lines = read_batch(source, default_type=type_id)
-    except (OSError, UnicodeDecodeError) as error:
+    except BatchFileError as error:
+        err.print(Text(f"cannot use the batch file: {error}", style="red"))
+        raise typer.Exit(2) from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         err.print(f"[red]cannot read the batch file: {type(error).__name__}[/red]")
         raise typer.Exit(2) from None
     if out_file is not None:

@@ -31,6 +31,7 @@ __all__ = [
     "ROLES",
     "Client",
     "audit",
+    "audit_many",
     "audit_rows",
     "authenticate",
     "create_client",
@@ -162,10 +163,31 @@ async def audit(
     )
 
 
+async def audit_many(
+    entries: Sequence[tuple[str, str, str, str]], *, now: dt.datetime
+) -> None:
+    """Append several lines (actor, action, target, result) at once."""
+    for start in range(0, len(entries), 500):
+        await IssuerAudit.insert(
+            *(
+                IssuerAudit(
+                    at=now,
+                    actor=actor[:64],
+                    action=action[:32],
+                    target=target[:64],
+                    result=result[:32],
+                )
+                for actor, action, target, result in entries[start : start + 500]
+            )
+        )
+
+
 async def audit_rows(
-    *, since: dt.datetime | None = None, limit: int = 1000
+    *, since: dt.datetime | None = None, after: int = 0, limit: int = 1000
 ) -> Sequence[dict[str, Any]]:
+    """Lines in the order written; page with ``after`` (the last ``id`` seen)."""
     query = IssuerAudit.select(
+        IssuerAudit._meta.primary_key.as_alias("id"),
         IssuerAudit.at,
         IssuerAudit.actor,
         IssuerAudit.action,
@@ -174,6 +196,8 @@ async def audit_rows(
     )
     if since is not None:
         query = query.where(IssuerAudit.at >= since)
+    if after:
+        query = query.where(IssuerAudit._meta.primary_key > after)
     rows: Sequence[dict[str, Any]] = await query.order_by(
         IssuerAudit._meta.primary_key
     ).limit(limit)

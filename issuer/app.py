@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
+import hashlib
 import io
 import logging
 import re
@@ -22,6 +23,7 @@ from credential.errors import (
     ClaimsError,
     DecodeError,
     EsealError,
+    NotFoundError,
     OfferError,
     Reason,
 )
@@ -30,6 +32,7 @@ from credential.problem import problem
 from issuer.access import (
     Client,
     audit,
+    audit_many,
     audit_rows,
     authenticate,
     create_client,
@@ -39,6 +42,7 @@ from issuer.access import (
 from issuer.offers import PRE_AUTHORIZED_GRANT, Offers
 from issuer.service import BatchResult, IssuedResult, Issuer, IssueRequest
 from schemas import CredentialType, all_types, get_type
+from schemas.checks import text_problem
 from web import exception_handlers, read_json
 from web.docs import ISSUER_API_KEY
 
@@ -47,9 +51,11 @@ __all__ = ["create_api_key", "issuer_router", "result_json", "type_metadata_json
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
-#: A batch: up to 10,000 lines in up to 32 MiB.
-MAX_BATCH_BODY = 32 * 1024 * 1024
-MAX_BATCH_LINES = 10_000
+#: A batch over HTTP: up to 2,000 lines in up to 8 MiB.  It is signed in the
+#: server process, so bigger loads go through `eseal issue --batch`, which
+#: signs on every core.
+MAX_BATCH_BODY = 8 * 1024 * 1024
+MAX_BATCH_LINES = 2_000
 Clock = Callable[[], dt.datetime]
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
@@ -106,6 +112,19 @@ def _label(body: dict[str, Any], name: str) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > 128:
         raise DecodeError(Reason.BAD_REQUEST, f"{name} must be a string")
+    if value and text_problem(value):
+        # NUL, other controls, lone surrogates: no database keeps them all.
+        raise DecodeError(Reason.BAD_REQUEST, f"{name} holds characters not allowed")
+    return value
+
+
+_SERIAL = re.compile(r"[A-Z]{2,8}[0-9]{1,20}")
+
+
+def _serial(value: str) -> str:
+    """A serial from a URL; anything else (an ID number, say) is not one."""
+    if not _SERIAL.fullmatch(value):
+        raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
     return value
 
 
@@ -302,9 +321,25 @@ def _issuing_routes(api: _Api) -> list[Any]:
         raw = await request.body()
         if len(raw) > MAX_BATCH_BODY:
             raise HTTPException(status_code=413, detail="the batch is too large")
-        parsed, unreadable = _parse_lines(raw)
-        batch = await issuer.issue_batch(
-            [r for _, r in parsed], now=clock(), issued_by=who.name, idempotency_key=key
+        raw = raw.removeprefix(b"\xef\xbb\xbf")
+        try:
+            parsed, unreadable = _parse_lines(raw)
+        except EsealError as error:
+            await audit(who.name, "issue", "batch", error.reason, now=clock())
+            raise
+        batch = await audited(
+            who,
+            "issue",
+            "batch",
+            issuer.issue_batch(
+                [r for _, r in parsed],
+                now=clock(),
+                issued_by=who.name,
+                idempotency_key=key,
+                # The whole body, unreadable lines included, is what a retry
+                # with the same key must repeat.
+                fingerprint=hashlib.sha256(raw).hexdigest(),
+            ),
         )
         lines = [number for number, _ in parsed]
         merged = BatchResult(
@@ -315,10 +350,13 @@ def _issuing_routes(api: _Api) -> list[Any]:
             ),
             replayed=batch.replayed,
         )
-        for number, error in merged.failed:
-            await audit(
-                who.name, "issue", f"line {number + 1}", error.reason, now=clock()
-            )
+        await audit_many(
+            [
+                (who.name, "issue", f"line {number + 1}", str(error.reason))
+                for number, error in merged.failed
+            ],
+            now=clock(),
+        )
         headers = {"Idempotent-Replayed": "true"} if batch.replayed else {}
         return Response(batch_json(merged), headers=headers)
 
@@ -341,10 +379,11 @@ def _registry_routes(api: _Api) -> list[Any]:
         """What the registry knows of a credential: type, state, who issued it
         and when; never its claims."""
         who = await client(request, "lookup")
-        found = await audited(
-            who, "lookup", serial[:64], issuer.lookup(serial[:64], now=clock())
-        )
-        await audit(who.name, "lookup", serial[:64], "ok", now=clock())
+        if not _SERIAL.fullmatch(serial):
+            await audit(who.name, "lookup", "-", Reason.NOT_FOUND, now=clock())
+            raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
+        found = await audited(who, "lookup", serial, issuer.lookup(serial, now=clock()))
+        await audit(who.name, "lookup", serial, "ok", now=clock())
         return dict(found)
 
     @post(
@@ -359,7 +398,9 @@ def _registry_routes(api: _Api) -> list[Any]:
         who = await client(request, "lookup")
         number = _label(await body_of(request), "id_number")
         found = await issuer.find_by_subject(number, now=clock())
-        await audit(who.name, "search", f"{len(found)} found", "ok", now=clock())
+        # The keyed hash, not the number: traceable, yet no ID number in logs.
+        subject = "subject:" + issuer.subject_hash(number)[:24]
+        await audit(who.name, "search", subject, f"ok {len(found)}", now=clock())
         return {"credentials": found}
 
     def state_change(path: str, state: str, right: str) -> Any:
@@ -374,9 +415,14 @@ def _registry_routes(api: _Api) -> list[Any]:
             request: Request[Any, Any, Any], serial: FromPath[str]
         ) -> dict[str, str]:
             who = await client(request, right)
-            work = issuer.set_state(serial[:64], state, now=clock(), actor=who.name)
-            await audited(who, right, serial[:64], work)
-            return {"serial": serial[:64], "state": state}
+            valid = _SERIAL.fullmatch(serial) is not None
+            work = (
+                issuer.set_state(_serial(serial), state, now=clock(), actor=who.name)
+                if valid
+                else _not_found()
+            )
+            await audited(who, right, serial if valid else "-", work)
+            return {"serial": serial, "state": state}
 
         return change
 
@@ -391,6 +437,9 @@ def _registry_routes(api: _Api) -> list[Any]:
     ) -> dict[str, object]:
         """Issue a replacement (new claims and holder key) and revoke the old one."""
         who = await client(request, "reissue")
+        if not _SERIAL.fullmatch(serial):
+            await audit(who.name, "reissue", "-", Reason.NOT_FOUND, now=clock())
+            raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
         body = await body_of(request)
         holder = body.get("holder")
         work = issuer.reissue(
@@ -466,7 +515,11 @@ def _offer_routes(api: _Api) -> list[Any]:
         code = form.get("pre-authorized_code", "")
         if not isinstance(code, str) or not 0 < len(code) <= 128:
             raise OfferError(Reason.OFFER_EXPIRED, "no such offer, or it has ended")
-        grant = await offers.exchange_code(code, now=clock())
+        try:
+            grant = await offers.exchange_code(code, now=clock())
+        except EsealError as error:
+            await audit("wallet", "token", "", error.reason, now=clock())
+            raise
         return Response(
             {
                 "access_token": grant.access_token,
@@ -497,7 +550,12 @@ def _offer_routes(api: _Api) -> list[Any]:
             or not isinstance(jwt, str)
         ):
             raise OfferError(Reason.INVALID_PROOF, "a proof of type jwt is required")
-        result = await offers.redeem(auth[7:].strip(), jwt, now=clock())
+        try:
+            result = await offers.redeem(auth[7:].strip(), jwt, now=clock())
+        except EsealError as error:
+            await audit("wallet", "collect", "", error.reason, now=clock())
+            raise
+        await audit("wallet", "collect", result.serial, "ok", now=clock())
         return Response(
             {
                 "credentials": [{"credential": result.sd_jwt}],
@@ -516,6 +574,7 @@ def _admin_routes(api: _Api) -> list[Any]:
     async def audit_log(
         request: Request[Any, Any, Any],
         since: FromQuery[str | None] = None,
+        after: FromQuery[int] = 0,
         limit: FromQuery[int] = 1000,
         format: FromQuery[str] = "json",
     ) -> Response[Any]:
@@ -531,18 +590,20 @@ def _admin_routes(api: _Api) -> list[Any]:
                 ) from None
             if start.tzinfo is None:
                 raise DecodeError(Reason.BAD_REQUEST, "since needs a time zone")
-        rows = await audit_rows(since=start, limit=max(1, min(limit, 10_000)))
+        rows = await audit_rows(
+            since=start, after=max(0, after), limit=max(1, min(limit, 10_000))
+        )
         await audit(who.name, "audit", "", "ok", now=clock())
         shown = [{**row, "at": row["at"].isoformat()} for row in rows]
         if format == "csv":
             buffer = io.StringIO()
             writer = csv.DictWriter(
-                buffer, fieldnames=["at", "actor", "action", "target", "result"]
+                buffer, fieldnames=["id", "at", "actor", "action", "target", "result"]
             )
             writer.writeheader()
             for row in shown:
                 writer.writerow({k: _csv_safe(str(v)) for k, v in row.items()})
-            return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+            return Response(buffer.getvalue(), media_type="text/csv")
         return Response({"entries": shown})
 
     @get("/api/v1/clients", security=ISSUER_API_KEY)
@@ -586,7 +647,7 @@ def _admin_routes(api: _Api) -> list[Any]:
     ) -> dict[str, str]:
         """Stop a client's key from working."""
         who = await client(request, "clients")
-        if not await revoke_client(name[:64], now=clock()):
+        if len(name) > 64 or not await revoke_client(name, now=clock()):
             raise HTTPException(status_code=404, detail="no such client")
         await audit(who.name, "client_revoke", name[:64], "ok", now=clock())
         return {"name": name[:64], "state": "revoked"}
@@ -629,11 +690,20 @@ def _public_routes(api: _Api) -> list[Any]:
     return [status_list, type_metadata, trust_bundle]
 
 
+async def _no_store_by_default(response: Response[Any]) -> Response[Any]:
+    # API keys, offer codes, credentials and registry entries must not sit in
+    # a shared cache; the public trust data sets its own Cache-Control.
+    if not any(name.lower() == "cache-control" for name in response.headers):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def issuer_router(issuer: Issuer, offers: Offers, *, clock: Clock) -> Router:
     """The issuer's routes under /issuer, bound to one ``Issuer``."""
     api = _Api(issuer, offers, clock)
     return Router(
         path="/issuer",
+        after_request=_no_store_by_default,
         route_handlers=[
             *_issuing_routes(api),
             *_registry_routes(api),
@@ -655,4 +725,8 @@ async def _form_or_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 def _csv_safe(value: str) -> str:
     # A cell a spreadsheet would run as a formula is written as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+async def _not_found() -> None:
+    raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")

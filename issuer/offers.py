@@ -46,8 +46,8 @@ from credential.errors import (
     SignatureError,
 )
 from credential.jwk import holder_key_from_jwk
-from issuer.service import IssuedResult, Issuer, IssueRequest, china_date
-from issuer.tables import IssuerOffer
+from issuer.service import IssuedResult, Issuer, IssueRequest
+from issuer.tables import IssuerApiKey, IssuerOffer
 from schemas import get_type
 
 __all__ = [
@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 _PK = IssuerOffer._meta.primary_key
+#: Checking claims needs no holder key; the redeeming wallet brings it.
+_NO_KEY: Any = None
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 PROOF_TYPE = "openid4vci-proof+jwt"
@@ -141,13 +143,20 @@ class Offers:
                     )
                 ]
             ) from None
-        checked = ctype.validate(claims, today=china_date(now))
+        # The same checks as issuance, so that an offer never promises a
+        # credential its redemption would refuse.
+        _, checked = self.issuer.check(IssueRequest(ctype.id, claims, _NO_KEY), now)
         code = secrets.token_urlsafe(24)
         nonce = secrets.token_bytes(12)
         sealed = nonce + self._aead().encrypt(
             nonce, json.dumps(checked).encode(), _hash(code).encode()
         )
-        expires = now + dt.timedelta(seconds=lifetime)
+        # An offer ends no later than the credential it offers would.
+        expires = min(
+            now + dt.timedelta(seconds=lifetime),
+            self.issuer.expiry(ctype, checked, now),
+        )
+        await self._purge(now)
         await IssuerOffer.insert(
             IssuerOffer(
                 code_hash=_hash(code),
@@ -179,7 +188,12 @@ class Offers:
         token, c_nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
         updated = (
             await IssuerOffer.update(
-                {IssuerOffer.token_hash: _hash(token), IssuerOffer.nonce: c_nonce}
+                {
+                    IssuerOffer.token_hash: _hash(token),
+                    IssuerOffer.nonce: c_nonce,
+                    IssuerOffer.token_expires_at: now
+                    + dt.timedelta(seconds=TOKEN_LIFETIME),
+                }
             )
             .where((_PK == row["id"]) & (IssuerOffer.token_hash == ""))
             .returning(_PK)
@@ -196,6 +210,14 @@ class Offers:
         """The credential endpoint: check the proof, issue to its key, close."""
         row = await self._offer(IssuerOffer.token_hash == _hash(access_token))
         self._check_usable(row, now)
+        if row["token_expires_at"] is None or now >= row["token_expires_at"]:
+            raise OfferError(Reason.OFFER_EXPIRED, "the access token has expired")
+        # An offer speaks for the officer who made it: not once that
+        # officer's key has been revoked.
+        if not await IssuerApiKey.exists().where(
+            (IssuerApiKey.name == row["created_by"]) & IssuerApiKey.revoked_at.is_null()
+        ):
+            raise OfferError(Reason.OFFER_EXPIRED, "the offer's officer is revoked")
         holder_key = self._check_proof(proof_jwt, row["nonce"], now)
         sealed = base64.b64decode(row["sealed_claims"])
         claims = json.loads(
@@ -232,6 +254,14 @@ class Offers:
             _PK == row["id"]
         )
         return result
+
+    async def _purge(self, now: dt.datetime) -> None:
+        """Wipe the sealed claims of offers that ended unredeemed."""
+        await IssuerOffer.update({IssuerOffer.sealed_claims: ""}).where(
+            (IssuerOffer.expires_at < now)
+            & IssuerOffer.redeemed_at.is_null()
+            & (IssuerOffer.sealed_claims != "")
+        )
 
     async def _offer(self, where: Any) -> dict[str, Any]:
         row: dict[str, Any] | None = await IssuerOffer.select().where(where).first()
@@ -282,6 +312,7 @@ class Offers:
         if (
             not isinstance(iat, int)
             or isinstance(iat, bool)
+            or not 0 < iat < 2**40
             or abs(iat - now.timestamp()) > PROOF_LEEWAY
         ):
             raise OfferError(Reason.INVALID_PROOF, "the proof's iat is not recent")

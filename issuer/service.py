@@ -105,6 +105,13 @@ class _SlotTaken(Exception):
 _SLOT_ATTEMPTS = 3
 
 
+#: The states each state may be entered from.
+_FROM = {
+    "revoked": ("valid", "suspended"),
+    "suspended": ("valid",),
+    "valid": ("suspended",),
+}
+
 #: Batches from this size are checked and signed by the pool, if there is one.
 _POOL_MIN = 64
 
@@ -256,6 +263,7 @@ class Issuer:
         issued_by: str = "",
         idempotency_key: str | None = None,
         within: Callable[[Sequence[IssuedResult]], Awaitable[None]] | None = None,
+        fingerprint: str | None = None,
     ) -> BatchResult:
         """Issue every request whose claims pass, in one transaction.
 
@@ -268,7 +276,7 @@ class Issuer:
         failure while recording returns nothing and records nothing.  With
         an idempotency key, a repeated call returns what the first issued.
         """
-        fingerprint = _fingerprint(requests)
+        fingerprint = fingerprint or _fingerprint(requests)
         if idempotency_key is not None:
             earlier = await self._replay(issued_by, idempotency_key, fingerprint)
             if earlier is not None:
@@ -763,22 +771,37 @@ class Issuer:
         action = {"revoked": "revoke", "suspended": "suspend", "valid": "reinstate"}
         engine = IssuedCredential._meta.db
         async with write_transaction(engine):
-            row = (
-                await IssuedCredential.select(IssuedCredential.state)
-                .where(IssuedCredential.serial == serial)
-                .first()
-            )
-            if row is None:
-                raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
-            if row["state"] == "revoked" and state != "revoked":
-                # Revocation is final: only suspension is temporary (Token
-                # Status List, "Status Types Values"); a resident gets a
-                # re-issued credential instead.
-                raise StatusError(Reason.REVOKED, "a revoked credential stays revoked")
-            if row["state"] != state:
+            # One conditional statement: a change applies only from the states
+            # it may come from, so two concurrent changes cannot undo a
+            # revocation (read-then-write would let a reinstate overwrite it).
+            changed = (
                 await IssuedCredential.update(
                     {IssuedCredential.state: state, IssuedCredential.changed_at: now}
-                ).where(IssuedCredential.serial == serial)
+                )
+                .where(
+                    (IssuedCredential.serial == serial)
+                    & IssuedCredential.state.is_in(list(_FROM[state]))
+                )
+                .returning(IssuedCredential.serial)
+            )
+            if not changed:
+                row = (
+                    await IssuedCredential.select(IssuedCredential.state)
+                    .where(IssuedCredential.serial == serial)
+                    .first()
+                )
+                if row is None:
+                    raise NotFoundError(
+                        Reason.NOT_FOUND, "no credential with that serial"
+                    )
+                if row["state"] == "revoked" and state != "revoked":
+                    # Revocation is final: only suspension is temporary (Token
+                    # Status List, "Status Types Values"); a resident gets a
+                    # re-issued credential instead.
+                    raise StatusError(
+                        Reason.REVOKED, "a revoked credential stays revoked"
+                    )
+                # Otherwise it is in that state already: nothing to change.
             await IssuerAudit.insert(
                 IssuerAudit(
                     at=now,

@@ -89,6 +89,7 @@ class IssuerOffer(Table, tablename="issuer_offer"):
     nonce = Varchar(length=64, default="")
     #: SHA-256 of the access token the token endpoint gave for this offer.
     token_hash = Varchar(length=64, default="", index=True)
+    token_expires_at = Timestamptz(null=True, default=None)
     created_by = Varchar(length=64)
     created_at = Timestamptz()
     expires_at = Timestamptz()

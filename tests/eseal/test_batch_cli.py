@@ -133,3 +133,42 @@ def test_a_big_batch_is_signed_by_worker_processes(
     assert len({w["serial"] for w in written}) == 249
     assert len({w["status"]["index"] for w in written}) == 249
     assert 8 not in {w["line"] for w in written}
+
+
+def test_a_csv_row_with_a_stray_comma_is_refused_not_cut_short(
+    env: Settings, tmp_path: Path
+) -> None:
+    assert eseal("wallet", "create", "resident-3")[0] == 0
+    header = ",".join(["holder", *SAMPLE])
+    good = ",".join(["resident-3", *SAMPLE.values()])
+    stray = good + ",泰山分局"
+    source = tmp_path / "b.csv"
+    source.write_text(f"{header}\n{good}\n{stray}\n", "utf-8")
+
+    code, output = eseal("issue", "resident-id", "--batch", str(source))
+
+    assert code == 1 and "issued 1 of 2" in output and "cells" in output
+
+
+def test_a_csv_with_a_doubled_or_missing_header_is_refused_whole(
+    env: Settings, tmp_path: Path
+) -> None:
+    doubled = tmp_path / "d.csv"
+    doubled.write_text("holder,name,name\nr,a,b\n", "utf-8")
+    headless = tmp_path / "h.csv"
+    headless.write_text("resident-1,王秀英\n", "utf-8")
+
+    for source in (doubled, headless):
+        code, output = eseal("issue", "resident-id", "--batch", str(source))
+        assert code == 2, output
+
+
+def test_escape_sequences_from_the_file_are_not_printed(
+    env: Settings, tmp_path: Path
+) -> None:
+    source = tmp_path / "e.csv"
+    source.write_text("holder,\x1b[31mevil\x07\nnobody,x\n", "utf-8")
+
+    code, output = eseal("issue", "resident-id", "--batch", str(source))
+
+    assert code == 1 and "\x1b" not in output and "\x07" not in output

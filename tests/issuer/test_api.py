@@ -501,7 +501,7 @@ def test_the_auditor_reads_the_log_as_json_and_csv_without_claims(site: Site) ->
     )
 
     entries = as_json.json()["entries"]
-    assert {"at", "actor", "action", "target", "result"} == set(entries[0])
+    assert {"id", "at", "actor", "action", "target", "result"} == set(entries[0])
     assert any(e["action"] == "issue" and e["actor"] == "officer-1" for e in entries)
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert len(rows) >= len(entries)
@@ -516,3 +516,100 @@ def test_the_officer_cannot_read_the_audit_log(site: Site) -> None:
         "/issuer/api/v1/audit", headers={"X-API-Key": site.api_key}
     )
     assert_problem(response, status=403)
+
+
+# -- regressions from the break-it review ---------------------------------------
+
+
+def test_an_access_token_ends_after_ten_minutes(site: Site) -> None:
+    grant = _token(site, _offer(site)["code"]).json()
+    site.clock.advance(601)
+
+    response = _collect(
+        site, grant["access_token"], _proof(site, _holder(), grant["c_nonce"])
+    )
+
+    assert assert_problem(response, status=400)["reason"] == "offer_expired"
+
+
+def test_an_offer_of_a_revoked_officer_is_not_collected(site: Site) -> None:
+    admin = _key(site, "admin-r", "admin")
+    officer = _post(
+        site, "clients", admin, {"name": "desk-r", "role": "officer"}
+    ).json()
+    made = _post(
+        site,
+        "offers",
+        officer["api_key"],
+        {"type": "resident-id", "holder": "r", "claims": site.claims},
+    ).json()
+    site.client.post(
+        "/issuer/api/v1/clients/desk-r/revoke", headers={"X-API-Key": admin}
+    )
+    grant = _token(site, made["code"]).json()
+
+    response = _collect(
+        site, grant["access_token"], _proof(site, _holder(), grant["c_nonce"])
+    )
+
+    assert_problem(response, status=400)
+
+
+def test_a_huge_proof_time_is_invalid_proof_not_500(site: Site) -> None:
+    grant = _token(site, _offer(site)["code"]).json()
+    proof = _proof(site, _holder(), grant["c_nonce"], iat=10**400)
+    body = assert_problem(_collect(site, grant["access_token"], proof), status=400)
+    assert body["reason"] == "invalid_proof"
+
+
+def test_an_offer_of_claims_the_qr_cannot_carry_is_refused_at_once(site: Site) -> None:
+    response = _post(
+        site,
+        "offers",
+        site.api_key,
+        {"type": "resident-id", "claims": {**site.claims, "address": "𠮷" * 65}},
+    )
+    assert assert_problem(response, status=422)["errors"][0]["field"] == "address"
+
+
+@pytest.mark.parametrize("holder", ["a\u0000b", "\ud800", "x\u202e"])
+def test_control_characters_and_surrogates_in_labels_are_400(
+    site: Site, holder: str
+) -> None:
+    response = site.client.post(
+        "/issuer/api/v1/credentials",
+        headers={"X-API-Key": site.api_key},
+        content=json.dumps(_body(site, holder=holder)).encode("ascii"),
+    )
+    assert_problem(response, status=400)
+
+
+def test_an_id_number_in_a_lookup_path_is_404_and_kept_out_of_the_audit(
+    site: Site,
+) -> None:
+    number = site.claims["id_number"]
+    response = site.client.get(
+        f"/issuer/api/v1/credentials/{number}", headers={"X-API-Key": site.api_key}
+    )
+    assert_problem(response, status=404)
+    assert number not in json.dumps(_audit(site), default=str)
+
+
+def test_a_batch_key_reused_with_other_unreadable_lines_is_409(site: Site) -> None:
+    def send(body: bytes) -> httpx.Response:
+        return site.client.post(
+            "/issuer/api/v1/credentials/batch",
+            headers={"X-API-Key": site.api_key, "Idempotency-Key": "b-1"},
+            content=body,
+        )
+
+    good = json.dumps(_body(site)).encode()
+    assert send(b"garbage\n" + good + b"\n").status_code == 200
+    assert send(good + b"\n[1,2]\n").status_code == 409
+
+
+def test_responses_with_keys_and_codes_are_not_cached(site: Site) -> None:
+    response = _post(
+        site, "offers", site.api_key, {"type": "resident-id", "claims": site.claims}
+    )
+    assert response.headers["cache-control"] == "no-store"

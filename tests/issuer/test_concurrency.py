@@ -139,3 +139,34 @@ def test_a_cut_connection_mid_batch_returns_nothing_unrecorded_and_records_no_ha
         )
         assert row["sd_jwt"] and row["compact"] and row["views"] != "{}"
     assert per_batch == {f"b{n}": 20 for n in (0, 1, 2, 4, 5)}
+
+
+def test_a_revocation_racing_reinstatements_stays_revoked(
+    services: Services, settings: Settings
+) -> None:
+    issuer = services.issuer
+
+    async def run() -> list[str]:
+        engine = await _pooled(settings)
+        states = []
+        try:
+            for _ in range(10):
+                result = await issuer.issue(
+                    "resident-id", SAMPLE, holder_key=_key(), holder="r", now=NOW
+                )
+                await issuer.set_state(result.serial, "suspended", now=NOW)
+                await asyncio.gather(
+                    issuer.set_state(result.serial, "revoked", now=NOW),
+                    *(
+                        issuer.set_state(result.serial, "valid", now=NOW)
+                        for _ in range(3)
+                    ),
+                    return_exceptions=True,
+                )
+                found = await issuer.lookup(result.serial, now=NOW)
+                states.append(str(found["state"]))
+        finally:
+            await engine.close_connection_pool()
+        return states
+
+    assert asyncio.run(run()) == ["revoked"] * 10
