@@ -306,6 +306,9 @@ def issue(
     if batch is not None:
         _issue_batch(batch, type_id, out_file, max(1, min(chunk, 5000)))
         return
+    if out_file is not None:
+        err.print("[red]--out goes with --batch[/red]")
+        raise typer.Exit(2)
     if type_id is None or claims is None or holder is None:
         err.print("[red]give TYPE, --claims and --holder, or --batch FILE[/red]")
         raise typer.Exit(2)
@@ -374,7 +377,9 @@ def revoke(serial: str) -> None:
     """Revoke a credential; export and import a fresh trust bundle to tell counters."""
 
     async def work(settings: Settings) -> None:
-        await make_issuer(settings).set_state(serial, "revoked", now=utcnow())
+        await make_issuer(settings).set_state(
+            serial, "revoked", now=utcnow(), actor="cli"
+        )
         out.print(f"{escape(serial)} revoked")
 
     _run(work)

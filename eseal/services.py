@@ -89,7 +89,12 @@ async def issue_into_wallet(
     """
     holder_key = await wallet.holder_public_key(holder)
     result = await issuer.issue(
-        type_id, unverified_claims, holder_key=holder_key, holder=holder, now=now
+        type_id,
+        unverified_claims,
+        holder_key=holder_key,
+        holder=holder,
+        now=now,
+        issued_by="cli",
     )
     await wallet.store(
         holder,

@@ -23,6 +23,7 @@ from credential.errors import (
     ClaimsError,
     DecodeError,
     EsealError,
+    FieldError,
     NotFoundError,
     OfferError,
     Reason,
@@ -133,10 +134,22 @@ def issue_request(body: dict[str, Any]) -> IssueRequest:
     type_id = body.get("type")
     if not isinstance(type_id, str) or len(type_id) > 64:
         raise DecodeError(Reason.BAD_REQUEST, "type must be a string")
+    try:
+        holder_key = holder_key_from_jwk(body.get("holder_key"))
+    except EsealError:
+        raise ClaimsError(
+            [
+                FieldError(
+                    "holder_key",
+                    "应为P-256公钥（JWK）",
+                    "must be a P-256 public key as a JWK",
+                )
+            ]
+        ) from None
     return IssueRequest(
         type_id=type_id,
         claims=body.get("claims"),
-        holder_key=holder_key_from_jwk(body.get("holder_key")),
+        holder_key=holder_key,
         holder=_label(body, "holder"),
     )
 
@@ -166,6 +179,8 @@ def _parse_lines(
         )
     requests, failed = [], []
     for number, line in enumerate(lines):
+        if not line.strip():
+            continue  # as `eseal issue --batch` does: a blank line is no request
         try:
             body = _object(strictjson.loads(line, reason=Reason.BAD_REQUEST))
             requests.append((number, issue_request(body)))
@@ -489,7 +504,9 @@ def _offer_routes(api: _Api) -> list[Any]:
         body = await body_of(request)
         lifetime = body.get("expires_in", 7 * 86_400)
         if not isinstance(lifetime, int) or isinstance(lifetime, bool):
-            raise ClaimsError([])
+            raise ClaimsError(
+                [FieldError("expires_in", "应为秒数", "must be a number of seconds")]
+            )
         work = offers.create_offer(
             str(body.get("type", ""))[:64],
             body.get("claims"),
@@ -502,7 +519,8 @@ def _offer_routes(api: _Api) -> list[Any]:
         await audit(who.name, "offer", "", "ok", now=clock())
         return {
             "code": made.code,
-            "credential_offer_uri": made.uri,
+            # The offer by value, as a wallet link (and what the offer QR holds).
+            "offer_link": made.uri,
             "expires_at": made.expires_at.isoformat(),
         }
 
@@ -542,16 +560,14 @@ def _offer_routes(api: _Api) -> list[Any]:
         if not auth.lower().startswith("bearer ") or len(auth) > 256:
             raise OfferError(Reason.OFFER_EXPIRED, "an access token is required")
         body = await body_of(request)
-        proof = body.get("proof")
-        jwt = proof.get("jwt") if isinstance(proof, dict) else None
-        if (
-            not isinstance(proof, dict)
-            or proof.get("proof_type") != "jwt"
-            or not isinstance(jwt, str)
-        ):
-            raise OfferError(Reason.INVALID_PROOF, "a proof of type jwt is required")
+        jwt, wanted = _proof_of(body)
         try:
-            result = await offers.redeem(auth[7:].strip(), jwt, now=clock())
+            result = await offers.redeem(
+                auth[7:].strip(),
+                jwt,
+                now=clock(),
+                configuration=wanted,
+            )
         except EsealError as error:
             await audit("wallet", "collect", "", error.reason, now=clock())
             raise
@@ -671,6 +687,40 @@ def _public_routes(api: _Api) -> list[Any]:
             headers={"Cache-Control": f"public, max-age={fresh}"},
         )
 
+    @get("/.well-known/openid-credential-issuer")
+    async def issuer_metadata() -> dict[str, object]:
+        """OpenID4VCI issuer metadata: endpoints and one configuration a type."""
+        base = issuer.config.issuer_url
+        return {
+            "credential_issuer": base,
+            "credential_endpoint": f"{base}/credential",
+            "authorization_servers": [base],
+            "display": [{"name": "泰安市公安局", "locale": "zh-CN"}],
+            "credential_configurations_supported": {
+                ctype.id: {
+                    "format": "dc+sd-jwt",
+                    "vct": issuer.vct(ctype),
+                    "cryptographic_binding_methods_supported": ["jwk"],
+                    "credential_signing_alg_values_supported": [issuer.signer.alg],
+                    "proof_types_supported": {
+                        "jwt": {"proof_signing_alg_values_supported": ["ES256"]}
+                    },
+                }
+                for ctype in all_types().values()
+            },
+        }
+
+    @get("/.well-known/oauth-authorization-server")
+    async def authorization_metadata() -> dict[str, object]:
+        """OAuth metadata of the token endpoint (pre-authorised code grant only)."""
+        base = issuer.config.issuer_url
+        return {
+            "issuer": base,
+            "token_endpoint": f"{base}/token",
+            "grant_types_supported": [PRE_AUTHORIZED_GRANT],
+            "pre-authorized_grant_anonymous_access_supported": True,
+        }
+
     @get("/types/{type_id:str}")
     async def type_metadata(type_id: FromPath[str]) -> dict[str, object]:
         """The type's metadata at its vct URL, shaped as SD-JWT VC type metadata."""
@@ -687,7 +737,13 @@ def _public_routes(api: _Api) -> list[Any]:
             text, media_type="application/jwt", headers={"Cache-Control": "max-age=60"}
         )
 
-    return [status_list, type_metadata, trust_bundle]
+    return [
+        status_list,
+        issuer_metadata,
+        authorization_metadata,
+        type_metadata,
+        trust_bundle,
+    ]
 
 
 async def _no_store_by_default(response: Response[Any]) -> Response[Any]:
@@ -721,6 +777,26 @@ async def _form_or_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
         return _object(read_json(await request.body(), max_size=MAX_BODY))
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _proof_of(body: dict[str, Any]) -> tuple[str, str | None]:
+    """The proof JWT of a credential request, and the configuration it asks for.
+
+    Takes {"proof": {"proof_type": "jwt", "jwt": …}} and the batch form
+    {"proofs": {"jwt": [one]}}: eSeal issues one credential a request.
+    """
+    proof = body.get("proof")
+    jwt = proof.get("jwt") if isinstance(proof, dict) else None
+    if proof is None and isinstance(body.get("proofs"), dict):
+        listed = body["proofs"].get("jwt")
+        if isinstance(listed, list) and len(listed) == 1:
+            proof, jwt = {"proof_type": "jwt"}, listed[0]
+    if not isinstance(proof, dict) or proof.get("proof_type") != "jwt":
+        raise OfferError(Reason.INVALID_PROOF, "a proof of type jwt is required")
+    if not isinstance(jwt, str):
+        raise OfferError(Reason.INVALID_PROOF, "a proof of type jwt is required")
+    wanted = body.get("credential_configuration_id")
+    return jwt, wanted if isinstance(wanted, str) else None
 
 
 def _csv_safe(value: str) -> str:

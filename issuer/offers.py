@@ -205,7 +205,12 @@ class Offers:
         )
 
     async def redeem(
-        self, access_token: str, proof_jwt: str, *, now: dt.datetime
+        self,
+        access_token: str,
+        proof_jwt: str,
+        *,
+        now: dt.datetime,
+        configuration: str | None = None,
     ) -> IssuedResult:
         """The credential endpoint: check the proof, issue to its key, close."""
         row = await self._offer(IssuerOffer.token_hash == _hash(access_token))
@@ -218,6 +223,10 @@ class Offers:
             (IssuerApiKey.name == row["created_by"]) & IssuerApiKey.revoked_at.is_null()
         ):
             raise OfferError(Reason.OFFER_EXPIRED, "the offer's officer is revoked")
+        if configuration is not None and configuration != row["type_id"]:
+            raise OfferError(
+                Reason.BAD_REQUEST, "the offer is for another credential configuration"
+            )
         holder_key = self._check_proof(proof_jwt, row["nonce"], now)
         sealed = base64.b64decode(row["sealed_claims"])
         claims = json.loads(

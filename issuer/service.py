@@ -292,7 +292,9 @@ class Issuer:
         issued: list[tuple[int, IssuedResult]] = []
         refused: list[tuple[int, EsealError]] = []
         for attempt in range(_SLOT_ATTEMPTS):
-            if not (checked or idempotency_key is not None):
+            # Nothing to issue: nothing recorded, not even the idempotency
+            # key, so a corrected retry with the same key goes through.
+            if not checked:
                 break
             # Serials and status slots are taken before signing and outside
             # the recording transaction, so that one batch is signed while

@@ -157,7 +157,8 @@ def test_bad_holder_key_is_422_and_nothing_recorded(
     )
 
     body = assert_problem(response, *secrets_of(site), status=422)
-    assert body["reason"] == "malformed"
+    assert body["reason"] == "invalid_claims"
+    assert [e["field"] for e in body["errors"]] == ["holder_key"]
     assert count_issued(site) == before
 
 

@@ -195,7 +195,7 @@ def test_a_batch_issues_the_good_lines_and_names_the_bad_ones(site: Site) -> Non
         2: "invalid_claims",
         3: "bad_request",
         4: "invalid_claims",
-        5: "malformed",
+        5: "invalid_claims",
     }
     assert _count(site) == before + 2
     serials = {item["serial"] for item in result["issued"]}
@@ -272,11 +272,8 @@ def _holder() -> KeySigner:
 
 def test_an_offer_is_collected_once_by_proving_the_holder_key(site: Site) -> None:
     offer = _offer(site)
-    assert offer["credential_offer_uri"].startswith("openid-credential-offer://?")
-    assert (
-        offer["code"]
-        in httpx.URL(offer["credential_offer_uri"]).params["credential_offer"]
-    )
+    assert offer["offer_link"].startswith("openid-credential-offer://?")
+    assert offer["code"] in httpx.URL(offer["offer_link"]).params["credential_offer"]
     grant = _token(site, offer["code"]).json()
     holder = _holder()
 
@@ -613,3 +610,54 @@ def test_responses_with_keys_and_codes_are_not_cached(site: Site) -> None:
         site, "offers", site.api_key, {"type": "resident-id", "claims": site.claims}
     )
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_issuer_metadata_names_the_endpoints_and_each_type(site: Site) -> None:
+    body = site.client.get("/issuer/.well-known/openid-credential-issuer").json()
+    server = site.client.get("/issuer/.well-known/oauth-authorization-server").json()
+
+    assert body["credential_endpoint"].endswith("/issuer/credential")
+    assert body["credential_configurations_supported"]["resident-id"]["format"] == (
+        "dc+sd-jwt"
+    )
+    assert server["token_endpoint"].endswith("/issuer/token")
+
+
+def test_a_request_for_another_configuration_is_refused(site: Site) -> None:
+    grant = _token(site, _offer(site)["code"]).json()
+    proof = _proof(site, _holder(), grant["c_nonce"])
+
+    response = site.client.post(
+        "/issuer/credential",
+        headers={"Authorization": f"Bearer {grant['access_token']}"},
+        json={
+            "credential_configuration_id": "dog-licence",
+            "proof": {"proof_type": "jwt", "jwt": proof},
+        },
+    )
+
+    assert_problem(response, status=400)
+
+
+def test_the_proofs_form_with_one_jwt_is_taken(site: Site) -> None:
+    grant = _token(site, _offer(site)["code"]).json()
+    proof = _proof(site, _holder(), grant["c_nonce"])
+
+    response = site.client.post(
+        "/issuer/credential",
+        headers={"Authorization": f"Bearer {grant['access_token']}"},
+        json={"proofs": {"jwt": [proof]}},
+    )
+
+    assert response.status_code == 200, response.text
+
+
+def test_a_refused_request_does_not_use_up_its_idempotency_key(site: Site) -> None:
+    bad = _body(site, claims={**site.claims, "sex": "男"})
+    first = _post(site, "credentials", site.api_key, bad, **{"Idempotency-Key": "k-9"})
+    fixed = _post(
+        site, "credentials", site.api_key, _body(site), **{"Idempotency-Key": "k-9"}
+    )
+
+    assert first.status_code == 422
+    assert fixed.status_code == 201, fixed.text
