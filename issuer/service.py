@@ -516,13 +516,17 @@ class Issuer:
             by_type.setdefault(ctype.id, []).append(n)
         serials: dict[int, str] = {}
         slots: dict[int, tuple[int, int]] = {}
-        for type_id in sorted(by_type):
-            members = by_type[type_id]
-            ctype = checked[members[0]][2]
-            numbers = await self._next_serials(ctype, now, len(members))
-            drawn = await self._free_indexes(ctype.code, len(members))
-            for n, serial, index in zip(members, numbers, drawn, strict=True):
-                serials[n], slots[n] = serial, (ctype.code, index)
+        try:
+            for type_id in sorted(by_type):
+                members = by_type[type_id]
+                ctype = checked[members[0]][2]
+                numbers = await self._next_serials(ctype, now, len(members))
+                drawn = await self._free_indexes(ctype.code, len(members))
+                for n, serial, index in zip(members, numbers, drawn, strict=True):
+                    serials[n], slots[n] = serial, (ctype.code, index)
+        except BaseException:
+            self._release(slots)
+            raise
         return serials, slots
 
     def _release(self, slots: Mapping[int, tuple[int, int]]) -> None:
@@ -670,35 +674,41 @@ class Issuer:
 
     async def _free_indexes(self, list_id: int, count: int) -> list[int]:
         # Indexes are drawn at random so that an index says nothing about the
-        # person (Token Status List, privacy considerations).  The counter
-        # row lock taken above serialises issuers of one type; the unique
-        # index on (status_list, status_index) is the last word.
+        # person (Token Status List, privacy considerations).  A drawn index
+        # is reserved in this process at once, before any await, so that
+        # batches drawing at the same time never share one; the unique index
+        # on (status_list, status_index) settles races between processes.
         chosen: set[int] = set()
-        # Slots drawn by this process's batches not yet recorded.
         in_flight = self._in_flight.setdefault(list_id, set())
-        for _ in range(64):
-            wanted = count - len(chosen)
-            if wanted == 0:
-                in_flight |= chosen
-                return list(chosen)
-            drawn = {
-                self.randbelow(self.config.status_list_size) for _ in range(wanted)
-            }
-            drawn -= chosen
-            taken = set()
-            candidates = sorted(drawn)
-            for start in range(0, len(candidates), _INSERT_CHUNK):
-                rows = await IssuedCredential.select(
-                    IssuedCredential.status_index
-                ).where(
-                    (IssuedCredential.status_list == list_id)
-                    & IssuedCredential.status_index.is_in(
-                        candidates[start : start + _INSERT_CHUNK]
-                    )
-                )
-                taken |= {row["status_index"] for row in rows}
-            chosen |= drawn - taken
+        try:
+            for _ in range(64):
+                wanted = count - len(chosen)
+                if wanted == 0:
+                    return list(chosen)
+                drawn = {
+                    self.randbelow(self.config.status_list_size) for _ in range(wanted)
+                } - in_flight
+                in_flight |= drawn
+                taken = await self._recorded(list_id, sorted(drawn))
+                in_flight -= taken
+                chosen |= drawn - taken
+        except BaseException:
+            in_flight -= chosen
+            raise
+        in_flight -= chosen
         raise RuntimeError("the status list is nearly full; enlarge it")
+
+    async def _recorded(self, list_id: int, candidates: list[int]) -> set[int]:
+        taken: set[int] = set()
+        for start in range(0, len(candidates), _INSERT_CHUNK):
+            rows = await IssuedCredential.select(IssuedCredential.status_index).where(
+                (IssuedCredential.status_list == list_id)
+                & IssuedCredential.status_index.is_in(
+                    candidates[start : start + _INSERT_CHUNK]
+                )
+            )
+            taken |= {row["status_index"] for row in rows}
+        return taken
 
     def sign(
         self,

@@ -275,3 +275,24 @@ def test_dates_are_china_dates_at_the_start_of_the_chinese_day(
         check(issue_date="2026-12-01", valid_until="2026-12-04")
     assert [e.field for e in raised.value.errors] == ["valid_until"]
     assert proof.valid_until_claim == "valid_until"
+
+
+def test_batches_drawing_slots_at_the_same_time_never_share_one(
+    services: Services,
+) -> None:
+    from itertools import chain, count
+
+    # Both draws are handed the same three numbers first.
+    numbers = chain([1, 2, 3, 1, 2, 3], count(4))
+    issuer = dataclasses.replace(services.issuer, randbelow=lambda _: next(numbers))
+
+    async def draw() -> tuple[list[int], list[int]]:
+        first, second = await asyncio.gather(
+            issuer._free_indexes(1, 3), issuer._free_indexes(1, 3)
+        )
+        return first, second
+
+    first, second = asyncio.run(draw())
+
+    assert len(first) == len(second) == 3
+    assert not set(first) & set(second)
