@@ -172,10 +172,9 @@ def _sorted_for_cbor2(obj: object) -> object:
         return {k: _sorted_for_cbor2(v) for _, k, v in keyed}
     if isinstance(obj, list | tuple):
         return [_sorted_for_cbor2(item) for item in obj]
-    if isinstance(obj, bytes | str | int) and not isinstance(obj, bool):
-        # Subclasses (an IntEnum, say) take the reference encoder's reading.
-        raise _Slow
-    raise _Slow  # floats (preferred serialization), bytearray, other types
+    # Floats (preferred serialization), bytearray, subclasses such as an
+    # IntEnum, anything else: the reference encoder's reading.
+    raise _Slow
 
 
 @lru_cache(maxsize=4096)

@@ -303,21 +303,7 @@ def view_claims(
 ) -> dict[int, object] | None:
     """The compact map of one profile's view, or None when a fact it attests
     (such as age_over_18) does not hold on the day of issue."""
-    shown = ctype.shown(profile)
-    view = encode_claims(
-        ctype, {s.name: claims[s.name] for s in shown if s.name in claims}
-    )
-    today = dt.datetime.fromtimestamp(iat, _CHINA).date()
-    for spec in shown:
-        if spec in ctype.attested:
-            assert spec.qr_key is not None
-            source = claims.get(spec.derived_from)
-            if not isinstance(source, str) or not age_at_least(
-                source, spec.years, today
-            ):
-                return None
-            view[spec.qr_key] = True
-    return view
+    return _view_of(ctype, profile, claims, encode_claims(ctype, claims), iat)
 
 
 def decode_claims(
@@ -394,23 +380,11 @@ def make_credential(
     only its claims, and its code under -5.  Ask ``view_claims`` first
     whether the view can be made (an attested fact may not hold).
     """
-    payload: dict[int, object] = {
-        _TYPE: ctype.code,
-        _SERIAL: _pack_serial(ctype, serial),
-        # A type's own list (id = type code) needs only the index.
-        _STATUS: status[1] if status[0] == ctype.code else list(status),
-        _HOLDER: _point(holder_key),
-        _IAT: iat,
-        _EXP: exp,
-    }
-    if profile is None or profile.code == 0:
-        payload[_CLAIMS] = encode_claims(ctype, claims)
-    else:
-        view = view_claims(ctype, profile, claims, iat=iat)
-        if view is None:
-            raise ValueError(f"the {profile.id} view does not hold for these claims")
-        payload[_CLAIMS] = view
-        payload[_PROFILE] = profile.code
+    base = _base(ctype, serial, status, holder_key, iat, exp)
+    view = profile or ctype.profiles[0]
+    payload = _with_view(ctype, view, claims, encode_claims(ctype, claims), base, iat)
+    if payload is None:
+        raise ValueError(f"the {view.id} view does not hold for these claims")
     return cose.sign1(cbor.dumps(payload), signer, kid=bytes.fromhex(signer.kid))
 
 
@@ -428,29 +402,54 @@ def make_credentials(
     """The full credential and every view that holds, by profile id, encoding
     the claims once: what issuance signs (``make_credential`` signs one)."""
     encoded = encode_claims(ctype, claims)
-    base: dict[int, object] = {
+    base = _base(ctype, serial, status, holder_key, iat, exp)
+    kid = bytes.fromhex(signer.kid)
+    signed: dict[str, bytes] = {}
+    for profile in ctype.profiles:
+        payload = _with_view(ctype, profile, claims, encoded, base, iat)
+        if payload is not None:
+            signed[profile.id] = cose.sign1(cbor.dumps(payload), signer, kid=kid)
+    return signed
+
+
+def _base(
+    ctype: CredentialType,
+    serial: str,
+    status: tuple[int, int],
+    holder_key: ec.EllipticCurvePublicKey,
+    iat: int,
+    exp: int,
+) -> dict[int, object]:
+    """The members every view of a credential shares."""
+    return {
         _TYPE: ctype.code,
         _SERIAL: _pack_serial(ctype, serial),
+        # A type's own list (id = type code) needs only the index.
         _STATUS: status[1] if status[0] == ctype.code else list(status),
         _HOLDER: _point(holder_key),
         _IAT: iat,
         _EXP: exp,
     }
-    kid = bytes.fromhex(signer.kid)
-    today = dt.datetime.fromtimestamp(iat, _CHINA).date()
-    signed: dict[str, bytes] = {}
-    for profile in ctype.profiles:
-        payload = dict(base)
-        if profile.code == 0:
-            payload[_CLAIMS] = encoded
-        else:
-            view = _view_of(ctype, profile, claims, encoded, today)
-            if view is None:
-                continue
-            payload[_CLAIMS] = view
-            payload[_PROFILE] = profile.code
-        signed[profile.id] = cose.sign1(cbor.dumps(payload), signer, kid=kid)
-    return signed
+
+
+def _with_view(
+    ctype: CredentialType,
+    profile: Profile,
+    claims: Mapping[str, Any],
+    encoded: dict[int, object],
+    base: Mapping[int, object],
+    iat: int,
+) -> dict[int, object] | None:
+    """The payload of one profile's view, or None when the view is not made.
+
+    Full is said by leaving -5 out, so that one credential has one encoding.
+    """
+    if profile.code == 0:
+        return {**base, _CLAIMS: encoded}
+    view = _view_of(ctype, profile, claims, encoded, iat)
+    if view is None:
+        return None
+    return {**base, _CLAIMS: view, _PROFILE: profile.code}
 
 
 def _view_of(
@@ -458,8 +457,11 @@ def _view_of(
     profile: Profile,
     claims: Mapping[str, Any],
     encoded: Mapping[int, object],
-    today: dt.date,
+    iat: int,
 ) -> dict[int, object] | None:
+    """The claims of a view, or None when an attested fact does not hold on
+    the day of issue (China time) or the view would show nothing."""
+    today = dt.datetime.fromtimestamp(iat, _CHINA).date()
     view: dict[int, object] = {}
     for spec in ctype.shown(profile):
         if spec.qr_key is None:

@@ -122,13 +122,6 @@ def _label(body: dict[str, Any], name: str) -> str:
 _SERIAL = re.compile(r"[A-Z]{2,8}[0-9]{1,20}")
 
 
-def _serial(value: str) -> str:
-    """A serial from a URL; anything else (an ID number, say) is not one."""
-    if not _SERIAL.fullmatch(value):
-        raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
-    return value
-
-
 def issue_request(body: dict[str, Any]) -> IssueRequest:
     """One issuance as JSON: type, holder (a label), holder_key (JWK), claims."""
     type_id = body.get("type")
@@ -274,6 +267,14 @@ class _Api:
     async def body_of(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         return _object(read_json(await request.body(), max_size=MAX_BODY))
 
+    async def serial_of(self, who: Client, action: str, serial: str) -> str:
+        """A serial from a URL, or 404; anything else (an ID number, say) is
+        not one, and is audited without being written down."""
+        if not _SERIAL.fullmatch(serial):
+            await audit(who.name, action, "-", Reason.NOT_FOUND, now=self.clock())
+            raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
+        return serial
+
 
 def _issuing_routes(api: _Api) -> list[Any]:
     issuer, clock, client, audited, body_of = (
@@ -394,9 +395,7 @@ def _registry_routes(api: _Api) -> list[Any]:
         """What the registry knows of a credential: type, state, who issued it
         and when; never its claims."""
         who = await client(request, "lookup")
-        if not _SERIAL.fullmatch(serial):
-            await audit(who.name, "lookup", "-", Reason.NOT_FOUND, now=clock())
-            raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
+        serial = await api.serial_of(who, "lookup", serial)
         found = await audited(who, "lookup", serial, issuer.lookup(serial, now=clock()))
         await audit(who.name, "lookup", serial, "ok", now=clock())
         return dict(found)
@@ -430,13 +429,9 @@ def _registry_routes(api: _Api) -> list[Any]:
             request: Request[Any, Any, Any], serial: FromPath[str]
         ) -> dict[str, str]:
             who = await client(request, right)
-            valid = _SERIAL.fullmatch(serial) is not None
-            work = (
-                issuer.set_state(_serial(serial), state, now=clock(), actor=who.name)
-                if valid
-                else _not_found()
-            )
-            await audited(who, right, serial if valid else "-", work)
+            serial = await api.serial_of(who, right, serial)
+            work = issuer.set_state(serial, state, now=clock(), actor=who.name)
+            await audited(who, right, serial, work)
             return {"serial": serial, "state": state}
 
         return change
@@ -452,9 +447,7 @@ def _registry_routes(api: _Api) -> list[Any]:
     ) -> dict[str, object]:
         """Issue a replacement (new claims and holder key) and revoke the old one."""
         who = await client(request, "reissue")
-        if not _SERIAL.fullmatch(serial):
-            await audit(who.name, "reissue", "-", Reason.NOT_FOUND, now=clock())
-            raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
+        serial = await api.serial_of(who, "reissue", serial)
         body = await body_of(request)
         holder = body.get("holder")
         work = issuer.reissue(
@@ -802,7 +795,3 @@ def _proof_of(body: dict[str, Any]) -> tuple[str, str | None]:
 def _csv_safe(value: str) -> str:
     # A cell a spreadsheet would run as a formula is written as text.
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-async def _not_found() -> None:
-    raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")

@@ -40,7 +40,6 @@ from credential.errors import (
     ClaimsError,
     EsealError,
     FieldError,
-    NotFoundError,
     OfferError,
     Reason,
     SignatureError,
@@ -48,7 +47,6 @@ from credential.errors import (
 from credential.jwk import holder_key_from_jwk
 from issuer.service import IssuedResult, Issuer, IssueRequest
 from issuer.tables import IssuerApiKey, IssuerOffer
-from schemas import get_type
 
 __all__ = [
     "PRE_AUTHORIZED_GRANT",
@@ -133,19 +131,9 @@ class Offers:
                     )
                 ]
             )
-        try:
-            ctype = get_type(type_id)
-        except NotFoundError:
-            raise ClaimsError(
-                [
-                    FieldError(
-                        "type", "不是已知的凭证类型", "is not a known credential type"
-                    )
-                ]
-            ) from None
         # The same checks as issuance, so that an offer never promises a
         # credential its redemption would refuse.
-        _, checked = self.issuer.check(IssueRequest(ctype.id, claims, _NO_KEY), now)
+        ctype, checked = self.issuer.check(IssueRequest(type_id, claims, _NO_KEY), now)
         code = secrets.token_urlsafe(24)
         nonce = secrets.token_bytes(12)
         sealed = nonce + self._aead().encrypt(

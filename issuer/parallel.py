@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from credential.errors import ClaimsError, EsealError, FieldError, Reason
 
 if TYPE_CHECKING:
-    from issuer.service import IssuedResult, Issuer, IssueRequest
+    from issuer.service import Issuer
 
-__all__ = ["CheckAndSign", "SignJob", "SigningPool", "error_from", "point", "unpoint"]
+__all__ = ["CheckAndSign", "SigningPool", "error_from", "point", "unpoint"]
 
 #: Work items sent to a worker at once: big enough to amortise the pipe,
 #: small enough that both workers stay busy to the end of a batch.
@@ -65,45 +65,6 @@ def error_from(parts: tuple[Any, ...]) -> EsealError:
     if parts[0] == "claims":
         return ClaimsError(FieldError(*f) for f in parts[1])
     return EsealError(Reason(parts[1]), parts[2])
-
-
-def _check_slice(
-    items: Sequence[tuple[str, object]], now: dt.datetime
-) -> list[tuple[bool, Any]]:
-    from issuer.service import IssueRequest
-
-    assert _issuer is not None
-    done: list[tuple[bool, Any]] = []
-    for type_id, claims in items:
-        try:
-            # The holder key is not needed to check claims.
-            _, checked = _issuer.check(IssueRequest(type_id, claims, _NO_KEY), now)
-        except EsealError as error:
-            done.append((False, _error_parts(error)))
-        else:
-            done.append((True, checked))
-    return done
-
-
-def _sign_slice(jobs: Sequence[SignJob]) -> list[IssuedResult]:
-    from schemas import get_type
-
-    assert _issuer is not None
-    return [
-        _issuer.sign(
-            get_type(job.type_id),
-            job.claims,
-            job.serial,
-            job.index,
-            unpoint(job.holder_point),
-            job.now,
-            job.expires,
-        )
-        for job in jobs
-    ]
-
-
-_NO_KEY: Any = None
 
 
 def _check_and_sign_slice(jobs: Sequence[CheckAndSign]) -> list[tuple[bool, Any]]:
@@ -147,17 +108,6 @@ class CheckAndSign:
     now: dt.datetime
 
 
-@dataclass(frozen=True)
-class SignJob:
-    type_id: str
-    claims: dict[str, Any]
-    serial: str
-    index: int
-    holder_point: bytes
-    now: dt.datetime
-    expires: dt.datetime
-
-
 class SigningPool:
     """Worker processes that check and sign for one issuer."""
 
@@ -169,25 +119,16 @@ class SigningPool:
             initargs=(issuer,),
         )
 
-    async def check(
-        self, requests: Sequence[IssueRequest], now: dt.datetime
-    ) -> list[tuple[bool, Any]]:
-        items = [(r.type_id, r.claims) for r in requests]
-        return await self._map(_check_slice, items, now)
-
     async def check_and_sign(
         self, jobs: Sequence[CheckAndSign]
     ) -> list[tuple[bool, Any]]:
         return await self._map(_check_and_sign_slice, list(jobs))
 
-    async def sign(self, jobs: Sequence[SignJob]) -> list[IssuedResult]:
-        return await self._map(_sign_slice, list(jobs))
-
-    async def _map(self, work: Any, items: list[Any], *extra: Any) -> list[Any]:
+    async def _map(self, work: Any, items: list[Any]) -> list[Any]:
         loop = asyncio.get_running_loop()
         slices = [items[i : i + _SLICE] for i in range(0, len(items), _SLICE)]
         parts = await asyncio.gather(
-            *(loop.run_in_executor(self._executor, work, s, *extra) for s in slices)
+            *(loop.run_in_executor(self._executor, work, s) for s in slices)
         )
         return [item for part in parts for item in part]
 

@@ -33,7 +33,7 @@ from credential.errors import (
     StatusError,
 )
 from credential.jwk import jwk_from_key
-from issuer.parallel import CheckAndSign, SigningPool, SignJob, error_from, point
+from issuer.parallel import CheckAndSign, SigningPool, error_from, point
 from issuer.tables import (
     IssuedCredential,
     IssuerAudit,
@@ -288,7 +288,7 @@ class Issuer:
             # one leaves a gap in the serials.
             checked, failed = self._known_types(requests)
         else:
-            checked, failed = await self._check_all(requests, now)
+            checked, failed = self._check_all(requests, now)
         issued: list[tuple[int, IssuedResult]] = []
         refused: list[tuple[int, EsealError]] = []
         for attempt in range(_SLOT_ATTEMPTS):
@@ -308,7 +308,7 @@ class Issuer:
                         checked, serials, slots, now
                     )
                 else:
-                    issued = await self._sign_all(checked, serials, slots, now)
+                    issued = self._sign_all(checked, serials, slots, now)
                 issued = await self._record(
                     signed,
                     issued,
@@ -393,7 +393,7 @@ class Issuer:
         date, and never after the seal certificate that signs it."""
         return min(_expiry(ctype, claims, now), self.signer_cert.not_valid_after_utc)
 
-    async def _check_all(
+    def _check_all(
         self, requests: Sequence[IssueRequest], now: dt.datetime
     ) -> tuple[
         list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
@@ -401,25 +401,13 @@ class Issuer:
     ]:
         checked: list[tuple[int, IssueRequest, CredentialType, dict[str, Any]]] = []
         failed: list[tuple[int, EsealError]] = []
-        if self.pool is not None and len(requests) >= _POOL_MIN:
-            outcomes = await self.pool.check(requests, now)
-            for position, (request, (ok, value)) in enumerate(
-                zip(requests, outcomes, strict=True)
-            ):
-                if ok:
-                    checked.append(
-                        (position, request, get_type(request.type_id), value)
-                    )
-                else:
-                    failed.append((position, error_from(value)))
-        else:
-            for position, request in enumerate(requests):
-                try:
-                    ctype, claims = self.check(request, now)
-                except EsealError as error:
-                    failed.append((position, error))
-                else:
-                    checked.append((position, request, ctype, claims))
+        for position, request in enumerate(requests):
+            try:
+                ctype, claims = self.check(request, now)
+            except EsealError as error:
+                failed.append((position, error))
+            else:
+                checked.append((position, request, ctype, claims))
         return checked, failed
 
     def check(
@@ -533,46 +521,28 @@ class Issuer:
         for list_id, index in slots.values():
             self._in_flight.get(list_id, set()).discard(index)
 
-    async def _sign_all(
+    def _sign_all(
         self,
         checked: Sequence[tuple[int, IssueRequest, CredentialType, dict[str, Any]]],
         serials: Mapping[int, str],
         slots: Mapping[int, tuple[int, int]],
         now: dt.datetime,
     ) -> list[tuple[int, IssuedResult]]:
-        indexes = {n: slot[1] for n, slot in slots.items()}
-        jobs = [
-            SignJob(
-                type_id=ctype.id,
-                claims=claims,
-                serial=serials[n],
-                index=indexes[n],
-                holder_point=point(request.holder_key),
-                now=now,
-                # A credential cannot outlive the seal certificate that signs
-                # it: verifiers refuse it once that certificate has expired.
-                expires=min(
-                    _expiry(ctype, claims, now), self.signer_cert.not_valid_after_utc
+        return [
+            (
+                position,
+                self.sign(
+                    ctype,
+                    claims,
+                    serials[n],
+                    slots[n][1],
+                    request.holder_key,
+                    now,
+                    self.expiry(ctype, claims, now),
                 ),
             )
-            for n, (_, request, ctype, claims) in enumerate(checked)
+            for n, (position, request, ctype, claims) in enumerate(checked)
         ]
-        if self.pool is not None and len(jobs) >= _POOL_MIN:
-            results = await self.pool.sign(jobs)
-        else:
-            results = [
-                self.sign(
-                    checked[n][2],
-                    job.claims,
-                    job.serial,
-                    job.index,
-                    checked[n][1].holder_key,
-                    job.now,
-                    job.expires,
-                )
-                for n, job in enumerate(jobs)
-            ]
-        return [(c[0], r) for c, r in zip(checked, results, strict=True)]
 
     def _row(
         self, result: IssuedResult, request: IssueRequest, issued_by: str
