@@ -247,6 +247,7 @@ def carriage_problems(
     everything the issuer signs, every verifier reads back the same.
     """
     problems = []
+    encoded: dict[int, object] = {}
     for spec in ctype.claims:
         if spec.name not in claims:
             continue
@@ -256,6 +257,7 @@ def carriage_problems(
                 back = _DERIVED[spec.encoding](claims[spec.derived_from])
             else:
                 raw = _encode_value(spec.encoding, spec.values, value)
+                encoded[spec.qr_key] = raw
                 back = _decode_value(spec.encoding, spec.values, raw)
         except (EsealError, ValueError, IndexError, KeyError, OverflowError, TypeError):
             back = None
@@ -267,7 +269,7 @@ def carriage_problems(
                     "cannot be carried exactly in the QR form (its form or length)",
                 )
             )
-    if not problems and len(cbor.dumps(encode_claims(ctype, claims))) > MAX_CLAIM_BYTES:
+    if not problems and len(cbor.dumps(encoded)) > MAX_CLAIM_BYTES:
         problems.append(
             FieldError(
                 "$",

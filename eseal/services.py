@@ -69,6 +69,7 @@ def make_issuer(settings: Settings) -> Issuer:
             status_list_size=settings.status_list_size,
             subject_key=settings.secret("subject_hash_key"),
             status_ttl=settings.status_ttl,
+            idempotency_ttl=settings.idempotency_ttl,
         ),
     )
 

@@ -50,6 +50,8 @@ class Settings:
     signing_workers: int = 0
     #: Seconds a published status list is reused before it is rebuilt.
     status_ttl: int = 60
+    #: Seconds an idempotency key is remembered.
+    idempotency_ttl: int = 86_400
 
     def passphrase(self) -> bytes:
         """The seal key passphrase, from the environment or a file it names."""
@@ -162,4 +164,5 @@ def load() -> Settings:
         seal_name=os.environ.get("ESEAL_SEAL_NAME", "电子证明专用章"),
         signing_workers=_int("ESEAL_SIGNING_WORKERS", os.cpu_count() or 1, 0, 64),
         status_ttl=_int("ESEAL_STATUS_TTL", 60, 1, 86400),
+        idempotency_ttl=_int("ESEAL_IDEMPOTENCY_TTL", 86400, 600, 30 * 86400),
     )

@@ -55,6 +55,9 @@ class IssuerConfig:
     subject_key: bytes
     status_ttl: int = 60
     bundle_lifetime: int = 86_400
+    #: Seconds an idempotency key answers with its first result; after that
+    #: it is forgotten and may be used again.
+    idempotency_ttl: int = 86_400
 
 
 @dataclass(frozen=True)
@@ -278,7 +281,7 @@ class Issuer:
         """
         fingerprint = fingerprint or _fingerprint(requests)
         if idempotency_key is not None:
-            earlier = await self._replay(issued_by, idempotency_key, fingerprint)
+            earlier = await self._replay(issued_by, idempotency_key, fingerprint, now)
             if earlier is not None:
                 return earlier
         pooled = self.pool is not None and len(requests) >= _POOL_MIN
@@ -322,7 +325,7 @@ class Issuer:
                 break
             except _IdempotencyRace:
                 earlier = await self._replay(
-                    issued_by, idempotency_key or "", fingerprint
+                    issued_by, idempotency_key or "", fingerprint, now
                 )
                 assert earlier is not None
                 return earlier
@@ -466,6 +469,11 @@ class Issuer:
                     ],
                 )
                 if idempotency_key is not None:
+                    # Keys past their time are forgotten here, this one's
+                    # earlier use included.
+                    await IssuerIdempotency.delete().where(
+                        IssuerIdempotency.created_at <= self._idempotency_cutoff(now)
+                    )
                     await IssuerIdempotency.insert(
                         IssuerIdempotency(
                             client=issued_by,
@@ -568,13 +576,18 @@ class Issuer:
             "replaces": "",
         }
 
+    def _idempotency_cutoff(self, now: dt.datetime) -> dt.datetime:
+        return now - dt.timedelta(seconds=self.config.idempotency_ttl)
+
     async def _replay(
-        self, client: str, key: str, fingerprint: str
+        self, client: str, key: str, fingerprint: str, now: dt.datetime
     ) -> BatchResult | None:
         row = (
             await IssuerIdempotency.select()
             .where(
-                (IssuerIdempotency.client == client) & (IssuerIdempotency.key == key)
+                (IssuerIdempotency.client == client)
+                & (IssuerIdempotency.key == key)
+                & (IssuerIdempotency.created_at > self._idempotency_cutoff(now))
             )
             .first()
         )
@@ -710,9 +723,10 @@ class Issuer:
             for spec in ctype.claims
             if spec.name in claims and spec.withholdable
         ]
-        token = sdjwt.issue(
-            payload, disclosable, self.signer, salt=lambda: secrets.token_bytes(16)
-        )
+        # One read of the system's randomness for every salt of the credential.
+        block = secrets.token_bytes(16 * len(disclosable))
+        salts = (block[i : i + 16] for i in range(0, len(block), 16))
+        token = sdjwt.issue(payload, disclosable, self.signer, salt=lambda: next(salts))
         signed = compact.make_credentials(
             ctype=ctype,
             claims=claims,

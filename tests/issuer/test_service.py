@@ -296,3 +296,33 @@ def test_batches_drawing_slots_at_the_same_time_never_share_one(
 
     assert len(first) == len(second) == 3
     assert not set(first) & set(second)
+
+
+def test_an_idempotency_key_answers_for_its_time_then_is_forgotten(
+    services: Services, resident_claims: dict[str, str]
+) -> None:
+    issuer = services.issuer
+    ttl = dt.timedelta(seconds=issuer.config.idempotency_ttl)
+    request = IssueRequest("resident-id", resident_claims, _holder_key(), "h")
+
+    async def batch(now: dt.datetime, key: str) -> tuple[bool, list[str]]:
+        result = await issuer.issue_batch(
+            [request], now=now, issued_by="officer", idempotency_key=key
+        )
+        return result.replayed, [r.serial for _, r in result.issued]
+
+    async def run() -> list[tuple[bool, list[str]]]:
+        return [
+            await batch(NOW, "k1"),
+            await batch(NOW + ttl - dt.timedelta(seconds=1), "k1"),
+            await batch(NOW + ttl, "k1"),
+            await batch(NOW + ttl, "k1"),
+        ]
+
+    first, within, after, again = asyncio.run(run())
+    assert first == (False, ["SFZ202600000001"])
+    assert within == (True, ["SFZ202600000001"])
+    # Forgotten: issued anew, and the new use answers retries from then on.
+    assert after == (False, ["SFZ202600000002"])
+    assert again == (True, ["SFZ202600000002"])
+    assert len(asyncio.run(_rows())) == 2
