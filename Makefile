@@ -9,7 +9,7 @@ PORT ?= 8000
 export ESEAL_HOME ?= $(CURDIR)/var
 export ESEAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint bench clean venv
+.PHONY: run test lint bench bench-issue clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/qr_size.py
+
+bench-issue: venv
+	$(BIN)/python bench/issue.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -16,10 +16,12 @@ value or a detail of how a signature failed.
     ├── StatusError            revoked, suspended, status_unknown
     ├── HolderBindingError     holder_proof_missing, holder_proof_invalid,
     │                          presentation_stale, replayed
-    ├── PolicyError            type_not_accepted
+    ├── PolicyError            type_not_accepted, profile_not_accepted,
+    │                          unknown_type
     ├── ClaimsError            invalid_claims (with one entry per field)
     ├── NotFoundError          not_found
     ├── AuthError              unauthorized, forbidden
+    ├── LimitError             rate_limited, quota_exceeded (with retry_after)
     └── ConfigError            config (an operator's setup is wrong)
 """
 
@@ -38,6 +40,7 @@ __all__ = [
     "EsealError",
     "FieldError",
     "HolderBindingError",
+    "LimitError",
     "NotFoundError",
     "OfferError",
     "PolicyError",
@@ -86,6 +89,11 @@ class Reason(enum.StrEnum):
     INVALID_PROOF = "invalid_proof"
     UNAVAILABLE = "unavailable"
     UNKNOWN_TYPE = "unknown_type"
+    PROFILE_NOT_ACCEPTED = "profile_not_accepted"
+    ALREADY_EXISTS = "already_exists"
+    LAST_ADMIN = "last_admin"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
 
 
 #: Short messages for people, Chinese first.
@@ -158,6 +166,23 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.UNAVAILABLE: (
         "服务暂时不可用，请稍后重试",
         "The service is briefly unavailable; try again shortly",
+    ),
+    Reason.PROFILE_NOT_ACCEPTED: (
+        "本窗口要求出示其他内容（如仅身份信息）",
+        "This station asks for another presentation profile",
+    ),
+    Reason.ALREADY_EXISTS: ("名称已被使用", "That name is already taken"),
+    Reason.LAST_ADMIN: (
+        "不能停用最后一个管理员",
+        "The last admin cannot be revoked",
+    ),
+    Reason.RATE_LIMITED: (
+        "请求过于频繁，请稍后重试",
+        "Too many requests; slow down and retry later",
+    ),
+    Reason.QUOTA_EXCEEDED: (
+        "今日核验次数已用完",
+        "Today's verification quota is used up",
     ),
 }
 
@@ -257,3 +282,15 @@ class UnavailableError(EsealError):
     """The database is away; the client should retry."""
 
     default_reason = Reason.UNAVAILABLE
+
+
+class LimitError(EsealError):
+    """A client went past its rate limit or daily quota (429)."""
+
+    default_reason = Reason.RATE_LIMITED
+
+    def __init__(
+        self, reason: Reason | None = None, detail: str = "", *, retry_after: int = 1
+    ) -> None:
+        super().__init__(reason, detail)
+        self.retry_after = max(1, retry_after)

@@ -8,6 +8,7 @@ from credential.errors import (
     ConfigError,
     ConflictError,
     EsealError,
+    LimitError,
     NotFoundError,
     OfferError,
     Reason,
@@ -30,6 +31,8 @@ def status_for(error: EsealError) -> int:
         return 403 if error.reason is Reason.FORBIDDEN else 401
     if isinstance(error, ConflictError):
         return 409
+    if isinstance(error, LimitError):
+        return 429
     if isinstance(error, OfferError):
         return 400  # OpenID4VCI: invalid_grant and invalid_proof are 400s
     if isinstance(error, ConfigError | UnavailableError):
@@ -46,13 +49,19 @@ def problem(
         "type": _TYPE_BASE + str(error.reason),
         "title": error.message_en,
         "status": code,
-        "detail": error.detail,
+        "detail": _printable(error.detail, 1000),
         "reason": str(error.reason),
         "message": {"zh-CN": error.message_zh, "en": error.message_en},
     }
     if isinstance(error, ClaimsError):
         body["errors"] = [
-            {"field": e.field, "message": {"zh-CN": e.zh, "en": e.en}}
+            {"field": _printable(e.field, 128), "message": {"zh-CN": e.zh, "en": e.en}}
             for e in error.errors
         ]
     return code, body
+
+
+def _printable(text: str, limit: int) -> str:
+    # Field names come from the request: a lone surrogate in one must not
+    # make the error itself impossible to send.
+    return text.encode("utf-8", "replace").decode("utf-8")[:limit]

@@ -385,64 +385,122 @@ def revoke(serial: str) -> None:
     _run(work)
 
 
-clients_app = typer.Typer(no_args_is_help=True, help="Issuer API clients and roles")
-issuer_app.add_typer(clients_app, name="clients")
+def _clients_of(service: str) -> tuple[Any, Callable[[str, str], Awaitable[None]]]:
+    """A service's client registry, and how it notes a change made here."""
+    if service == "issuer":
+        from issuer.access import ACCESS, audit
+
+        async def note(action: str, name: str) -> None:
+            await audit("cli", action, name, "ok", now=utcnow())
+
+        return ACCESS, note
+    from verifier.access import ACCESS as VERIFIER_ACCESS
+    from verifier.tables import VerifierAudit
+
+    async def note_verifier(action: str, name: str) -> None:
+        await VerifierAudit.insert(
+            VerifierAudit(
+                at=utcnow(), actor="cli", channel="cli", action=action, result="ok"
+            )
+        )
+
+    return VERIFIER_ACCESS, note_verifier
 
 
-@clients_app.command("add")
-def clients_add(
-    name: str,
-    role: Annotated[str, typer.Option(help="officer, auditor or admin")] = "officer",
-) -> None:
-    """Make an API client with one role; its key is shown once, stored hashed."""
-    from issuer.access import audit, create_client
+def _add_client(service: str, name: str, role: str, limits: dict[str, int]) -> None:
+    if limits and service != "verifier":
+        raise typer.BadParameter("limits are for verifier clients")
+    for label, value in limits.items():
+        if not 1 <= value <= 10_000_000:
+            raise typer.BadParameter(f"--{label.replace('_', '-')}: 1 to 10000000")
 
     async def work(settings: Settings) -> None:
-        key = await create_client(name, role, now=utcnow())
-        await audit("cli", "client_add", name, "ok", now=utcnow())
+        clients, note = _clients_of(service)
+        key = await clients.create_client(name, role, now=utcnow(), **limits)
+        await note("client_add", name)
         out.print(key)
 
     _run(work)
 
 
-@clients_app.command("list")
-def clients_list() -> None:
-    """The clients, their roles, and whether their keys still work."""
-    from issuer.access import list_clients
+def _client_commands(service: str, roles: str) -> typer.Typer:
+    """``add``, ``list`` and ``revoke`` for one service's API clients."""
+    group = typer.Typer(no_args_is_help=True, help=f"{service} API clients and roles")
 
-    async def work(settings: Settings) -> None:
-        table = Table()
-        for column in ("name", "role", "created", "revoked"):
-            table.add_column(column)
-        for row in await list_clients():
-            revoked = row["revoked_at"].isoformat() if row["revoked_at"] else ""
-            table.add_row(
-                Text(row["name"]), row["role"], row["created_at"].isoformat(), revoked
-            )
-        out.print(table)
+    # Defaults, not annotations: Typer reads annotations in the module's
+    # namespace, where this function's ``roles`` is not.
+    role_option = typer.Option(roles.split(",")[0], help=roles)
 
-    _run(work)
+    @group.command("add")
+    def add(
+        name: str,
+        role: str = role_option,
+        per_minute: Annotated[
+            int | None, typer.Option(help="verifier clients: requests a minute")
+        ] = None,
+        per_day: Annotated[
+            int | None, typer.Option(help="verifier clients: requests a day")
+        ] = None,
+    ) -> None:
+        """Make an API client with one role; its key is shown once, stored hashed."""
+        limits = {"per_minute": per_minute, "per_day": per_day}
+        _add_client(
+            service, name, role, {k: v for k, v in limits.items() if v is not None}
+        )
+
+    @group.command("list")
+    def listing() -> None:
+        """The clients, their roles, and whether their keys still work."""
+
+        async def work(settings: Settings) -> None:
+            rows = await _clients_of(service)[0].list_clients()
+            table = Table()
+            extra = [k for k in ("per_minute", "per_day") if rows and k in rows[0]]
+            for column in ("name", "role", *extra, "created", "revoked"):
+                table.add_column(column)
+            for row in rows:
+                revoked = row["revoked_at"].isoformat() if row["revoked_at"] else ""
+                table.add_row(
+                    Text(row["name"]),
+                    row["role"],
+                    *(str(row[k]) for k in extra),
+                    row["created_at"].isoformat(),
+                    revoked,
+                )
+            out.print(table)
+
+        _run(work)
+
+    @group.command("revoke")
+    def revoke_client(name: str) -> None:
+        """Stop a client's key from working."""
+
+        async def work(settings: Settings) -> None:
+            clients, note = _clients_of(service)
+            if not await clients.revoke_client(name, now=utcnow()):
+                err.print("[red]no such client[/red]")
+                raise typer.Exit(2)
+            await note("client_revoke", name)
+            out.print(Text(f"{name} revoked"))
+
+        _run(work)
+
+    return group
 
 
-@clients_app.command("revoke")
-def clients_revoke(name: str) -> None:
-    """Stop a client's key from working."""
-    from issuer.access import audit, revoke_client
-
-    async def work(settings: Settings) -> None:
-        if not await revoke_client(name, now=utcnow()):
-            err.print("[red]no such client[/red]")
-            raise typer.Exit(2)
-        await audit("cli", "client_revoke", name, "ok", now=utcnow())
-        out.print(Text(f"{name} revoked"))
-
-    _run(work)
+issuer_clients = _client_commands("issuer", "officer, auditor or admin")
+issuer_app.add_typer(issuer_clients, name="clients")
+verifier_app = typer.Typer(no_args_is_help=True, help="Verifier administration")
+app.add_typer(verifier_app, name="verifier")
+verifier_app.add_typer(
+    _client_commands("verifier", "client, auditor or admin"), name="clients"
+)
 
 
 @issuer_app.command("api-key")
 def api_key(name: str, role: Annotated[str, typer.Option()] = "officer") -> None:
     """Create an issuer API key (the same as `eseal issuer clients add`)."""
-    clients_add(name, role)
+    _add_client("issuer", name, role, {})
 
 
 # -- wallet -----------------------------------------------------------------
@@ -527,9 +585,16 @@ def verify(
         str, typer.Argument(help="An image file, the QR text, or - for stdin")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    aud: Annotated[
+        str | None, typer.Option(help="SD-JWT: the audience its key binding names")
+    ] = None,
+    nonce: Annotated[
+        str | None, typer.Option(help="SD-JWT: the nonce its key binding names")
+    ] = None,
 ) -> None:
-    """Verify a presentation offline against the imported trust bundle."""
-    from verifier.core import check
+    """Verify a QR presentation or an SD-JWT VC presentation offline,
+    against the imported trust bundle and this station's policy."""
+    from verifier.core import check, check_sd_jwt
     from verifier.trust import TrustStore
 
     settings = settings_mod.load()
@@ -546,7 +611,13 @@ def verify(
         else:
             _fail(error)
         raise typer.Exit(1 if error.reason in _INPUT_REASONS else 2) from None
-    outcome = check(text, trust, make_policy(settings), now=int(now.timestamp()))
+    policy, at = make_policy(settings), int(now.timestamp())
+    if "~" in text and not text.startswith("ES1:"):
+        outcome = check_sd_jwt(
+            text.strip(), trust, policy, now=at, aud=aud, nonce=nonce
+        )
+    else:
+        outcome = check(text, trust, policy, now=at)
     if as_json:
         out.print_json(data=outcome.as_json())
     else:

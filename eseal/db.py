@@ -17,6 +17,7 @@ from piccolo.table import Table
 
 from credential.errors import ConfigError, Reason
 from issuer.piccolo_app import APP_CONFIG as ISSUER_APP
+from verifier.piccolo_app import APP_CONFIG as VERIFIER_APP
 from wallet.piccolo_app import APP_CONFIG as WALLET_APP
 
 __all__ = ["TABLES", "bind", "engine_from_url", "migrate"]
@@ -33,6 +34,7 @@ TABLES: list[type[Table]] = [
     Migration,
     *ISSUER_APP.table_classes,
     *WALLET_APP.table_classes,
+    *VERIFIER_APP.table_classes,
 ]
 
 
@@ -66,7 +68,7 @@ def bind(engine: Engine[Any]) -> None:
 
 
 async def migrate(engine: Engine[Any]) -> None:
-    """Run every pending migration of the issuer and the wallet."""
+    """Run every pending migration of the issuer, the wallet and the verifier."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     bind(engine)

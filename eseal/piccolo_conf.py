@@ -7,4 +7,6 @@ from eseal.settings import database_url
 
 DB = engine_from_url(database_url())
 
-APP_REGISTRY = AppRegistry(apps=["issuer.piccolo_app", "wallet.piccolo_app"])
+APP_REGISTRY = AppRegistry(
+    apps=["issuer.piccolo_app", "wallet.piccolo_app", "verifier.piccolo_app"]
+)

@@ -15,7 +15,7 @@ from litestar.static_files import create_static_files_router
 import web
 from eseal.services import Services, open_database, pooled, utcnow
 from eseal.settings import Settings
-from issuer.app import issuer_router
+from issuer.app import issuer_router, well_known_routes
 from verifier.app import verifier_router
 from wallet.app import wallet_router
 from web.docs import SECURITY_SCHEMES, openapi_plugins
@@ -56,8 +56,9 @@ def create_app(
         route_handlers=[
             index,
             issuer_router(services.issuer, services.offers, clock=clock),  # type: ignore[arg-type]
+            *well_known_routes(services.issuer),
             wallet_router(services.wallet, clock=clock),  # type: ignore[arg-type]
-            verifier_router(services.trust, services.policy, clock=clock),  # type: ignore[arg-type]
+            verifier_router(services.verifier, clock=clock),  # type: ignore[arg-type]
             create_static_files_router(path="/static", directories=[_STATIC]),
         ],
         on_startup=[open_db],

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from piccolo.engine.base import Engine
 
 from credential.errors import ConfigError, Reason
@@ -16,7 +17,13 @@ from eseal.settings import Settings
 from issuer.offers import Offers
 from issuer.service import IssuedResult, Issuer, IssuerConfig
 from keys.store import KeyFolder
+from schemas import all_types
+from verifier.access import VerificationLog
 from verifier.core import Policy
+from verifier.limits import limits_from_url
+from verifier.nonces import NonceBook
+from verifier.online import LiveStatus
+from verifier.service import Verifier
 from verifier.trust import TrustStore
 from wallet.service import Wallet
 
@@ -25,6 +32,7 @@ __all__ = [
     "issue_into_wallet",
     "make_issuer",
     "make_policy",
+    "make_verifier",
     "make_wallet",
     "open_database",
     "pooled",
@@ -114,11 +122,41 @@ def make_wallet(settings: Settings) -> Wallet:
 
 
 def make_policy(settings: Settings) -> Policy:
+    """The station's policy; a type or profile it does not know is a config error."""
+    known = all_types()
+    for name in sorted((settings.station_types or frozenset()) - set(known)):
+        raise ConfigError(Reason.CONFIG, f"ESEAL_STATION_TYPES: no type {name!r}")
+    profile = settings.station_profile
+    if profile is not None and not any(
+        p.id == profile for t in known.values() for p in t.profiles
+    ):
+        raise ConfigError(
+            Reason.CONFIG, f"ESEAL_STATION_PROFILE: no profile {profile!r}"
+        )
     return Policy(
         max_presentation_age=settings.max_presentation_age,
         clock_leeway=settings.clock_leeway,
         bundle_max_age=settings.bundle_max_age,
         bundle_warn_age=settings.bundle_warn_age,
+        accepted_types=settings.station_types,
+        required_profile=profile,
+        require_nonce=settings.require_nonce,
+    )
+
+
+def make_verifier(settings: Settings) -> Verifier:
+    policy = make_policy(settings)
+    live = None
+    if settings.verifier_online:
+        live = LiveStatus(httpx.AsyncClient(timeout=3, follow_redirects=False))
+    return Verifier(
+        trust=TrustStore(settings.verifier_dir),
+        policy=policy,
+        log=VerificationLog(settings.secret("verifier_audit_key")),
+        limits=limits_from_url(settings.redis_url),
+        nonces=NonceBook(lifetime=policy.max_presentation_age),
+        station=settings.station,
+        live=live,
     )
 
 
@@ -129,15 +167,18 @@ class Services:
     trust: TrustStore
     policy: Policy
     offers: Offers
+    verifier: Verifier
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         issuer = make_issuer(settings)
+        verifier = make_verifier(settings)
         return cls(
             issuer=issuer,
             wallet=make_wallet(settings),
-            trust=TrustStore(settings.verifier_dir),
-            policy=make_policy(settings),
+            trust=verifier.trust,
+            policy=verifier.policy,
+            verifier=verifier,
             # Claims waiting in offers are sealed under a key derived from
             # the subject-hash secret (HKDF, its own label).
             offers=Offers(issuer, sealing_key=settings.secret("subject_hash_key")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,18 @@ class Settings:
     status_ttl: int = 60
     #: Seconds an idempotency key is remembered.
     idempotency_ttl: int = 86_400
+    #: This counter's name in the verification log.
+    station: str = "counter"
+    #: Types this station accepts (None: every type it knows).
+    station_types: frozenset[str] | None = None
+    #: A presentation profile this station requires (None: any).
+    station_profile: str | None = None
+    #: Whether QR presentations must carry a nonce this counter showed.
+    require_nonce: bool = False
+    #: Check the issuer's live status lists, not only the bundle's.
+    verifier_online: bool = False
+    #: Redis for rate limits shared by verifier instances ("": in memory).
+    redis_url: str = ""
 
     def passphrase(self) -> bytes:
         """The seal key passphrase, from the environment or a file it names."""
@@ -143,6 +156,27 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _flag(name: str) -> bool:
+    value = os.environ.get(name, "0")
+    if value not in ("0", "1"):
+        raise ConfigError(Reason.CONFIG, f"{name} must be 0 or 1")
+    return value == "1"
+
+
+def _label(name: str, default: str) -> str:
+    value = os.environ.get(name, default)
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value):
+        raise ConfigError(Reason.CONFIG, f"{name} must be 1-64 letters, digits, . _ -")
+    return value
+
+
+def _names(name: str) -> frozenset[str] | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
 def load() -> Settings:
     home = _home()
     return Settings(
@@ -165,4 +199,10 @@ def load() -> Settings:
         signing_workers=_int("ESEAL_SIGNING_WORKERS", os.cpu_count() or 1, 0, 64),
         status_ttl=_int("ESEAL_STATUS_TTL", 60, 1, 86400),
         idempotency_ttl=_int("ESEAL_IDEMPOTENCY_TTL", 86400, 600, 30 * 86400),
+        station=_label("ESEAL_STATION", "counter"),
+        station_types=_names("ESEAL_STATION_TYPES"),
+        station_profile=os.environ.get("ESEAL_STATION_PROFILE") or None,
+        require_nonce=_flag("ESEAL_STATION_NONCE"),
+        verifier_online=_flag("ESEAL_VERIFIER_ONLINE"),
+        redis_url=os.environ.get("ESEAL_REDIS_URL", ""),
     )

@@ -14,19 +14,15 @@ the result, never a claim, key or token.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import logging
-import re
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from credential.errors import AuthError, ClaimsError, FieldError, Reason
+from credential.errors import Reason
 from issuer.tables import IssuerApiKey, IssuerAudit
+from web.access import Access, Client
 
 __all__ = [
+    "ACCESS",
     "RIGHTS",
     "ROLES",
     "Client",
@@ -38,10 +34,6 @@ __all__ = [
     "list_clients",
     "revoke_client",
 ]
-
-log = logging.getLogger(__name__)
-
-ROLES = ("officer", "auditor", "admin")
 
 #: The role each right needs.
 RIGHTS: dict[str, str] = {
@@ -56,96 +48,34 @@ RIGHTS: dict[str, str] = {
     "clients": "admin",
 }
 
-_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_KEY = re.compile(r"esk_[A-Za-z0-9_-]{43}")
+
+async def _refused(actor: str, right: str, reason: Reason, now: dt.datetime) -> None:
+    await audit(actor, right, "", reason, now=now)
 
 
-@dataclass(frozen=True)
-class Client:
-    name: str
-    role: str
-
-
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+ACCESS = Access(
+    keys=IssuerApiKey, rights=RIGHTS, prefix="esk_", service="issuer", refused=_refused
+)
+ROLES = ACCESS.roles
 
 
 async def create_client(name: str, role: str, *, now: dt.datetime) -> str:
     """Make a client and its API key; the key is returned once and kept hashed."""
-    problems = []
-    if not _NAME.fullmatch(name):
-        problems.append(
-            FieldError("name", "名称格式不正确", "use 1-64 letters, digits, . _ -")
-        )
-    if role not in ROLES:
-        problems.append(
-            FieldError("role", "角色无效", "must be officer, auditor or admin")
-        )
-    if not problems and await IssuerApiKey.exists().where(IssuerApiKey.name == name):
-        problems.append(FieldError("name", "名称已存在", "a client has that name"))
-    if problems:
-        raise ClaimsError(problems)
-    key = "esk_" + secrets.token_urlsafe(32)
-    await IssuerApiKey.insert(
-        IssuerApiKey(name=name, key_hash=_key_hash(key), role=role, created_at=now)
-    )
-    return key
+    return await ACCESS.create_client(name, role, now=now)
 
 
 async def revoke_client(name: str, *, now: dt.datetime) -> bool:
     """Stop a client's key from working; False when there is no such client."""
-    rows = (
-        await IssuerApiKey.update({IssuerApiKey.revoked_at: now})
-        .where((IssuerApiKey.name == name) & IssuerApiKey.revoked_at.is_null())
-        .returning(IssuerApiKey.name)
-    )
-    return bool(rows) or await IssuerApiKey.exists().where(IssuerApiKey.name == name)
+    return await ACCESS.revoke_client(name, now=now)
 
 
 async def list_clients() -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await IssuerApiKey.select(
-        IssuerApiKey.name,
-        IssuerApiKey.role,
-        IssuerApiKey.created_at,
-        IssuerApiKey.revoked_at,
-    ).order_by(IssuerApiKey.name)
-    return rows
+    return await ACCESS.list_clients()
 
 
 async def authenticate(key: str, right: str, *, now: dt.datetime) -> Client:
-    """The client a key belongs to, if its role holds ``right``.
-
-    401 for a missing, malformed, unknown or revoked key; 403 for a role
-    without the right.  Both are audited.
-    """
-    if not key:
-        await audit("-", right, "", Reason.UNAUTHORIZED, now=now)
-        raise AuthError(Reason.UNAUTHORIZED, "an issuer API key is required")
-    row = None
-    if _KEY.fullmatch(key):
-        digest = _key_hash(key)
-        row = (
-            await IssuerApiKey.select(
-                IssuerApiKey.name,
-                IssuerApiKey.key_hash,
-                IssuerApiKey.role,
-                IssuerApiKey.revoked_at,
-            )
-            .where(IssuerApiKey.key_hash == digest)
-            .first()
-        )
-        if row is not None and not hmac.compare_digest(row["key_hash"], digest):
-            row = None
-    if row is None or row["revoked_at"] is not None:
-        actor = "-" if row is None else str(row["name"])
-        await audit(actor, right, "", Reason.UNAUTHORIZED, now=now)
-        log.info("issuer API: refused a key that is not valid")
-        raise AuthError(Reason.UNAUTHORIZED, "the API key is not valid")
-    client = Client(name=str(row["name"]), role=str(row["role"]))
-    if RIGHTS[right] != client.role:
-        await audit(client.name, right, "", Reason.FORBIDDEN, now=now)
-        raise AuthError(Reason.FORBIDDEN, f"the {client.role} role may not {right}")
-    return client
+    """The client a key belongs to, if its role holds ``right`` (401, 403)."""
+    return await ACCESS.authenticate(key, right, now=now)
 
 
 async def audit(

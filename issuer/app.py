@@ -5,14 +5,13 @@ the registry, the audit log, and the trust data counters fetch."""
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
 import hashlib
-import io
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
@@ -20,6 +19,7 @@ from litestar.params import FromPath, FromQuery
 
 from credential import strictjson
 from credential.errors import (
+    AuthError,
     ClaimsError,
     DecodeError,
     EsealError,
@@ -29,7 +29,7 @@ from credential.errors import (
     Reason,
 )
 from credential.jwk import holder_key_from_jwk
-from credential.problem import problem
+from credential.problem import problem, status_for
 from issuer.access import (
     Client,
     audit,
@@ -44,10 +44,22 @@ from issuer.offers import PRE_AUTHORIZED_GRANT, Offers
 from issuer.service import BatchResult, IssuedResult, Issuer, IssueRequest
 from schemas import CredentialType, all_types, get_type
 from schemas.checks import text_problem
-from web import exception_handlers, read_json
+from web import (
+    audit_response,
+    exception_handlers,
+    parse_since,
+    problem_response,
+    read_json,
+)
 from web.docs import ISSUER_API_KEY
 
-__all__ = ["create_api_key", "issuer_router", "result_json", "type_metadata_json"]
+__all__ = [
+    "create_api_key",
+    "issuer_router",
+    "result_json",
+    "type_metadata_json",
+    "well_known_routes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +85,8 @@ def result_json(result: IssuedResult) -> dict[str, object]:
         "serial": result.serial,
         **({"number": number} if number else {}),
         "type": result.type_id,
-        "issued_at": result.issued_at.isoformat(),
-        "expires_at": result.expires_at.isoformat(),
+        "issued_at": result.issued_at.astimezone(dt.UTC).isoformat(),
+        "expires_at": result.expires_at.astimezone(dt.UTC).isoformat(),
         "status": {"list": result.status_list, "index": result.status_index},
         "sd_jwt": result.sd_jwt,
         "compact": base64.b64encode(result.compact).decode("ascii"),
@@ -112,7 +124,9 @@ def _object(data: object) -> dict[str, Any]:
 def _label(body: dict[str, Any], name: str) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > 128:
-        raise DecodeError(Reason.BAD_REQUEST, f"{name} must be a string")
+        raise DecodeError(
+            Reason.BAD_REQUEST, f"{name} must be text of at most 128 characters"
+        )
     if value and text_problem(value):
         # NUL, other controls, lone surrogates: no database keeps them all.
         raise DecodeError(Reason.BAD_REQUEST, f"{name} holds characters not allowed")
@@ -411,6 +425,8 @@ def _registry_routes(api: _Api) -> list[Any]:
         number sent in the body (never in a URL, where logs would keep it)."""
         who = await client(request, "lookup")
         number = _label(await body_of(request), "id_number")
+        if not number:
+            raise DecodeError(Reason.BAD_REQUEST, "give the id_number to search for")
         found = await issuer.find_by_subject(number, now=clock())
         # The keyed hash, not the number: traceable, yet no ID number in logs.
         subject = "subject:" + issuer.subject_hash(number)[:24]
@@ -517,7 +533,7 @@ def _offer_routes(api: _Api) -> list[Any]:
             "expires_at": made.expires_at.isoformat(),
         }
 
-    @post("/token", status_code=200)
+    @post("/token", status_code=200, exception_handlers={EsealError: _token_error})
     async def token(request: Request[Any, Any, Any]) -> Response[dict[str, object]]:
         """OAuth token endpoint for the pre-authorised code grant (OpenID4VCI)."""
         form = await _form_or_json(request)
@@ -542,7 +558,12 @@ def _offer_routes(api: _Api) -> list[Any]:
             headers={"Cache-Control": "no-store"},
         )
 
-    @post("/credential", status_code=200, request_max_body_size=MAX_BODY)
+    @post(
+        "/credential",
+        status_code=200,
+        request_max_body_size=MAX_BODY,
+        exception_handlers={EsealError: _credential_error},
+    )
     async def credential(
         request: Request[Any, Any, Any],
     ) -> Response[dict[str, object]]:
@@ -551,7 +572,7 @@ def _offer_routes(api: _Api) -> list[Any]:
         compact credential and its views."""
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer ") or len(auth) > 256:
-            raise OfferError(Reason.OFFER_EXPIRED, "an access token is required")
+            raise AuthError(Reason.UNAUTHORIZED, "an access token is required")
         body = await body_of(request)
         jwt, wanted = _proof_of(body)
         try:
@@ -589,31 +610,14 @@ def _admin_routes(api: _Api) -> list[Any]:
     ) -> Response[Any]:
         """The audit log, oldest first: who did what, when, with what result."""
         who = await client(request, "audit")
-        start = None
-        if since is not None:
-            try:
-                start = dt.datetime.fromisoformat(since)
-            except ValueError:
-                raise DecodeError(
-                    Reason.BAD_REQUEST, "since must be an ISO 8601 time"
-                ) from None
-            if start.tzinfo is None:
-                raise DecodeError(Reason.BAD_REQUEST, "since needs a time zone")
+        start = parse_since(since)
         rows = await audit_rows(
             since=start, after=max(0, after), limit=max(1, min(limit, 10_000))
         )
         await audit(who.name, "audit", "", "ok", now=clock())
-        shown = [{**row, "at": row["at"].isoformat()} for row in rows]
-        if format == "csv":
-            buffer = io.StringIO()
-            writer = csv.DictWriter(
-                buffer, fieldnames=["id", "at", "actor", "action", "target", "result"]
-            )
-            writer.writeheader()
-            for row in shown:
-                writer.writerow({k: _csv_safe(str(v)) for k, v in row.items()})
-            return Response(buffer.getvalue(), media_type="text/csv")
-        return Response({"entries": shown})
+        return audit_response(
+            rows, ["id", "at", "actor", "action", "target", "result"], format
+        )
 
     @get("/api/v1/clients", security=ISSUER_API_KEY)
     async def clients(request: Request[Any, Any, Any]) -> dict[str, object]:
@@ -682,37 +686,13 @@ def _public_routes(api: _Api) -> list[Any]:
 
     @get("/.well-known/openid-credential-issuer")
     async def issuer_metadata() -> dict[str, object]:
-        """OpenID4VCI issuer metadata: endpoints and one configuration a type."""
-        base = issuer.config.issuer_url
-        return {
-            "credential_issuer": base,
-            "credential_endpoint": f"{base}/credential",
-            "authorization_servers": [base],
-            "display": [{"name": "泰安市公安局", "locale": "zh-CN"}],
-            "credential_configurations_supported": {
-                ctype.id: {
-                    "format": "dc+sd-jwt",
-                    "vct": issuer.vct(ctype),
-                    "cryptographic_binding_methods_supported": ["jwk"],
-                    "credential_signing_alg_values_supported": [issuer.signer.alg],
-                    "proof_types_supported": {
-                        "jwt": {"proof_signing_alg_values_supported": ["ES256"]}
-                    },
-                }
-                for ctype in all_types().values()
-            },
-        }
+        """OpenID4VCI issuer metadata (also at the host's /.well-known)."""
+        return issuer_metadata_json(issuer)
 
     @get("/.well-known/oauth-authorization-server")
     async def authorization_metadata() -> dict[str, object]:
-        """OAuth metadata of the token endpoint (pre-authorised code grant only)."""
-        base = issuer.config.issuer_url
-        return {
-            "issuer": base,
-            "token_endpoint": f"{base}/token",
-            "grant_types_supported": [PRE_AUTHORIZED_GRANT],
-            "pre-authorized_grant_anonymous_access_supported": True,
-        }
+        """OAuth metadata of the token endpoint (also at the host's /.well-known)."""
+        return authorization_metadata_json(issuer)
 
     @get("/types/{type_id:str}")
     async def type_metadata(type_id: FromPath[str]) -> dict[str, object]:
@@ -792,6 +772,98 @@ def _proof_of(body: dict[str, Any]) -> tuple[str, str | None]:
     return jwt, wanted if isinstance(wanted, str) else None
 
 
-def _csv_safe(value: str) -> str:
-    # A cell a spreadsheet would run as a formula is written as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+def issuer_metadata_json(issuer: Issuer) -> dict[str, object]:
+    """OpenID4VCI issuer metadata: endpoints and one configuration a type."""
+    base = issuer.config.issuer_url
+    return {
+        "credential_issuer": base,
+        "credential_endpoint": f"{base}/credential",
+        "authorization_servers": [base],
+        "display": [{"name": "泰安市公安局", "locale": "zh-CN"}],
+        "credential_configurations_supported": {
+            ctype.id: {
+                "format": "dc+sd-jwt",
+                "vct": issuer.vct(ctype),
+                "cryptographic_binding_methods_supported": ["jwk"],
+                "credential_signing_alg_values_supported": [issuer.signer.alg],
+                "proof_types_supported": {
+                    "jwt": {"proof_signing_alg_values_supported": ["ES256"]}
+                },
+            }
+            for ctype in all_types().values()
+        },
+    }
+
+
+def authorization_metadata_json(issuer: Issuer) -> dict[str, object]:
+    """OAuth metadata of the token endpoint (pre-authorised code grant only)."""
+    base = issuer.config.issuer_url
+    return {
+        "issuer": base,
+        "token_endpoint": f"{base}/token",
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
+        "pre-authorized_grant_anonymous_access_supported": True,
+    }
+
+
+def well_known_routes(issuer: Issuer) -> list[Any]:
+    """The metadata where RFC 8414 and OpenID4VCI put it: the well-known
+    segment between the host and the issuer's path."""
+    path = urlsplit(issuer.config.issuer_url).path.rstrip("/")
+
+    @get(f"/.well-known/openid-credential-issuer{path}", include_in_schema=False)
+    async def issuer_metadata() -> dict[str, object]:
+        return issuer_metadata_json(issuer)
+
+    @get(f"/.well-known/oauth-authorization-server{path}", include_in_schema=False)
+    async def authorization_metadata() -> dict[str, object]:
+        return authorization_metadata_json(issuer)
+
+    return [issuer_metadata, authorization_metadata]
+
+
+# -- OAuth error answers ------------------------------------------------------
+#
+# The token and credential endpoints answer errors the way OAuth clients and
+# OpenID4VCI wallets read them (RFC 6749 section 5.2, RFC 6750 section 3,
+# OpenID4VCI section 8.3.1): an ``error`` code and ``error_description``,
+# with eSeal's ``reason`` beside them.
+
+
+def _oauth_answer(
+    error: EsealError, code: str, status: int, headers: dict[str, str] | None = None
+) -> Response[object]:
+    if status_for(error) >= 500:
+        return problem_response(error)
+    body = {
+        "error": code,
+        "error_description": error.detail,
+        "reason": str(error.reason),
+    }
+    return Response(
+        body,
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _token_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
+    assert isinstance(exc, EsealError)
+    if exc.reason in (Reason.OFFER_EXPIRED, Reason.OFFER_USED):
+        return _oauth_answer(exc, "invalid_grant", 400)
+    if "grant_type" in exc.detail:
+        return _oauth_answer(exc, "unsupported_grant_type", 400)
+    return _oauth_answer(exc, "invalid_request", 400)
+
+
+def _credential_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
+    assert isinstance(exc, EsealError)
+    if exc.reason in (Reason.OFFER_EXPIRED, Reason.OFFER_USED, Reason.UNAUTHORIZED):
+        challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return _oauth_answer(exc, "invalid_token", 401, challenge)
+    if exc.reason is Reason.INVALID_PROOF:
+        code = "invalid_nonce" if "nonce" in exc.detail else "invalid_proof"
+        return _oauth_answer(exc, code, 400)
+    if "configuration" in exc.detail:
+        return _oauth_answer(exc, "unknown_credential_configuration", 400)
+    return _oauth_answer(exc, "invalid_credential_request", 400)

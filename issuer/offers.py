@@ -29,10 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from credential import strictjson
 from credential.algorithms import verify_signature
@@ -45,6 +42,7 @@ from credential.errors import (
     SignatureError,
 )
 from credential.jwk import holder_key_from_jwk
+from credential.sealing import Sealer
 from issuer.service import IssuedResult, Issuer, IssueRequest
 from issuer.tables import IssuerApiKey, IssuerOffer
 
@@ -106,11 +104,8 @@ class Offers:
     issuer: Issuer
     sealing_key: bytes
 
-    def _aead(self) -> AESGCM:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"eSeal offer claims"
-        ).derive(self.sealing_key)
-        return AESGCM(key)
+    def _sealer(self) -> Sealer:
+        return Sealer(self.sealing_key, b"eSeal offer claims")
 
     async def create_offer(
         self,
@@ -135,10 +130,7 @@ class Offers:
         # credential its redemption would refuse.
         ctype, checked = self.issuer.check(IssueRequest(type_id, claims, _NO_KEY), now)
         code = secrets.token_urlsafe(24)
-        nonce = secrets.token_bytes(12)
-        sealed = nonce + self._aead().encrypt(
-            nonce, json.dumps(checked).encode(), _hash(code).encode()
-        )
+        sealed = self._sealer().seal(json.dumps(checked).encode(), _hash(code))
         # An offer ends no later than the credential it offers would.
         expires = min(
             now + dt.timedelta(seconds=lifetime),
@@ -216,9 +208,8 @@ class Offers:
                 Reason.BAD_REQUEST, "the offer is for another credential configuration"
             )
         holder_key = self._check_proof(proof_jwt, row["nonce"], now)
-        sealed = base64.b64decode(row["sealed_claims"])
         claims = json.loads(
-            self._aead().decrypt(sealed[:12], sealed[12:], row["code_hash"].encode())
+            self._sealer().open_text(row["sealed_claims"], row["code_hash"])
         )
 
         async def close(_: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -13,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cryptography import x509
@@ -33,6 +35,7 @@ from credential.errors import (
     StatusError,
 )
 from credential.jwk import jwk_from_key
+from credential.sealing import Sealer
 from issuer.parallel import CheckAndSign, SigningPool, error_from, point
 from issuer.tables import (
     IssuedCredential,
@@ -46,6 +49,9 @@ from schemas import FULL, CredentialType, get_type
 __all__ = ["BatchResult", "IssueRequest", "IssuedResult", "Issuer", "IssuerConfig"]
 
 log = logging.getLogger(__name__)
+
+#: Marks a registry value sealed under the registry key.
+_SEALED = "s1:"
 
 
 @dataclass(frozen=True)
@@ -220,6 +226,8 @@ class Issuer:
         default_factory=dict, repr=False
     )
     _in_flight: dict[int, set[int]] = field(default_factory=dict, repr=False)
+    _purged_at: dt.datetime | None = field(default=None, repr=False)
+    _purging: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def status_uri(self, list_id: int) -> str:
         return f"{self.config.issuer_url}/status-lists/{list_id}"
@@ -336,6 +344,8 @@ class Issuer:
                 log.info("status slot taken meanwhile; signing the batch again")
             finally:
                 self._release(slots)
+        if idempotency_key is not None:
+            self._purge_idempotency_keys(now)
         failed = sorted([*failed, *refused], key=lambda item: item[0])
         for _, result in issued:
             log.info("issued %s credential %s", result.type_id, result.serial)
@@ -469,10 +479,15 @@ class Issuer:
                     ],
                 )
                 if idempotency_key is not None:
-                    # Keys past their time are forgotten here, this one's
-                    # earlier use included.
+                    # This key's earlier use, if past its time, is forgotten
+                    # here; the others are purged in the background.
                     await IssuerIdempotency.delete().where(
-                        IssuerIdempotency.created_at <= self._idempotency_cutoff(now)
+                        (IssuerIdempotency.client == issued_by)
+                        & (IssuerIdempotency.key == idempotency_key)
+                        & (
+                            IssuerIdempotency.created_at
+                            <= self._idempotency_cutoff(now)
+                        )
                     )
                     await IssuerIdempotency.insert(
                         IssuerIdempotency(
@@ -567,17 +582,56 @@ class Issuer:
             "issued_at": result.issued_at,
             "expires_at": result.expires_at,
             "changed_at": None,
-            "sd_jwt": result.sd_jwt,
-            "compact": _b64(result.compact),
-            "views": json.dumps(
-                {name: _b64(view) for name, view in result.views.items()}
+            # The signed encodings carry every claim: sealed at rest.
+            "sd_jwt": self._seal(result.serial, "sd_jwt", result.sd_jwt.encode()),
+            "compact": self._seal(result.serial, "compact", result.compact),
+            "views": self._seal(
+                result.serial,
+                "views",
+                json.dumps(
+                    {name: _b64(view) for name, view in result.views.items()}
+                ).encode(),
             ),
             "issued_by": issued_by,
             "replaces": "",
         }
 
+    @cached_property
+    def _sealer(self) -> Sealer:
+        return Sealer(self.config.subject_key, b"eSeal registry")
+
+    def _seal(self, serial: str, column: str, data: bytes) -> str:
+        return _SEALED + self._sealer.seal_text(data, f"{serial}:{column}")
+
+    def _open(self, serial: str, column: str, text: str) -> bytes:
+        if not text.startswith(_SEALED):
+            # Written before the registry was sealed (development databases).
+            return text.encode() if column != "compact" else base64.b64decode(text)
+        return self._sealer.open_text(text[len(_SEALED) :], f"{serial}:{column}")
+
     def _idempotency_cutoff(self, now: dt.datetime) -> dt.datetime:
         return now - dt.timedelta(seconds=self.config.idempotency_ttl)
+
+    def _purge_idempotency_keys(self, now: dt.datetime) -> None:
+        """Delete forgotten keys, at most every five minutes, outside any
+        request's transaction (a backlog of a million takes a while)."""
+        if self._purging is not None and not self._purging.done():
+            return
+        if self._purged_at is not None and now - self._purged_at < dt.timedelta(
+            minutes=5
+        ):
+            return
+        self._purged_at = now
+
+        async def purge() -> None:
+            try:
+                await IssuerIdempotency.delete().where(
+                    IssuerIdempotency.created_at <= self._idempotency_cutoff(now)
+                )
+            except Exception as error:  # noqa: BLE001 - a later purge retries
+                log.warning("idempotency purge failed: %s", type(error).__name__)
+
+        self._purging = asyncio.get_running_loop().create_task(purge())
 
     async def _replay(
         self, client: str, key: str, fingerprint: str, now: dt.datetime
@@ -620,11 +674,13 @@ class Issuer:
             IssuedResult(
                 serial=row["serial"],
                 type_id=row["type_id"],
-                sd_jwt=row["sd_jwt"],
-                compact=base64.b64decode(row["compact"]),
+                sd_jwt=self._open(row["serial"], "sd_jwt", row["sd_jwt"]).decode(),
+                compact=self._open(row["serial"], "compact", row["compact"]),
                 views={
                     name: base64.b64decode(view)
-                    for name, view in json.loads(row["views"]).items()
+                    for name, view in json.loads(
+                        self._open(row["serial"], "views", row["views"])
+                    ).items()
                 },
                 issued_at=row["issued_at"],
                 expires_at=row["expires_at"],

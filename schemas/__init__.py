@@ -300,26 +300,57 @@ _FAST_FORMATS: dict[str, Callable[[str], bool]] = {
 }
 
 
-def _fast_subset(schema: object) -> bool:
-    if not isinstance(schema, dict) or not set(schema) <= _FAST_KEYWORDS:
+def _fast_claim(schema: object) -> bool:
+    """A claim's schema the compiled code reads as jsonschema does: a string
+    with lengths, a plain pattern, one of our formats, or an enum of strings."""
+    if not isinstance(schema, dict) or not set(schema) <= _FAST_KEYWORDS - {
+        "properties",
+        "required",
+        "additionalProperties",
+    }:
         return False
-    kind = schema.get("type", "string")
     enum = schema.get("enum", [])
+    pattern = schema.get("pattern", "")
     return (
-        kind in ("string", "object")
+        schema.get("type", "string") == "string"
         and isinstance(enum, list)
         and all(type(v) is str for v in enum)
-        and type(schema.get("additionalProperties", False)) is bool
         and schema.get("format", "date") in _FAST_FORMATS
-        and all(_fast_subset(s) for s in schema.get("properties", {}).values())
+        # fastjsonschema rewrites every "$" as \Z (inside classes and
+        # lookarounds too); only a plain final anchor means the same.
+        and isinstance(pattern, str)
+        and "$" not in pattern[:-1]
+        and "(?" not in pattern
+    )
+
+
+def _fast_subset(schema: object) -> bool:
+    """A flat object of such claims, every required claim among them."""
+    if not isinstance(schema, dict) or not set(schema) <= _FAST_KEYWORDS:
+        return False
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    return (
+        schema.get("type") == "object"
+        and isinstance(properties, dict)
+        and isinstance(required, list)
+        and set(required) <= set(properties)
+        and type(schema.get("additionalProperties", False)) is bool
+        and all(_fast_claim(s) for s in properties.values())
     )
 
 
 def _compiled(schema: Mapping[str, Any]) -> Callable[[object], object] | None:
+    """The compiled check of a claims schema, or None where only jsonschema
+    may judge (keywords or patterns outside the fast subset, or a schema
+    fastjsonschema cannot build)."""
     if not _fast_subset(schema):
         return None
     draft7 = {**schema, "$schema": "http://json-schema.org/draft-07/schema#"}
-    return fastjsonschema.compile(draft7, formats=_FAST_FORMATS)
+    try:
+        return fastjsonschema.compile(draft7, formats=_FAST_FORMATS)
+    except (fastjsonschema.JsonSchemaDefinitionException, re.error, ValueError):
+        return None
 
 
 def _passes(validate: Callable[[object], object], claims: object) -> bool:
@@ -337,8 +368,14 @@ def _schema_errors(
 ) -> list[FieldError]:
     schema: Mapping[str, Any] = validator.schema  # type: ignore[assignment]
     found: dict[str, FieldError] = {}
+    refused = False
     for error in validator.iter_errors(claims):
-        if error.validator == "required":
+        refused = True
+        if error.path and error.validator in ("required", "additionalProperties"):
+            # Inside a claim that is an object: the claim has the wrong shape.
+            field = str(error.path[0])
+            zh, en = _MESSAGES["type"]
+        elif error.validator == "required":
             field = str(error.message).split("'")[1]
             zh, en = _MESSAGES["required"]
         elif error.validator == "additionalProperties":
@@ -357,6 +394,9 @@ def _schema_errors(
             else:
                 zh, en = _MESSAGES.get(str(error.validator), ("无效", "is not valid"))
         found.setdefault(field, FieldError(field, zh, en))
+    if refused and not found:
+        # Never let a refusal that could not be named pass as acceptance.
+        found["$"] = FieldError("$", "无效", "is not valid")
     return list(found.values())
 
 

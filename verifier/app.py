@@ -6,24 +6,34 @@ import datetime as dt
 import html
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
+from litestar.params import FromQuery
 
 from credential.compact import MAX_TEXT
-from credential.errors import DecodeError, EsealError, Reason
-from verifier.core import Outcome, Policy, check
+from credential.errors import DecodeError, Reason
+from credential.qrcode_render import render_svg
+from verifier.access import ACCESS, COLUMNS
+from verifier.core import Outcome
+from verifier.limits import Allowance
+from verifier.nonces import NonceBook
 from verifier.scan import MAX_IMAGE_BYTES, read_qr_text
-from verifier.trust import Trust, TrustStore
+from verifier.service import Verifier
 from web import (
     SECURITY_HEADERS,
+    audit_response,
     exception_handlers,
     page,
+    parse_since,
     problem_response,
     read_json,
 )
+from web.access import Client
+from web.docs import VERIFIER_API_KEY, docs_page, only_paths
 
 __all__ = ["verifier_router"]
 
@@ -34,21 +44,13 @@ MAX_JSON = 16 * 1024
 MAX_UPLOAD = MAX_IMAGE_BYTES + 64 * 1024
 
 
-def _trust(store: TrustStore, now: dt.datetime) -> Trust | None:
-    try:
-        return store.current(now=now)
-    except EsealError as error:
-        log.warning("no usable trust bundle: %s", error.reason)
-        return None
-
-
 def _result_html(outcome: Outcome) -> str:
     age = outcome.bundle_age
-    age_text = "无" if age is None else f"{age // 3600} 小时 {age % 3600 // 60} 分钟"
+    age_text = "无" if age is None else _age_text(age)
     warn = "（请尽快同步 sync soon）" if outcome.bundle_warning else ""
-    footer = (
-        f'<p class="muted">信任数据更新于 {age_text} 前{warn} · 离线核验 offline</p>'
-    )
+    mode = "在线核验 online" if outcome.mode == "online" else "离线核验 offline"
+    footer = f'<p class="muted">信任数据更新于 {age_text} 前{warn} · {mode}</p>'
+
     if not outcome.valid or outcome.credential is None:
         return (
             '<section class="result invalid" id="result" data-result="INVALID" '
@@ -63,7 +65,8 @@ def _result_html(outcome: Outcome) -> str:
         for _, zh, _, value in cred.claims
     )
     return (
-        '<section class="result valid" id="result" data-result="VALID">'
+        '<section class="result valid" id="result" data-result="VALID" '
+        f'data-type="{html.escape(cred.type_name_zh)}">'
         f"<h2>✓ 有效 VALID</h2><p>{html.escape(cred.type_name_zh)} · "
         f"{html.escape(cred.type_name_en)}</p>"
         f'<p class="profile" data-profile="{html.escape(cred.profile)}">'
@@ -76,19 +79,47 @@ def _result_html(outcome: Outcome) -> str:
     )
 
 
-def _counter_page(result: str = "") -> str:
+def _counter_page(verifier: Verifier, now: dt.datetime, result: str = "") -> str:
+    trust = verifier.current_trust(now)
+    age = (
+        "无 none"
+        if trust is None
+        else _age_text(trust.bundle.age(int(now.timestamp())))
+    )
+    nonce = (
+        '<figure class="nonce"><img id="nonce-img" src="/verifier/nonce.svg" '
+        'alt="核验码 counter code" width="160" height="160">'
+        "<figcaption>请先用电子证照扫描此码 · Scan this code with the wallet first"
+        "</figcaption></figure>"
+        if verifier.policy.require_nonce
+        else ""
+    )
     body = (
-        "<header>电子证照核验 · Counter verification</header><main>"
-        '<form method="post" action="/verifier/check" enctype="multipart/form-data">'
+        "<header>电子证照核验 · Counter verification"
+        f' <span class="muted">{html.escape(verifier.station)}</span></header>'
+        '<main class="counter">'
+        '<form id="scan-form" method="post" action="/verifier/check" '
+        'enctype="multipart/form-data">'
         '<label for="qr">扫码枪输入 Scan</label>'
         '<input type="text" id="qr" name="qr" autofocus autocomplete="off" '
         f'maxlength="{MAX_TEXT}">'
-        '<p><label for="image">或上传图片 or upload a photo</label> '
+        '<p><label for="image">或上传或粘贴图片 or upload or paste a photo</label> '
         '<input type="file" id="image" name="image" accept="image/*"></p>'
         '<button type="submit">核验 Verify</button></form>'
-        f"{result}</main>"
+        f"{nonce}"
+        f'<div id="result-box">{result}</div>'
+        f'<p class="muted" id="bundle-age">信任数据更新于 {html.escape(age)} 前 · '
+        f"trust data age</p>"
+        '<section class="recent"><h3>本机最近结果 Recent results here</h3>'
+        '<ol id="recent"></ol><p class="muted">只记录时间、结果、类型和原因，'
+        "不含个人信息 · time, result, type and reason only</p></section>"
+        "</main>"
     )
-    return page("电子证照核验", body)
+    return page("电子证照核验", body, scripts=("/static/counter.js",))
+
+
+def _age_text(seconds: int) -> str:
+    return f"{seconds // 3600} 小时 {seconds % 3600 // 60} 分钟"
 
 
 async def _text_from_form(data: dict[str, Any]) -> str:
@@ -117,29 +148,71 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
         raise DecodeError(Reason.BAD_REQUEST, "the form cannot be read") from None
 
 
-async def _text_from_api(request: Request[Any, Any, Any]) -> str:
-    """The QR text of an API call: JSON ``{"qr": ...}`` or a multipart ``image``."""
+def _optional_text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or len(value) > 512):
+        raise DecodeError(Reason.BAD_REQUEST, f"{name} must be a short string")
+    return value
+
+
+@dataclass(frozen=True)
+class _Presented:
+    """What an API call asks to verify."""
+
+    qr: str | None = None
+    sd_jwt: str | None = None
+    aud: str | None = None
+    nonce: str | None = None
+
+
+async def _presented(request: Request[Any, Any, Any]) -> _Presented:
+    """JSON ``{"qr": ...}`` or ``{"sd_jwt": ..., "aud"?, "nonce"?}``, or a
+    multipart ``image`` of a QR."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        return await _text_from_form(await _form(request))
+        return _Presented(qr=await _text_from_form(await _form(request)))
     body = read_json(await request.body(), max_size=MAX_JSON)
-    text = body.get("qr") if isinstance(body, dict) else None
-    if not isinstance(text, str):
-        raise DecodeError(Reason.BAD_REQUEST, "give the QR text as the string 'qr'")
-    return text
+    if not isinstance(body, dict):
+        raise DecodeError(Reason.BAD_REQUEST, "the body must be a JSON object")
+    qr, token = body.get("qr"), body.get("sd_jwt")
+    if isinstance(qr, str) and token is None:
+        return _Presented(qr=qr)
+    if isinstance(token, str) and qr is None:
+        return _Presented(
+            sd_jwt=token,
+            aud=_optional_text(body, "aud"),
+            nonce=_optional_text(body, "nonce"),
+        )
+    raise DecodeError(
+        Reason.BAD_REQUEST, "give either the QR text as 'qr' or an SD-JWT as 'sd_jwt'"
+    )
 
 
-def verifier_router(store: TrustStore, policy: Policy, *, clock: Clock) -> Router:
+#: Reasons that mean "this is not a credential at all": 422, not a verdict.
+_UNREADABLE = (Reason.MALFORMED, Reason.TOO_LARGE, Reason.UNSUPPORTED_VERSION)
+
+
+def verifier_router(verifier: Verifier, *, clock: Clock) -> Router:
     """The verifier's routes under /verifier."""
+    return Router(
+        path="/verifier",
+        route_handlers=[
+            *_counter_routes(verifier, clock),
+            *_api_routes(verifier, clock),
+            *_docs_routes(),
+        ],
+        exception_handlers=exception_handlers(),
+        tags=["verifier"],
+    )
 
-    def verify_text(text: str) -> Outcome:
-        now = clock()
-        return check(text, _trust(store, now), policy, now=int(now.timestamp()))
+
+def _counter_routes(verifier: Verifier, clock: Clock) -> list[Any]:
+    """The counter page, its form, and its nonce QR."""
 
     @get("/", media_type=MediaType.HTML)
     async def counter() -> Response[str]:
         """The counter page: a scanner field, an image upload, the result."""
-        return Response(_counter_page(), headers=SECURITY_HEADERS)
+        return Response(_counter_page(verifier, clock()), headers=SECURITY_HEADERS)
 
     @post(
         "/check",
@@ -148,43 +221,137 @@ def verifier_router(store: TrustStore, policy: Policy, *, clock: Clock) -> Route
         request_max_body_size=MAX_UPLOAD,
     )
     async def counter_check(request: Request[Any, Any, Any]) -> Response[str]:
-        """Verify what the counter scanned or uploaded, and show green or red."""
-        try:
-            outcome = verify_text(await _text_from_form(await _form(request)))
-        except DecodeError as error:
-            outcome = Outcome(
-                valid=False,
-                credential=None,
-                reason=error.reason,
-                message_zh=error.message_zh,
-                message_en=error.message_en,
-                checks=[],
-                bundle_age=None,
-                bundle_warning=False,
-            )
-        return Response(_counter_page(_result_html(outcome)), headers=SECURITY_HEADERS)
+        """Verify what the counter scanned or uploaded, and show green or red.
 
-    @post("/api/v1/verifications", status_code=200, request_max_body_size=MAX_UPLOAD)
+        With ``?part=result`` only the result is answered (the page's script
+        puts it in place and keeps the scanner field ready).
+        """
+        now = clock()
+        try:
+            text = await _text_from_form(await _form(request))
+        except DecodeError as error:
+            outcome = _unread(error)
+        else:
+            outcome = await verifier.verify_qr(
+                text, actor=verifier.station, channel="counter", now=now
+            )
+        result = _result_html(outcome)
+        if request.query_params.get("part") == "result":
+            return Response(result, headers=SECURITY_HEADERS)
+        return Response(_counter_page(verifier, now, result), headers=SECURITY_HEADERS)
+
+    @get("/nonce.svg", media_type="image/svg+xml")
+    async def nonce_qr() -> Response[str]:
+        """A fresh counter nonce as a QR, for the wallet to put in its
+        presentation; good once, for the station's presentation age."""
+        text = NonceBook.qr_text(verifier.nonces.issue())
+        return Response(render_svg(text), headers=SECURITY_HEADERS)
+
+    return [counter, counter_check, nonce_qr]
+
+
+def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
+    """The third parties' verification API and the auditors' log."""
+
+    async def client(request: Request[Any, Any, Any], right: str) -> Client:
+        return await ACCESS.authenticate(
+            request.headers.get("x-api-key", ""), right, now=clock()
+        )
+
+    @post(
+        "/api/v1/verifications",
+        status_code=200,
+        request_max_body_size=MAX_UPLOAD,
+        security=VERIFIER_API_KEY,
+    )
     async def verifications(request: Request[Any, Any, Any]) -> Response[object]:
-        """Verify a QR text (JSON ``{"qr": ...}``) or a photo (multipart ``image``).
+        """Verify a QR text (JSON ``{"qr": ...}``), a photo of one (multipart
+        ``image``), or an SD-JWT VC presentation (JSON ``{"sd_jwt": ...,
+        "aud": ..., "nonce": ...}``, the audience and nonce the key binding
+        must name).
 
         A credential that can be read gets 200 with VALID or INVALID and its
         reason; input that cannot be read gets 422 with problem details.
+        Each client is held to its rate a minute and quota a day (429 with
+        Retry-After).
         """
-        text = await _text_from_api(request)
-        outcome = verify_text(text)
-        if outcome.reason in (
-            Reason.MALFORMED,
-            Reason.TOO_LARGE,
-            Reason.UNSUPPORTED_VERSION,
-        ):
+        who = await client(request, "verify")
+        await verifier.limits.take(
+            who.name,
+            Allowance(
+                per_minute=int(who.settings.get("per_minute") or 600),
+                per_day=int(who.settings.get("per_day") or 100_000),
+            ),
+        )
+        asked = await _presented(request)
+        if asked.sd_jwt is not None:
+            outcome = await verifier.verify_sd_jwt(
+                asked.sd_jwt,
+                aud=asked.aud,
+                nonce=asked.nonce,
+                actor=who.name,
+                channel="api",
+                now=clock(),
+            )
+        else:
+            assert asked.qr is not None
+            outcome = await verifier.verify_qr(
+                asked.qr, actor=who.name, channel="api", now=clock()
+            )
+        if outcome.reason in _UNREADABLE:
             assert outcome.reason is not None
             return problem_response(DecodeError(outcome.reason))
         return Response(outcome.as_json())
 
-    return Router(
-        path="/verifier",
-        route_handlers=[counter, counter_check, verifications],
-        exception_handlers=exception_handlers(),
-        tags=["verifier"],
+    @get("/api/v1/audit", security=VERIFIER_API_KEY)
+    async def audit_log(
+        request: Request[Any, Any, Any],
+        since: FromQuery[str | None] = None,
+        after: FromQuery[int] = 0,
+        limit: FromQuery[int] = 1000,
+        format: FromQuery[str] = "json",
+    ) -> Response[Any]:
+        """The verification log, oldest first (``format=csv`` for a sheet):
+        when, which station or client, type, result, reason, and a keyed
+        hash of the serial; never a claim."""
+        who = await client(request, "audit")
+        rows = await verifier.log.rows(
+            since=parse_since(since),
+            after=max(0, after),
+            limit=max(1, min(limit, 10_000)),
+        )
+        await verifier.log.record(
+            actor=who.name, channel="api", action="audit", result="ok", now=clock()
+        )
+        return audit_response(rows, COLUMNS, format)
+
+    return [verifications, audit_log]
+
+
+def _docs_routes() -> list[Any]:
+    @get("/docs", media_type=MediaType.HTML, include_in_schema=False)
+    async def docs(request: Request[Any, Any, Any]) -> Response[str]:
+        """The verifier's part of the API documentation."""
+        schema = only_paths(request.app.openapi_schema.to_schema(), "/verifier")
+        return Response(
+            docs_page(schema, "/verifier/docs/openapi.json"), headers=SECURITY_HEADERS
+        )
+
+    @get("/docs/openapi.json", include_in_schema=False)
+    async def docs_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return only_paths(request.app.openapi_schema.to_schema(), "/verifier")
+
+    return [docs, docs_json]
+
+
+def _unread(error: DecodeError) -> Outcome:
+    return Outcome(
+        valid=False,
+        credential=None,
+        reason=error.reason,
+        message_zh=error.message_zh,
+        message_en=error.message_en,
+        checks=[],
+        bundle_age=None,
+        bundle_warning=False,
     )

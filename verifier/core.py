@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cryptography import x509
 
-from credential import compact, cose, statuslist
+from credential import compact, cose, sdjwt, statuslist
+from credential.algorithms import PublicKey
 from credential.errors import (
     DecodeError,
     EsealError,
+    HolderBindingError,
     PolicyError,
     Reason,
     StatusError,
@@ -20,24 +22,49 @@ from credential.errors import (
     ValidityError,
 )
 from keys.certs import cert_kid, seal_names, seal_public_key
-from schemas import CredentialType, type_by_code
+from schemas import CredentialType, get_type, type_by_code
 from verifier.trust import Trust
 
-__all__ = ["Check", "Outcome", "Policy", "VerifiedCredential", "check", "verify_qr"]
+__all__ = [
+    "Check",
+    "Outcome",
+    "Policy",
+    "StatusLookup",
+    "VerifiedCredential",
+    "check",
+    "check_sd_jwt",
+    "offline_status",
+    "verify_qr",
+    "verify_sd_jwt",
+]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Policy:
-    """What a station accepts: presentation age, clock leeway, types, bundle age."""
+    """What a station accepts: types, profile, presentation age, clock leeway,
+    a counter nonce, and how old a trust bundle may be."""
 
     max_presentation_age: int = 120
     clock_leeway: int = 30
     bundle_max_age: int = 7 * 86_400
     bundle_warn_age: int = 86_400
     accepted_types: frozenset[str] | None = None
-    nonce: bytes | None = None
+    #: A profile every presentation must show (an SD-JWT must disclose at
+    #: least its claims), for example ``identity`` at a hotel desk.
+    required_profile: str | None = None
+    #: Whether a QR must carry a nonce this station handed out (and not used).
+    require_nonce: bool = False
+
+
+#: (trust, list id, index, now) to (status value, "online" or "offline").
+StatusLookup = Callable[[Trust, int, int, int], tuple[int, str]]
+
+
+def offline_status(trust: Trust, list_id: int, index: int, now: int) -> tuple[int, str]:
+    """The status from the trust bundle's lists."""
+    return trust.status(list_id, index, now=now), "offline"
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,10 @@ class Outcome:
     bundle_age: int | None
     bundle_warning: bool
     mode: str = "offline"
+    # Known once the credential is read, valid or not; for the audit log
+    # (which keeps the serial only as a keyed hash), not for the answer.
+    type_id: str = ""
+    serial: str = ""
 
     def as_json(self) -> dict[str, object]:
         body: dict[str, object] = {
@@ -133,6 +164,10 @@ class _Run:
     checks: dict[str, Check] = field(
         default_factory=lambda: {name: Check(name) for name in CHECKS}
     )
+    # What the audit log may keep of a credential, once it is known.
+    type_id: str = ""
+    serial: str = ""
+    mode: str = "offline"
 
     def step(self, name: str) -> _Step:
         return _Step(self.checks[name])
@@ -158,55 +193,48 @@ def verify_qr(
     now: int,
     run: _Run | None = None,
     type_lookup: Callable[[int], CredentialType] = type_by_code,
+    nonces: Callable[[bytes], bool] | None = None,
+    status: StatusLookup = offline_status,
 ) -> VerifiedCredential:
-    """Verify a holder-bound compact presentation offline, or raise ``EsealError``."""
+    """Verify a holder-bound compact presentation, or raise ``EsealError``.
+
+    ``nonces`` redeems a counter nonce (True once for each nonce the station
+    handed out); ``status`` looks the credential up, offline by default.
+    """
     run = run or _Run()
-    bundle = trust.bundle
     with run.step("trust_bundle"):
-        if bundle.age(now) > policy.bundle_max_age:
-            raise TrustError(Reason.TRUST_BUNDLE_STALE)
+        _check_bundle_age(trust, policy, now)
 
     with run.step("decode"):
         presentation = compact.parse_presentation(text)
 
     with run.step("seal_signature"):
         kid = presentation.sign1.kid
-        cert = bundle.seals.get(kid.hex()) if kid else None
-        if cert is None:
-            raise TrustError(
-                Reason.UNTRUSTED_ISSUER, "the seal is not in the trust bundle"
-            )
+        cert = _seal(trust, kid.hex() if kid else "")
         payload = cose.verify_sign1(presentation.sign1, seal_public_key(cert))
 
     with run.step("seal_certificate"):
         cred = compact.decode_credential(payload)
-        issued = dt.datetime.fromtimestamp(cred.iat, dt.UTC)
-        # The seal must have been valid when it signed, and must be still;
-        # a retired seal's later signatures are refused.
-        _check_certificate(cert, issued)
-        _check_certificate(cert, dt.datetime.fromtimestamp(now, dt.UTC))
-        retired_at = bundle.retired.get(cert_kid(cert))
-        if retired_at is not None and cred.iat > retired_at:
-            raise TrustError(Reason.SEAL_RETIRED)
+        _check_seal(trust, cert, cred.iat, now)
 
     with run.step("policy"):
         try:
             ctype = type_lookup(cred.type_code)
         except EsealError:
             raise PolicyError(Reason.UNKNOWN_TYPE) from None
-        if policy.accepted_types is not None and ctype.id not in policy.accepted_types:
-            raise PolicyError(Reason.TYPE_NOT_ACCEPTED)
+        serial = compact.unpack_serial(ctype, cred.packed_serial)
+        run.type_id, run.serial = ctype.id, serial
+        _check_type(ctype, policy)
         claims = compact.decode_claims(ctype, cred.raw_claims, profile=cred.profile)
         if ctype.recheck(claims):
             raise DecodeError(Reason.MALFORMED, "the claims break their type's rules")
         profile = ctype.profile_by_code(cred.profile)
         assert profile is not None  # decode_claims refuses an unknown one
+        if policy.required_profile not in (None, profile.id):
+            raise PolicyError(Reason.PROFILE_NOT_ACCEPTED)
 
     with run.step("validity"):
-        if now > cred.exp + policy.clock_leeway:
-            raise ValidityError(Reason.EXPIRED)
-        if cred.iat > now + policy.clock_leeway:
-            raise ValidityError(Reason.NOT_YET_VALID)
+        _check_times(cred.iat, cred.exp, policy, now)
 
     with run.step("holder"):
         compact.verify_holder(
@@ -215,32 +243,217 @@ def verify_qr(
             now=now,
             max_age=policy.max_presentation_age,
             leeway=policy.clock_leeway,
-            nonce=policy.nonce,
         )
+        # Only a proven presentation may use up a nonce.
+        if policy.require_nonce and not (
+            presentation.nonce and nonces is not None and nonces(presentation.nonce)
+        ):
+            raise HolderBindingError(
+                Reason.HOLDER_PROOF_INVALID,
+                "the counter's nonce is missing, unknown or already used",
+            )
 
     with run.step("status"):
-        _check_status(trust.status(cred.status_list, cred.status_index, now=now))
+        value, run.mode = status(trust, cred.status_list, cred.status_index, now)
+        _check_status(value)
 
     bureau, seal = seal_names(cert)
     return VerifiedCredential(
         type_id=ctype.id,
         type_name_zh=ctype.name_zh,
         type_name_en=ctype.name_en,
-        serial=compact.unpack_serial(ctype, cred.packed_serial),
+        serial=serial,
         claims=tuple(
             (spec.name, spec.label_zh, spec.label_en, claims[spec.name])
             for spec in ctype.shown(profile)
             if spec.name in claims
         ),
-        issued_at=issued,
+        issued_at=dt.datetime.fromtimestamp(cred.iat, dt.UTC),
         expires_at=dt.datetime.fromtimestamp(cred.exp, dt.UTC),
         bureau=bureau,
         seal_name=seal,
         profile=profile.id,
         profile_label_zh=profile.label_zh,
         profile_label_en=profile.label_en,
-        number=ctype.document_number(compact.unpack_serial(ctype, cred.packed_serial)),
+        number=ctype.document_number(serial),
     )
+
+
+def verify_sd_jwt(
+    text: str,
+    trust: Trust,
+    policy: Policy,
+    *,
+    now: int,
+    run: _Run | None = None,
+    aud: str | None = None,
+    nonce: str | None = None,
+    status: StatusLookup = offline_status,
+) -> VerifiedCredential:
+    """Verify an SD-JWT VC presentation with its key-binding JWT.
+
+    The same trust, seal, policy, validity and status rules as a QR; the
+    holder proves possession with the KB-JWT (over ``aud`` and ``nonce``
+    when the caller gives them), no older than the station's presentation
+    age.  The claims shown are those disclosed, in the type's order.
+    """
+    run = run or _Run()
+    with run.step("trust_bundle"):
+        _check_bundle_age(trust, policy, now)
+
+    sealed: list[x509.Certificate] = []
+
+    def seal_key(header: Mapping[str, object]) -> PublicKey:
+        cert = _seal(trust, str(header.get("kid", "")))
+        sealed.append(cert)
+        return seal_public_key(cert)
+
+    with run.step("decode"):
+        if not isinstance(text, str) or "~" not in text:
+            raise DecodeError(Reason.MALFORMED, "an SD-JWT presentation has ~")
+    with run.step("seal_signature"):
+        # Signature, disclosures and key binding are checked together; the
+        # failures carry their own reasons (bad_signature, holder_proof_…).
+        verified = sdjwt.verify(
+            text,
+            issuer_key=seal_key,
+            now=now,
+            leeway=policy.clock_leeway,
+            aud=aud,
+            nonce=nonce,
+            max_kb_age=policy.max_presentation_age,
+        )
+    payload = verified.payload
+    iat, exp = _int_claim(payload, "iat"), _int_claim(payload, "exp")
+
+    with run.step("seal_certificate"):
+        _check_seal(trust, sealed[-1], iat, now)
+
+    with run.step("policy"):
+        ctype = _type_of_vct(trust, payload.get("vct"))
+        serial = payload.get("jti")
+        if not isinstance(serial, str) or not serial:
+            raise DecodeError(Reason.MALFORMED, "the credential has no serial (jti)")
+        run.type_id, run.serial = ctype.id, serial
+        _check_type(ctype, policy)
+        own = {spec.name for spec in ctype.claims}
+        claims = {k: v for k, v in verified.claims.items() if k in own}
+        texts = {k: v for k, v in claims.items() if isinstance(v, str)}
+        if len(texts) != len(claims) or ctype.recheck(texts):
+            raise DecodeError(Reason.MALFORMED, "the claims break their type's rules")
+        profile = _disclosed_profile(ctype, set(claims))
+        if policy.required_profile is not None:
+            wanted = next(
+                (p for p in ctype.profiles if p.id == policy.required_profile), None
+            )
+            if wanted is None or not wanted.claims <= set(claims):
+                raise PolicyError(Reason.PROFILE_NOT_ACCEPTED)
+
+    with run.step("validity"):
+        _check_times(iat, exp, policy, now)
+
+    with run.step("holder"):
+        pass  # the KB-JWT was checked with the signature
+
+    with run.step("status"):
+        list_id, index = _status_entry(trust, ctype, payload.get("status"))
+        value, run.mode = status(trust, list_id, index, now)
+        _check_status(value)
+
+    bureau, seal = seal_names(sealed[-1])
+    return VerifiedCredential(
+        type_id=ctype.id,
+        type_name_zh=ctype.name_zh,
+        type_name_en=ctype.name_en,
+        serial=serial,
+        claims=tuple(
+            (spec.name, spec.label_zh, spec.label_en, str(claims[spec.name]))
+            for spec in ctype.claims
+            if spec.name in claims
+        ),
+        issued_at=dt.datetime.fromtimestamp(iat, dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
+        bureau=bureau,
+        seal_name=seal,
+        profile=profile[0],
+        profile_label_zh=profile[1],
+        profile_label_en=profile[2],
+        number=ctype.document_number(serial),
+    )
+
+
+def _check_bundle_age(trust: Trust, policy: Policy, now: int) -> None:
+    if trust.bundle.age(now) > policy.bundle_max_age:
+        raise TrustError(Reason.TRUST_BUNDLE_STALE)
+
+
+def _seal(trust: Trust, kid: str) -> x509.Certificate:
+    cert = trust.bundle.seals.get(kid) if kid else None
+    if cert is None:
+        raise TrustError(Reason.UNTRUSTED_ISSUER, "the seal is not in the trust bundle")
+    return cert
+
+
+def _check_seal(trust: Trust, cert: x509.Certificate, iat: int, now: int) -> None:
+    # The seal must have been valid when it signed, and must be still; a
+    # retired seal's later signatures are refused.
+    _check_certificate(cert, dt.datetime.fromtimestamp(iat, dt.UTC))
+    _check_certificate(cert, dt.datetime.fromtimestamp(now, dt.UTC))
+    retired_at = trust.bundle.retired.get(cert_kid(cert))
+    if retired_at is not None and iat > retired_at:
+        raise TrustError(Reason.SEAL_RETIRED)
+
+
+def _check_type(ctype: CredentialType, policy: Policy) -> None:
+    if policy.accepted_types is not None and ctype.id not in policy.accepted_types:
+        raise PolicyError(Reason.TYPE_NOT_ACCEPTED)
+
+
+def _check_times(iat: int, exp: int, policy: Policy, now: int) -> None:
+    if now > exp + policy.clock_leeway:
+        raise ValidityError(Reason.EXPIRED)
+    if iat > now + policy.clock_leeway:
+        raise ValidityError(Reason.NOT_YET_VALID)
+
+
+def _int_claim(payload: Mapping[str, object], name: str) -> int:
+    value = payload.get(name)
+    if type(value) is not int or not 0 <= value < 2**40:
+        raise DecodeError(Reason.MALFORMED, f"{name} must be a whole number of seconds")
+    return value
+
+
+def _type_of_vct(trust: Trust, vct: object) -> CredentialType:
+    prefix = trust.bundle.issuer + "/types/"
+    if not isinstance(vct, str) or not vct.startswith(prefix):
+        raise PolicyError(Reason.UNKNOWN_TYPE, "the vct is not one of this issuer's")
+    try:
+        return get_type(vct[len(prefix) :])
+    except EsealError:
+        raise PolicyError(Reason.UNKNOWN_TYPE) from None
+
+
+def _status_entry(
+    trust: Trust, ctype: CredentialType, status: object
+) -> tuple[int, int]:
+    """The list and index an SD-JWT names: the issuer's list of its type."""
+    entry = status.get("status_list") if isinstance(status, dict) else None
+    index = entry.get("idx") if isinstance(entry, dict) else None
+    uri = entry.get("uri") if isinstance(entry, dict) else None
+    if (
+        type(index) is not int
+        or index < 0
+        or uri != f"{trust.bundle.issuer}/status-lists/{ctype.code}"
+    ):
+        raise StatusError(Reason.STATUS_UNKNOWN, "no usable status entry")
+    return ctype.code, index
+
+
+def _disclosed_profile(ctype: CredentialType, shown: set[str]) -> tuple[str, str, str]:
+    full = ctype.profiles[0]
+    if full.claims <= shown:
+        return full.id, full.label_zh, full.label_en
+    return "selected", "所选信息", "Selected claims"
 
 
 def _check_certificate(cert: x509.Certificate, at: dt.datetime) -> None:
@@ -259,8 +472,53 @@ def _check_status(value: int) -> None:
         raise StatusError(Reason.STATUS_UNKNOWN)
 
 
-def check(text: str, trust: Trust | None, policy: Policy, *, now: int) -> Outcome:
-    """Run ``verify_qr`` and turn its answer, or its refusal, into an ``Outcome``."""
+def check(
+    text: str,
+    trust: Trust | None,
+    policy: Policy,
+    *,
+    now: int,
+    nonces: Callable[[bytes], bool] | None = None,
+    status: StatusLookup = offline_status,
+) -> Outcome:
+    """Verify a QR presentation and turn the answer, or refusal, into an ``Outcome``."""
+    return _outcome(
+        trust,
+        policy,
+        now,
+        lambda t, run: verify_qr(
+            text, t, policy, now=now, run=run, nonces=nonces, status=status
+        ),
+    )
+
+
+def check_sd_jwt(
+    text: str,
+    trust: Trust | None,
+    policy: Policy,
+    *,
+    now: int,
+    aud: str | None = None,
+    nonce: str | None = None,
+    status: StatusLookup = offline_status,
+) -> Outcome:
+    """``check`` for an SD-JWT VC presentation."""
+    return _outcome(
+        trust,
+        policy,
+        now,
+        lambda t, run: verify_sd_jwt(
+            text, t, policy, now=now, run=run, aud=aud, nonce=nonce, status=status
+        ),
+    )
+
+
+def _outcome(
+    trust: Trust | None,
+    policy: Policy,
+    now: int,
+    verify: Callable[[Trust, _Run], VerifiedCredential],
+) -> Outcome:
     run = _Run()
     age = trust.bundle.age(now) if trust is not None else None
     warning = age is not None and age >= policy.bundle_warn_age
@@ -270,7 +528,7 @@ def check(text: str, trust: Trust | None, policy: Policy, *, now: int) -> Outcom
             raise TrustError(
                 Reason.TRUST_BUNDLE_STALE, "no trust bundle has been imported"
             )
-        credential = verify_qr(text, trust, policy, now=now, run=run)
+        credential = verify(trust, run)
     except EsealError as error:
         log.info("verification: INVALID %s", error.reason)
         return Outcome(
@@ -282,6 +540,9 @@ def check(text: str, trust: Trust | None, policy: Policy, *, now: int) -> Outcom
             checks=list(run.checks.values()),
             bundle_age=age,
             bundle_warning=warning,
+            mode=run.mode,
+            type_id=run.type_id,
+            serial=run.serial,
         )
     log.info("verification: VALID %s", credential.type_id)
     return Outcome(
@@ -293,4 +554,7 @@ def check(text: str, trust: Trust | None, policy: Policy, *, now: int) -> Outcom
         checks=list(run.checks.values()),
         bundle_age=age,
         bundle_warning=warning,
+        mode=run.mode,
+        type_id=run.type_id,
+        serial=run.serial,
     )

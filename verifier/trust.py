@@ -47,33 +47,43 @@ class Trust:
             token = self.bundle.status_lists.get(str(list_id))
             if token is None:
                 raise StatusError(Reason.STATUS_UNKNOWN, "no status list for this type")
-            try:
-                kid = str(jwt.get_unverified_header(token).get("kid"))
-                cert = self.bundle.seals.get(kid)
-                if cert is None:
-                    raise StatusError(
-                        Reason.STATUS_UNKNOWN, "status list by an unknown seal"
-                    )
-                # The list must be the one the credential names, signed by a
-                # seal that was valid and not retired when it signed.
-                verified = statuslist.verify_token(
-                    token,
-                    seal_public_key(cert),
-                    now=self.bundle.iat,
-                    sub=f"{self.bundle.issuer}/status-lists/{list_id}",
-                )
-                signed = dt.datetime.fromtimestamp(verified.iat, dt.UTC)
-                retired_at = self.bundle.retired.get(kid)
-                if not (
-                    cert.not_valid_before_utc <= signed <= cert.not_valid_after_utc
-                ) or (retired_at is not None and verified.iat > retired_at):
-                    raise StatusError(Reason.STATUS_UNKNOWN, "stale status list seal")
-            except (EsealError, jwt.PyJWTError, ValueError, OverflowError, OSError):
-                raise StatusError(
-                    Reason.STATUS_UNKNOWN, "the status list is not usable"
-                ) from None
+            # A bundled list is judged as of the bundle's own time.
+            verified = self.verify_list(token, list_id, now=self.bundle.iat)
             self._lists[list_id] = verified
         return statuslist.status_of(verified, index)
+
+    def verify_list(
+        self, token: str, list_id: int, *, now: int
+    ) -> statuslist.VerifiedStatusList:
+        """Verify a status list token, from the bundle or fetched live.
+
+        It must be the list the credential names, signed by a bundle seal
+        that was valid and not retired when it signed; else status_unknown.
+        """
+        try:
+            kid = str(jwt.get_unverified_header(token).get("kid"))
+            cert = self.bundle.seals.get(kid)
+            if cert is None:
+                raise StatusError(
+                    Reason.STATUS_UNKNOWN, "status list by an unknown seal"
+                )
+            verified = statuslist.verify_token(
+                token,
+                seal_public_key(cert),
+                now=now,
+                sub=f"{self.bundle.issuer}/status-lists/{list_id}",
+            )
+            signed = dt.datetime.fromtimestamp(verified.iat, dt.UTC)
+            retired_at = self.bundle.retired.get(kid)
+            if not (
+                cert.not_valid_before_utc <= signed <= cert.not_valid_after_utc
+            ) or (retired_at is not None and verified.iat > retired_at):
+                raise StatusError(Reason.STATUS_UNKNOWN, "stale status list seal")
+        except (EsealError, jwt.PyJWTError, ValueError, OverflowError, OSError):
+            raise StatusError(
+                Reason.STATUS_UNKNOWN, "the status list is not usable"
+            ) from None
+        return verified
 
 
 class TrustStore:

@@ -9,16 +9,14 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from credential import compact, cose
+from credential import compact, cose, sdjwt
 from credential.algorithms import KeySigner
 from credential.errors import (
     AuthError,
@@ -29,6 +27,7 @@ from credential.errors import (
     NotFoundError,
     Reason,
 )
+from credential.sealing import Sealer
 from schemas import FULL, type_by_code
 from wallet.tables import WalletAccount, WalletCredential
 
@@ -86,21 +85,15 @@ class Wallet:
     def __post_init__(self) -> None:
         if len(self.storage_key) != 32:
             raise ConfigError(Reason.CONFIG, "the wallet storage key must be 32 bytes")
-        self._aead = AESGCM(self.storage_key)
+        self._sealer = Sealer(self.storage_key)
 
     # -- sealing -------------------------------------------------------------
 
     def _seal(self, data: bytes, context: str) -> str:
-        nonce = secrets.token_bytes(12)
-        sealed = self._aead.encrypt(nonce, data, context.encode())
-        return base64.b64encode(nonce + sealed).decode("ascii")
+        return self._sealer.seal_text(data, context)
 
     def _open(self, text: str, context: str) -> bytes:
-        raw = base64.b64decode(text)
-        try:
-            return self._aead.decrypt(raw[:12], raw[12:], context.encode())
-        except InvalidTag:
-            raise ConfigError(Reason.CONFIG, "stored data cannot be opened") from None
+        return self._sealer.open_text(text, context)
 
     # -- accounts ------------------------------------------------------------
 
@@ -292,4 +285,27 @@ class Wallet:
             holder,
             now=int(now.timestamp()),
             nonce=nonce,
+        )
+
+    async def sd_jwt_presentation(
+        self,
+        name: str,
+        serial: str,
+        *,
+        now: dt.datetime,
+        aud: str,
+        nonce: str,
+        disclose: Sequence[str] | None = None,
+    ) -> str:
+        """The card as an SD-JWT VC presentation for a verifier that asked
+        with ``aud`` and ``nonce``, disclosing the named claims (all: None)."""
+        data = await self._stored(name, serial)
+        holder = KeySigner(await self._holder_key(name))
+        return sdjwt.present(
+            data["sd_jwt"],
+            disclose=disclose,
+            holder=holder,
+            aud=aud,
+            nonce=nonce,
+            iat=int(now.timestamp()),
         )

@@ -5,9 +5,12 @@ It holds no service logic, so the verifier can use it without the issuer.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import html
+import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from litestar import Request, Response
@@ -15,13 +18,15 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from credential import strictjson
-from credential.errors import DecodeError, EsealError, Reason
+from credential.errors import DecodeError, EsealError, LimitError, Reason
 from credential.problem import PROBLEM_JSON, problem
 
 __all__ = [
     "SECURITY_HEADERS",
+    "audit_response",
     "exception_handlers",
     "page",
+    "parse_since",
     "problem_response",
     "read_json",
 ]
@@ -54,7 +59,12 @@ def read_json(raw: bytes, *, max_size: int) -> object:
 
 def problem_response(error: EsealError, status: int | None = None) -> Response[object]:
     code, body = problem(error, status)
-    return Response(body, status_code=code, media_type=PROBLEM_JSON)
+    headers = {}
+    if isinstance(error, LimitError):
+        headers["Retry-After"] = str(error.retry_after)
+    elif code == 503:
+        headers["Retry-After"] = "5"
+    return Response(body, status_code=code, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _eseal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
@@ -106,3 +116,41 @@ def page(
         '<link rel="stylesheet" href="/static/eseal.css">'
         f"{tags}</head><body>{body}</body></html>"
     )
+
+
+def parse_since(since: str | None) -> dt.datetime | None:
+    """An audit query's ``since``: an ISO 8601 time with its zone, or None."""
+    if since is None:
+        return None
+    try:
+        start = dt.datetime.fromisoformat(since)
+    except ValueError:
+        raise DecodeError(
+            Reason.BAD_REQUEST, "since must be an ISO 8601 time"
+        ) from None
+    if start.tzinfo is None:
+        raise DecodeError(Reason.BAD_REQUEST, "since needs a time zone")
+    return start
+
+
+def audit_response(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], format: str
+) -> Response[Any]:
+    """Audit lines as JSON ``{"entries": [...]}`` or as CSV (``format=csv``)."""
+    shown = [
+        {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in row.items()}
+        for row in rows
+    ]
+    if format != "csv":
+        return Response({"entries": shown})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns))
+    writer.writeheader()
+    for row in shown:
+        writer.writerow({k: _csv_safe(str(row[k])) for k in columns})
+    return Response(buffer.getvalue(), media_type="text/csv")
+
+
+def _csv_safe(value: str) -> str:
+    # A cell a spreadsheet would run as a formula is written as text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -21,6 +21,7 @@ from eseal.settings import Settings
 from issuer.app import create_api_key
 from keys.store import KeyFolder
 from schemas import load_types
+from verifier.access import ACCESS as VERIFIER_ACCESS
 
 from ..conftest import NOW
 
@@ -62,6 +63,7 @@ class Site:
     services: Services
     settings: Settings
     api_key: str
+    verifier_key: str
     token: str
     serial: str
     holder_jwk: dict[str, str]
@@ -107,8 +109,16 @@ class Site:
         text: str = response.json()["qr"]
         return text
 
+    @property
+    def verifier_headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.verifier_key}
+
     def verify(self, text: str) -> httpx.Response:
-        return self.client.post("/verifier/api/v1/verifications", json={"qr": text})
+        return self.client.post(
+            "/verifier/api/v1/verifications",
+            json={"qr": text},
+            headers=self.verifier_headers,
+        )
 
     def add_resident(
         self, name: str, claims: dict[str, str] | None = None
@@ -133,15 +143,16 @@ class Site:
 
 async def _prepare(
     services: Services, claims: dict[str, str], now: dt.datetime
-) -> tuple[str, str, str, dict[str, str], str]:
+) -> tuple[str, str, str, str, dict[str, str], str]:
     api_key = await create_api_key("officer-1", "officer", now=now)
+    verifier_key = await VERIFIER_ACCESS.create_client("hotel-1", "client", now=now)
     token = await services.wallet.create_account(HOLDER, now=now)
     result = await issue_into_wallet(
         services.issuer, services.wallet, "resident-id", claims, holder=HOLDER, now=now
     )
     holder_key = await services.wallet.holder_public_key(HOLDER)
     bundle = await services.issuer.trust_bundle(load_types(), now=now)
-    return api_key, token, result.serial, jwk_from_key(holder_key), bundle
+    return api_key, verifier_key, token, result.serial, jwk_from_key(holder_key), bundle
 
 
 @pytest.fixture(name="site")
@@ -150,7 +161,7 @@ def site_fixture(
 ) -> Iterator[Site]:
     """The server on the test database, one resident holding one card, trust set."""
     clock = Clock(NOW)
-    api_key, token, serial, jwk, bundle = asyncio.run(
+    api_key, verifier_key, token, serial, jwk, bundle = asyncio.run(
         _prepare(services, resident_claims, clock())
     )
     services.trust.pin_root(KeyFolder(settings.keys_dir).root_cert_path.read_bytes())
@@ -164,6 +175,7 @@ def site_fixture(
             services=services,
             settings=settings,
             api_key=api_key,
+            verifier_key=verifier_key,
             token=token,
             serial=serial,
             holder_jwk=jwk,

@@ -104,6 +104,26 @@ def test_clients_add_list_revoke(env: Settings) -> None:
     assert code == 2 and "role" in output
 
 
+def test_verifier_clients_with_limits(env: Settings) -> None:
+    code, key = eseal(
+        "verifier",
+        "clients",
+        "add",
+        "hotel-9",
+        "--per-minute",
+        "30",
+        "--per-day",
+        "500",
+    )
+    assert code == 0 and key.strip().startswith("evk_")
+    code, listed = eseal("verifier", "clients", "list")
+    assert code == 0 and "hotel-9" in listed and "500" in listed
+    assert key.strip() not in listed
+    assert eseal("verifier", "clients", "add", "x", "--per-day", "0")[0] == 2
+    assert eseal("issuer", "clients", "add", "y", "--per-day", "5")[0] == 2
+    assert eseal("verifier", "clients", "revoke", "hotel-9")[0] == 0
+
+
 def test_a_big_batch_is_signed_by_worker_processes(
     env: Settings, tmp_path: Path, monkeypatch: object
 ) -> None:

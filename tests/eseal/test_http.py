@@ -382,6 +382,7 @@ def test_uploaded_png_of_the_qr_is_valid(site: Site) -> None:
     response = site.client.post(
         "/verifier/api/v1/verifications",
         files={"image": ("qr.png", png, "image/png")},
+        headers=site.verifier_headers,
     )
 
     assert response.status_code == 200, response.text
@@ -461,7 +462,7 @@ def test_non_json_body_is_400(site: Site) -> None:
     response = site.client.post(
         "/verifier/api/v1/verifications",
         content=b"{qr: nope",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **site.verifier_headers},
     )
 
     body = assert_problem(response, status=400)
@@ -472,7 +473,7 @@ def test_verification_body_nested_deeply_is_400_not_500(site: Site) -> None:
     response = site.client.post(
         "/verifier/api/v1/verifications",
         content=b"[" * 15_000,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **site.verifier_headers},
     )
 
     body = assert_problem(response, status=400)
@@ -480,7 +481,11 @@ def test_verification_body_nested_deeply_is_400_not_500(site: Site) -> None:
 
 
 def test_json_without_qr_is_400(site: Site) -> None:
-    response = site.client.post("/verifier/api/v1/verifications", json={"text": "x"})
+    response = site.client.post(
+        "/verifier/api/v1/verifications",
+        json={"text": "x"},
+        headers=site.verifier_headers,
+    )
 
     body = assert_problem(response, status=400)
     assert body["reason"] == "bad_request"
@@ -490,6 +495,7 @@ def test_upload_that_is_not_an_image_is_422(site: Site) -> None:
     response = site.client.post(
         "/verifier/api/v1/verifications",
         files={"image": ("qr.png", b"this is not a PNG at all", "image/png")},
+        headers=site.verifier_headers,
     )
 
     body = assert_problem(response, status=422)
@@ -500,6 +506,7 @@ def test_upload_of_12_mb_is_refused_as_too_large(site: Site) -> None:
     response = site.client.post(
         "/verifier/api/v1/verifications",
         files={"image": ("big.png", b"\x89PNG" + b"\x00" * (12 * 1024 * 1024))},
+        headers=site.verifier_headers,
     )
 
     body = assert_problem(response)
@@ -648,7 +655,10 @@ def test_form_field_that_is_not_utf8_is_a_400_not_a_500(site: Site, path: str) -
     response = site.client.post(
         path,
         content=NON_UTF8_FORM,
-        headers={"Content-Type": "multipart/form-data; boundary=aa"},
+        headers={
+            "Content-Type": "multipart/form-data; boundary=aa",
+            **site.verifier_headers,
+        },
     )
 
     if path.endswith("check"):

@@ -117,6 +117,25 @@ def test_a_revoked_client_key_stops_working(site: Site) -> None:
     assert all("key" not in json.dumps(c) for c in listed)
 
 
+def test_client_management_names_what_is_wrong(site: Site) -> None:
+    admin = _key(site, "admin-2", "admin")
+    _post(site, "clients", admin, {"name": "desk-8", "role": "officer"})
+    taken = _post(site, "clients", admin, {"name": "desk-8", "role": "auditor"})
+    assert assert_problem(taken, status=409)["reason"] == "already_exists"
+    role = _post(site, "clients", admin, {"name": "desk-9", "role": "root"})
+    assert "officer, auditor or admin" in assert_problem(role, status=400)["detail"]
+    officer = _post(site, "clients", admin, {"name": "desk-10", "role": "officer"})
+    denied = site.client.get(
+        "/issuer/api/v1/clients", headers={"X-API-Key": officer.json()["api_key"]}
+    )
+    assert "needs the admin role" in assert_problem(denied, status=403)["detail"]
+    # The last admin stays, so that clients can still be managed.
+    last = site.client.post(
+        "/issuer/api/v1/clients/admin-2/revoke", headers={"X-API-Key": admin}
+    )
+    assert assert_problem(last, status=409)["reason"] == "last_admin"
+
+
 # -- idempotency ----------------------------------------------------------------
 
 
@@ -255,6 +274,24 @@ def _token(site: Site, code: str) -> httpx.Response:
     )
 
 
+def assert_oauth(
+    response: httpx.Response, status: int, error: str | None = None
+) -> dict[str, Any]:
+    """An OAuth error answer (RFC 6749 5.2): error, description, our reason."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error", "error_description", "reason"}, body
+    if error is not None:
+        assert body["error"] == error
+    assert response.headers["cache-control"] == "no-store"
+    return body
+
+
+def test_an_unsupported_grant_is_named_as_such(site: Site) -> None:
+    response = site.client.post("/issuer/token", data={"grant_type": "password"})
+    assert_oauth(response, 400, "unsupported_grant_type")
+
+
 def _collect(site: Site, token: str, proof: str) -> httpx.Response:
     return site.client.post(
         "/issuer/credential",
@@ -293,18 +330,18 @@ def test_an_offer_is_collected_once_by_proving_the_holder_key(site: Site) -> Non
     assert row["redeemed_at"] is not None and row["sealed_claims"] == ""
     assert row["serial"] == body["eseal"]["serial"]
     # Used: neither the code nor the token works again.
-    assert_problem(_token(site, offer["code"]), status=400)
+    assert_oauth(_token(site, offer["code"]), 400, "invalid_grant")
     again = _collect(
         site, grant["access_token"], _proof(site, holder, grant["c_nonce"])
     )
-    assert assert_problem(again, status=400)["reason"] == "offer_used"
+    assert assert_oauth(again, 401, "invalid_token")["reason"] == "offer_used"
 
 
 def test_an_expired_offer_is_refused(site: Site) -> None:
     offer = _offer(site, expires_in=60)
     site.clock.advance(61)
 
-    body = assert_problem(_token(site, offer["code"]), status=400)
+    body = assert_oauth(_token(site, offer["code"]), 400, "invalid_grant")
 
     assert body["reason"] == "offer_expired"
 
@@ -313,7 +350,7 @@ def test_a_code_exchanged_twice_is_refused(site: Site) -> None:
     offer = _offer(site)
     assert _token(site, offer["code"]).status_code == 200
 
-    body = assert_problem(_token(site, offer["code"]), status=400)
+    body = assert_oauth(_token(site, offer["code"]), 400, "invalid_grant")
 
     assert body["reason"] == "offer_used"
 
@@ -355,7 +392,7 @@ def test_a_proof_that_does_not_hold_issues_nothing(
         change = {"h_jwk": jwk_from_key(public)}
     proof = _proof(site, holder, grant["c_nonce"], **change)
 
-    body = assert_problem(_collect(site, grant["access_token"], proof), status=400)
+    body = assert_oauth(_collect(site, grant["access_token"], proof), 400)
 
     assert body["reason"] == "invalid_proof"
     assert _count(site) == before
@@ -367,7 +404,7 @@ def test_a_proof_that_does_not_hold_issues_nothing(
 @pytest.mark.parametrize("proof", ["", "a.b", "a.b.c", "x" * 9000])
 def test_a_proof_that_is_not_a_jwt_is_invalid_proof(site: Site, proof: str) -> None:
     grant = _token(site, _offer(site)["code"]).json()
-    body = assert_problem(_collect(site, grant["access_token"], proof), status=400)
+    body = assert_oauth(_collect(site, grant["access_token"], proof), 400)
     assert body["reason"] == "invalid_proof"
 
 
@@ -384,7 +421,10 @@ def test_an_offer_with_bad_claims_is_422_at_once(site: Site) -> None:
 
 def test_an_unknown_access_token_is_refused(site: Site) -> None:
     response = _collect(site, "nope", "a.b.c")
-    assert_problem(response, status=400)
+    assert_oauth(response, 401, "invalid_token")
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    bare = site.client.post("/issuer/credential", json={})
+    assert assert_oauth(bare, 401, "invalid_token")["reason"] == "unauthorized"
 
 
 # -- the registry -------------------------------------------------------------
@@ -526,7 +566,7 @@ def test_an_access_token_ends_after_ten_minutes(site: Site) -> None:
         site, grant["access_token"], _proof(site, _holder(), grant["c_nonce"])
     )
 
-    assert assert_problem(response, status=400)["reason"] == "offer_expired"
+    assert assert_oauth(response, 401, "invalid_token")["reason"] == "offer_expired"
 
 
 def test_an_offer_of_a_revoked_officer_is_not_collected(site: Site) -> None:
@@ -549,13 +589,13 @@ def test_an_offer_of_a_revoked_officer_is_not_collected(site: Site) -> None:
         site, grant["access_token"], _proof(site, _holder(), grant["c_nonce"])
     )
 
-    assert_problem(response, status=400)
+    assert_oauth(response, 401, "invalid_token")
 
 
 def test_a_huge_proof_time_is_invalid_proof_not_500(site: Site) -> None:
     grant = _token(site, _offer(site)["code"]).json()
     proof = _proof(site, _holder(), grant["c_nonce"], iat=10**400)
-    body = assert_problem(_collect(site, grant["access_token"], proof), status=400)
+    body = assert_oauth(_collect(site, grant["access_token"], proof), 400)
     assert body["reason"] == "invalid_proof"
 
 
@@ -621,6 +661,14 @@ def test_issuer_metadata_names_the_endpoints_and_each_type(site: Site) -> None:
         "dc+sd-jwt"
     )
     assert server["token_endpoint"].endswith("/issuer/token")
+    # Where RFC 8414 and OpenID4VCI put them: the well-known segment first.
+    assert site.client.get("/.well-known/openid-credential-issuer/issuer").json() == (
+        body
+    )
+    assert (
+        site.client.get("/.well-known/oauth-authorization-server/issuer").json()
+        == server
+    )
 
 
 def test_a_request_for_another_configuration_is_refused(site: Site) -> None:
@@ -636,7 +684,7 @@ def test_a_request_for_another_configuration_is_refused(site: Site) -> None:
         },
     )
 
-    assert_problem(response, status=400)
+    assert_oauth(response, 400, "unknown_credential_configuration")
 
 
 def test_the_proofs_form_with_one_jwt_is_taken(site: Site) -> None:
@@ -661,3 +709,29 @@ def test_a_refused_request_does_not_use_up_its_idempotency_key(site: Site) -> No
 
     assert first.status_code == 422
     assert fixed.status_code == 201, fixed.text
+
+
+def test_a_claim_named_with_a_lone_surrogate_is_422_and_a_batch_replays(
+    site: Site,
+) -> None:
+    bad = _body(site)
+    bad["claims"] = {**site.claims, "\ud800": "x"}
+    single = site.client.post(
+        "/issuer/api/v1/credentials",
+        headers={"X-API-Key": site.api_key},
+        content=json.dumps(bad).encode("ascii"),
+    )
+    assert assert_problem(single, status=422)["errors"][0]["field"] == "?"
+    lines = b"\n".join(json.dumps(b).encode("ascii") for b in (_body(site), bad))
+
+    def send() -> httpx.Response:
+        return site.client.post(
+            "/issuer/api/v1/credentials/batch",
+            headers={"X-API-Key": site.api_key, "Idempotency-Key": "sur-1"},
+            content=lines,
+        )
+
+    first, again = send(), send()
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["issued"] == again.json()["issued"]
+    assert [f["line"] for f in again.json()["failed"]] == [2]

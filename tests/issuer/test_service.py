@@ -326,3 +326,39 @@ def test_an_idempotency_key_answers_for_its_time_then_is_forgotten(
     assert after == (False, ["SFZ202600000002"])
     assert again == (True, ["SFZ202600000002"])
     assert len(asyncio.run(_rows())) == 2
+
+
+def test_the_registry_keeps_the_signed_encodings_sealed(
+    services: Services, resident_claims: dict[str, str]
+) -> None:
+    result = asyncio.run(_issue(services.issuer, resident_claims))
+    row = asyncio.run(_rows())[0]
+    stored = json.dumps([row["sd_jwt"], row["compact"], row["views"]])
+    # Not the claims, nor the signed encodings that carry them.
+    assert result.sd_jwt.split("~")[1] not in stored
+    for value in resident_claims.values():
+        assert value not in stored
+    # What issuance returned comes back whole.
+    [again] = asyncio.run(services.issuer.lookup_results([result.serial]))
+    assert (again.sd_jwt, again.compact, dict(again.views)) == (
+        result.sd_jwt,
+        result.compact,
+        dict(result.views),
+    )
+
+
+def test_a_sealed_value_moved_to_another_row_does_not_open(
+    services: Services, resident_claims: dict[str, str]
+) -> None:
+    first = asyncio.run(_issue(services.issuer, resident_claims))
+    second = asyncio.run(_issue(services.issuer, resident_claims))
+
+    async def swap() -> None:
+        rows = {r["serial"]: r for r in await _rows()}
+        await IssuedCredential.update(
+            {IssuedCredential.sd_jwt: rows[first.serial]["sd_jwt"]}
+        ).where(IssuedCredential.serial == second.serial)
+
+    asyncio.run(swap())
+    with pytest.raises(EsealError):
+        asyncio.run(services.issuer.lookup_results([second.serial]))

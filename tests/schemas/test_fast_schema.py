@@ -9,14 +9,17 @@ extra ones added.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from credential.errors import ClaimsError
 from schemas import _compiled, _passes, _schema_errors, all_types
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -103,3 +106,79 @@ def test_compiled_check_is_never_more_lenient(type_id: str) -> None:
 )
 def test_other_keywords_are_left_to_jsonschema(schema: dict[str, Any]) -> None:
     assert _compiled(schema) is None
+
+
+def _schema(**claim: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["breed"],
+        "properties": {"breed": {"type": "string", **claim}},
+    }
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        # fastjsonschema turns each "$" into \Z: in a class Python refuses
+        # it, in a lookaround it changes the meaning.
+        _schema(pattern="^[^<>$]+$"),
+        _schema(pattern="^(?!.*x$)"),
+        _schema(pattern="^a(?!$)"),
+        # A required claim that has no schema: fastjsonschema will not build.
+        {**_schema(), "required": ["breed", "chip_number"]},
+        # A claim that is an object.
+        {
+            "type": "object",
+            "properties": {"breed": {"type": "object", "additionalProperties": False}},
+        },
+    ],
+    ids=[
+        "dollar-in-class",
+        "dollar-in-lookahead",
+        "lookahead-end",
+        "required-only",
+        "nested-object",
+    ],
+)
+def test_schemas_the_compiled_code_would_misread_are_left_to_jsonschema(
+    schema: dict[str, Any],
+) -> None:
+    assert _compiled(schema) is None
+
+
+def test_a_type_file_with_such_a_pattern_still_validates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "schemas/types/dog-licence.json"
+        ).read_text("utf-8")
+    )
+    data["json_schema"]["properties"]["breed"]["pattern"] = "^[^<>$]+$"
+    data["json_schema"]["required"] = [*data["json_schema"]["required"], "colour_x"]
+    (tmp_path / "dog-licence-x.json").write_text(
+        json.dumps({**data, "id": "dog-licence-x", "code": 97, "serial_prefix": "XQ"}),
+        "utf-8",
+    )
+    monkeypatch.setenv("ESEAL_TYPES_DIR", str(tmp_path))
+    all_types.cache_clear()
+    try:
+        ctype = all_types()["dog-licence-x"]
+    finally:
+        monkeypatch.delenv("ESEAL_TYPES_DIR")
+    all_types.cache_clear()
+    claims = json.loads((EXAMPLES / "dog-licence.json").read_text("utf-8"))
+    with pytest.raises(ClaimsError) as raised:
+        ctype.validate(claims, today=dt.date(2026, 12, 4))
+    assert [e.field for e in raised.value.errors] == ["colour_x"]
+
+
+def test_a_nested_extra_member_is_named_not_accepted() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"breed": {"type": "object", "additionalProperties": False}},
+    }
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = _schema_errors(validator, {"breed": {"a": "b"}})
+    assert [e.field for e in errors] == ["breed"]

@@ -10,6 +10,7 @@ import pytest
 from credential import base45, cbor, compact
 from credential.errors import EsealError, Reason, TrustError
 from verifier.core import Policy, VerifiedCredential, check, verify_qr
+from verifier.nonces import NonceBook
 
 from .fixtures import (
     CLAIMS,
@@ -108,17 +109,46 @@ def test_presentation_without_holder_members_is_holder_proof_missing(
     assert _reason(text, world["trust"]) == Reason.HOLDER_PROOF_MISSING
 
 
-def test_counter_nonce_must_match(world: dict) -> None:
-    policy = Policy(nonce=b"counter-7")
-    good = compact.present(
-        world["credential"], world["holder"], now=NOW, nonce=b"counter-7"
-    )
-    other = compact.present(
-        world["credential"], world["holder"], now=NOW, nonce=b"counter-8"
-    )
+def test_a_counter_nonce_is_good_once_and_only_from_this_station(world: dict) -> None:
+    book = NonceBook(clock=lambda: NOW)
+    policy = Policy(require_nonce=True)
+    nonce = book.issue()
 
-    assert verify_qr(good, world["trust"], policy, now=NOW).serial
-    assert _reason(other, world["trust"], policy) == Reason.HOLDER_PROOF_INVALID
+    def shown(with_nonce: bytes | None) -> str:
+        return compact.present(
+            world["credential"], world["holder"], now=NOW, nonce=with_nonce
+        )
+
+    def reason(text: str) -> Reason | None:
+        try:
+            verify_qr(text, world["trust"], policy, now=NOW, nonces=book.redeem)
+        except EsealError as error:
+            return error.reason
+        return None
+
+    assert reason(shown(b"another counter's")) == Reason.HOLDER_PROOF_INVALID
+    assert reason(shown(None)) == Reason.HOLDER_PROOF_INVALID
+    assert reason(shown(nonce)) is None
+    assert reason(shown(nonce)) == Reason.HOLDER_PROOF_INVALID  # used
+
+
+def test_a_nonce_ends_with_its_lifetime() -> None:
+    now = [1000.0]
+    book = NonceBook(lifetime=120, clock=lambda: now[0])
+    nonce = book.issue()
+    now[0] += 121
+    assert not book.redeem(nonce)
+
+
+def test_a_forged_presentation_does_not_use_up_a_nonce(world: dict) -> None:
+    book = NonceBook(clock=lambda: NOW)
+    nonce = book.issue()
+    text = compact.present(world["credential"], world["holder"], now=NOW, nonce=nonce)
+    tampered = compact.present(world["credential"], holder(), now=NOW, nonce=nonce)
+    policy = Policy(require_nonce=True)
+    with pytest.raises(EsealError):
+        verify_qr(tampered, world["trust"], policy, now=NOW, nonces=book.redeem)
+    assert verify_qr(text, world["trust"], policy, now=NOW, nonces=book.redeem)
 
 
 # -- credential validity -----------------------------------------------------
