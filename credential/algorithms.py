@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from credential.errors import Reason, SignatureError
+from credential.errors import Reason, SignatureError, TrustError
 
 __all__ = [
     "COSE_ALG",
@@ -62,14 +62,18 @@ class Signer(Protocol):
 
 
 def expected_alg(key: PublicKey | PrivateKey) -> str:
-    """The one algorithm a key may be used with."""
+    """The one algorithm a key may be used with.
+
+    Any other key (RSA, P-521, a shared secret) is one eSeal never trusts:
+    ``TrustError(UNTRUSTED_ISSUER)``, whatever the token says.
+    """
     if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
         return "EdDSA"
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
         entry = _CURVES.get(key.curve.name)
         if entry is not None:
             return entry[0]
-    raise SignatureError(Reason.UNTRUSTED_ISSUER, "unsupported key type")
+    raise TrustError(Reason.UNTRUSTED_ISSUER, "unsupported key type")
 
 
 def sign_with_key(key: PrivateKey, data: bytes) -> bytes:
@@ -82,7 +86,10 @@ def sign_with_key(key: PrivateKey, data: bytes) -> bytes:
 
 
 def verify_signature(key: PublicKey, alg: str, data: bytes, signature: bytes) -> None:
-    """Verify or raise ``SignatureError``; the algorithm must match the key."""
+    """Verify or raise ``SignatureError``; the algorithm must match the key.
+
+    A key of a type eSeal does not use raises ``TrustError`` (``expected_alg``).
+    """
     if alg != expected_alg(key):
         raise SignatureError(Reason.BAD_SIGNATURE, "algorithm does not match the key")
     try:

@@ -1,10 +1,10 @@
 """SD-JWT and SD-JWT VC in compact form: issue, present with key binding, verify.
 
 Follows draft-ietf-oauth-selective-disclosure-jwt-22 (the text of the SD-JWT
-RFC).  The JWS layer is written here on ``credential.algorithms`` rather than
-taken from a JOSE library, so that the algorithm is always the one the
-caller's key allows, never the one a token names, and so that signatures and
-digests are checked over the exact characters received (section 7.1).
+RFC).  The JWS layer is eSeal's own (``credential.jws``) rather than a JOSE
+library's, so that the algorithm is always the one the caller's key allows,
+never the one a token names, and so that signatures and digests are checked
+over the exact characters received (section 7.1).
 
 A verifier gets a ``VerifiedSdJwt`` or an ``EsealError`` with a reason code:
 
@@ -19,7 +19,6 @@ A verifier gets a ``VerifiedSdJwt`` or an ``EsealError`` with a reason code:
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -28,8 +27,8 @@ from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from credential import strictjson
-from credential.algorithms import PublicKey, Signer, verify_signature
+from credential import jws, strictjson
+from credential.algorithms import PublicKey, Signer
 from credential.errors import (
     ClaimsError,
     ConfigError,
@@ -65,9 +64,6 @@ _FORBIDDEN_HEADER = frozenset({"alg", "typ", "crit"})
 _MIN_SALT_BYTES = 16
 _MAX_DEPTH = 64
 
-_TO_STD = str.maketrans("-_", "+/")
-_FROM_STD = bytes.maketrans(b"+/", b"-_")
-
 _EC_CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {
     "P-256": (ec.SECP256R1(), 32),
     "P-384": (ec.SECP384R1(), 48),
@@ -86,42 +82,8 @@ class VerifiedSdJwt:
 
 # --- encoding helpers -------------------------------------------------------
 
-
-def _b64e(data: bytes) -> str:
-    # binascii without base64's wrappers: this runs some 30 times a credential.
-    return (
-        binascii.b2a_base64(data, newline=False)
-        .rstrip(b"=")
-        .translate(_FROM_STD)
-        .decode("ascii")
-    )
-
-
-def _b64d(text: str) -> bytes:
-    """Strict base64url: no padding, no other alphabet, canonical last bits."""
-    if len(text) % 4 == 1:
-        raise DecodeError(Reason.MALFORMED, "bad base64url length")
-    try:
-        data = binascii.a2b_base64(
-            (text.translate(_TO_STD) + "=" * (-len(text) % 4)).encode("ascii"),
-            strict_mode=True,
-        )
-    except (binascii.Error, UnicodeEncodeError):
-        raise DecodeError(Reason.MALFORMED, "bad base64url") from None
-    # Re-encoding catches '+', '/', and non-zero unused bits in the last char.
-    if binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(
-        _FROM_STD
-    ) != text.encode("ascii"):
-        raise DecodeError(Reason.MALFORMED, "non-canonical base64url")
-    return data
-
-
-def _json_object(text: str) -> dict[str, object]:
-    value = strictjson.loads(_b64d(text))
-    if not isinstance(value, dict):
-        raise DecodeError(Reason.MALFORMED, "JSON object expected")
-    return value
-
+_b64e = jws.b64url_encode
+_b64d = jws.b64url_decode
 
 #: One encoder for every call: json.dumps with options builds a new one each time.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -150,34 +112,28 @@ def _sign_jws(header: Mapping[str, object], payload: object, signer: Signer) -> 
 
 
 @dataclass(frozen=True)
-class _Jws:
-    header: dict[str, object]
+class _Jwt:
+    """A JWS read by ``credential.jws`` whose payload is a JSON object."""
+
+    raw: jws.UnverifiedJws
     payload: dict[str, object]
-    signing_input: bytes
-    signature: bytes
+
+    @property
+    def header(self) -> Mapping[str, object]:
+        return self.raw.header
 
 
-def _parse_jws(token: str) -> _Jws:
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise DecodeError(Reason.MALFORMED, "a JWS has three parts")
-    header = _json_object(parts[0])
-    payload = _json_object(parts[1])
-    signature = _b64d(parts[2])
-
-    # RFC 7515 section 4.1.11: eSeal understands no extension, so any crit
-    # (even empty, or naming a standard header) is refused.
-    if "crit" in header:
-        raise DecodeError(Reason.MALFORMED, "crit header not supported")
-    if not isinstance(header.get("alg"), str):
-        raise DecodeError(Reason.MALFORMED, "alg header missing")
-    signing_input = (parts[0] + "." + parts[1]).encode("ascii")
-    return _Jws(header, payload, signing_input, signature)
+def _parse_jws(token: str) -> _Jwt:
+    unverified = jws.parse(token)
+    payload = strictjson.loads(unverified.payload)
+    if not isinstance(payload, dict):
+        raise DecodeError(Reason.MALFORMED, "JSON object expected")
+    return _Jwt(unverified, payload)
 
 
-def _check_jws(jws: _Jws, key: PublicKey) -> None:
+def _check_jws(jwt: _Jwt, key: PublicKey) -> None:
     """The algorithm comes from the key; header jwk, x5c and kid are not keys."""
-    verify_signature(key, str(jws.header["alg"]), jws.signing_input, jws.signature)
+    jws.check(jwt.raw, key)
 
 
 # --- issuance ---------------------------------------------------------------
@@ -486,16 +442,16 @@ def _check_kb(
     max_kb_age: int,
 ) -> dict[str, object]:
     """Section 7.3: the KB-JWT is the holder's, fresh, and over this presentation."""
-    jws = _parse_jws(kb)
+    kb_jwt = _parse_jws(kb)
     invalid = HolderBindingError(Reason.HOLDER_PROOF_INVALID)
-    if jws.header.get("typ") != KB_TYP:
+    if kb_jwt.header.get("typ") != KB_TYP:
         raise invalid
     try:
-        _check_jws(jws, _holder_key(payload))
+        _check_jws(kb_jwt, _holder_key(payload))
     except SignatureError:
         raise invalid from None
 
-    claims = jws.payload
+    claims = kb_jwt.payload
     iat = claims.get("iat")
     if isinstance(iat, bool) or not isinstance(iat, int | float):
         raise invalid
@@ -554,12 +510,12 @@ def verify(
         raise DecodeError(Reason.TOO_LARGE, "too many disclosures")
 
     jwt, texts, kb = _split(presentation)
-    jws = _parse_jws(jwt)
-    if typ is not None and jws.header.get("typ") != typ:
+    issuer_jwt = _parse_jws(jwt)
+    if typ is not None and issuer_jwt.header.get("typ") != typ:
         raise DecodeError(Reason.MALFORMED, "unexpected typ header")
-    _check_jws(jws, _issuer_key(issuer_key, jws.header))
+    _check_jws(issuer_jwt, _issuer_key(issuer_key, issuer_jwt.header))
 
-    payload = jws.payload
+    payload = issuer_jwt.payload
     if payload.get("_sd_alg", SD_ALG) != SD_ALG:
         raise DecodeError(Reason.MALFORMED, "unsupported _sd_alg")
     _check_times(payload, now, leeway)
@@ -588,7 +544,7 @@ def verify(
         raise HolderBindingError(Reason.HOLDER_PROOF_MISSING)
 
     return VerifiedSdJwt(
-        header=MappingProxyType(jws.header),
+        header=issuer_jwt.header,
         payload=MappingProxyType(payload),
         claims=claims,
         key_binding=MappingProxyType(key_binding) if key_binding is not None else None,
