@@ -33,12 +33,14 @@ from credential.errors import (
     ClaimsError,
     ConfigError,
     DecodeError,
+    EsealError,
     FieldError,
     HolderBindingError,
     Reason,
     SignatureError,
     ValidityError,
 )
+from credential.jwk import public_key_from_jwk
 
 __all__ = [
     "KB_TYP",
@@ -63,11 +65,6 @@ _ALWAYS_CLEAR = frozenset(
 _FORBIDDEN_HEADER = frozenset({"alg", "typ", "crit"})
 _MIN_SALT_BYTES = 16
 _MAX_DEPTH = 64
-
-_EC_CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {
-    "P-256": (ec.SECP256R1(), 32),
-    "P-384": (ec.SECP384R1(), 48),
-}
 
 
 @dataclass(frozen=True)
@@ -408,26 +405,14 @@ def _check_times(payload: Mapping[str, object], now: int, leeway: int) -> None:
 
 
 def _holder_key(payload: Mapping[str, object]) -> PublicKey:
-    """The public key in cnf.jwk (RFC 7800); EC P-256/P-384 or Ed25519 only."""
+    """The public key in cnf.jwk (RFC 7800), as ``public_key_from_jwk`` reads it."""
     cnf = payload.get("cnf")
-    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
-    if not isinstance(jwk, dict) or "d" in jwk:
-        raise HolderBindingError(Reason.HOLDER_PROOF_INVALID, "no usable cnf.jwk")
     try:
-        if jwk.get("kty") == "EC" and jwk.get("crv") in _EC_CURVES:
-            curve, size = _EC_CURVES[str(jwk["crv"])]
-            x, y = _b64d(str(jwk["x"])), _b64d(str(jwk["y"]))
-            if len(x) != size or len(y) != size:
-                raise ValueError("coordinate size")
-            numbers = ec.EllipticCurvePublicNumbers(
-                int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve
-            )
-            return numbers.public_key()
-        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-            return ed25519.Ed25519PublicKey.from_public_bytes(_b64d(str(jwk["x"])))
-    except (KeyError, ValueError, DecodeError):
-        pass
-    raise HolderBindingError(Reason.HOLDER_PROOF_INVALID, "no usable cnf.jwk")
+        return public_key_from_jwk(cnf.get("jwk") if isinstance(cnf, dict) else None)
+    except EsealError:
+        raise HolderBindingError(
+            Reason.HOLDER_PROOF_INVALID, "no usable cnf.jwk"
+        ) from None
 
 
 def _check_kb(
