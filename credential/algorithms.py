@@ -24,6 +24,7 @@ from credential.errors import Reason, SignatureError, TrustError
 
 __all__ = [
     "COSE_ALG",
+    "ONLY_SUPPORTED",
     "PrivateKey",
     "PublicKey",
     "Signer",
@@ -40,6 +41,9 @@ _CURVES: dict[str, tuple[str, hashes.HashAlgorithm, int]] = {
     "secp256r1": ("ES256", hashes.SHA256(), 32),
     "secp384r1": ("ES384", hashes.SHA384(), 48),
 }
+
+#: What a refusal of any other key says.
+ONLY_SUPPORTED = "eSeal verifies ES256 (P-256), ES384 (P-384) and EdDSA (Ed25519) only"
 
 #: JOSE algorithm name -> COSE algorithm identifier (RFC 9053).
 COSE_ALG = {"ES256": -7, "ES384": -35, "EdDSA": -8}
@@ -73,7 +77,7 @@ def expected_alg(key: PublicKey | PrivateKey) -> str:
         entry = _CURVES.get(key.curve.name)
         if entry is not None:
             return entry[0]
-    raise TrustError(Reason.UNTRUSTED_ISSUER, "unsupported key type")
+    raise TrustError(Reason.UNTRUSTED_ISSUER, ONLY_SUPPORTED)
 
 
 def sign_with_key(key: PrivateKey, data: bytes) -> bytes:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from credential import jws
-from credential.algorithms import PublicKey, expected_alg
+from credential.algorithms import ONLY_SUPPORTED, PublicKey, expected_alg
 from credential.errors import DecodeError, Reason, TrustError
 
 __all__ = ["holder_key_from_jwk", "jwk_from_key", "public_key_from_jwk"]
@@ -115,7 +115,7 @@ def _verifying_key(jwk: Mapping[str, object]) -> PublicKey:
             raise DecodeError(Reason.MALFORMED, "the key is not on its curve") from None
     if kty == "OKP" and crv == "Ed25519":
         return ed25519.Ed25519PublicKey.from_public_bytes(_member(jwk, "x", 32))
-    raise TrustError(Reason.UNTRUSTED_ISSUER, "unsupported key type")
+    raise TrustError(Reason.UNTRUSTED_ISSUER, ONLY_SUPPORTED)
 
 
 def _member(jwk: Mapping[str, object], name: str, size: int) -> bytes:
