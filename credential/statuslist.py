@@ -18,6 +18,9 @@ unknown" and never to "valid" or "revoked":
 - ``StatusError`` (status_unknown): signed, but unusable: wrong ``typ``,
   expired, issued in the future, another ``sub``, or a bad ``status_list``.
 
+``check_status`` folds all of these into ``StatusError``: revoked, suspended
+or status_unknown, so that every path (QR, SD-JWT, API) says the same.
+
 ``ttl`` is returned, not enforced: it bounds how long a caller may cache the
 list from when it fetched it, which only the caller knows.
 """
@@ -25,11 +28,12 @@ list from when it fetched it, which only the caller knows.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from credential import jws, strictjson
 from credential.algorithms import PublicKey, Signer
-from credential.errors import DecodeError, Reason, StatusError
+from credential.errors import DecodeError, EsealError, Reason, StatusError
 from credential.inflate import deflate, inflate
 
 __all__ = [
@@ -38,8 +42,12 @@ __all__ = [
     "TYP",
     "VALID",
     "StatusList",
+    "StatusReference",
     "VerifiedStatusList",
+    "check_status",
+    "check_value",
     "make_token",
+    "reference",
     "status_of",
     "verify_token",
 ]
@@ -203,6 +211,10 @@ def _check_claims(
         raise _unknown("status list token is for another list")
     if iat > now + leeway:
         raise _unknown("status list token issued in the future")
+    nbf = _int_or_none(claims.get("nbf"))
+    if nbf is not None and nbf > now + leeway:
+        # RFC 7519 section 4.1.5: not accepted before nbf.
+        raise _unknown("status list token not yet valid")
     if exp is not None and now >= exp + leeway:
         # RFC 7519 section 4.1.4: on or after exp the token is not accepted.
         raise _unknown("status list token expired")
@@ -251,3 +263,66 @@ def verify_token(
 def status_of(verified: VerifiedStatusList, index: int) -> int:
     """The status at ``index``; outside the list is ``STATUS_UNKNOWN``."""
     return verified.status_list.get(index)
+
+
+@dataclass(frozen=True)
+class StatusReference:
+    """Where a Referenced Token's status lives: a list's URI and an index."""
+
+    uri: str
+    index: int
+
+
+def reference(claims: Mapping[str, object]) -> StatusReference:
+    """The ``status.status_list`` entry of a Referenced Token's claims.
+
+    draft-ietf-oauth-status-list, "Referenced Token": ``{"status":
+    {"status_list": {"idx": 7, "uri": "https://..."}}}``, as eSeal's SD-JWT
+    VCs carry it.  Naming no usable entry, a credential's status is unknown.
+    """
+    status = claims.get("status")
+    entry = status.get("status_list") if isinstance(status, Mapping) else None
+    if not isinstance(entry, Mapping):
+        raise _unknown("the credential names no status list entry")
+    idx, uri = entry.get("idx"), entry.get("uri")
+    if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:
+        raise _unknown("the status list index has the wrong form")
+    if not isinstance(uri, str) or not uri:
+        raise _unknown("the status list URI has the wrong form")
+    return StatusReference(uri=uri, index=idx)
+
+
+def check_status(
+    token: str | None,
+    key: PublicKey,
+    index: int,
+    *,
+    now: int,
+    sub: str | None = None,
+    leeway: int = 0,
+) -> None:
+    """Raise ``StatusError`` unless entry ``index`` of the list ``token`` is VALID.
+
+    REVOKED or SUSPENDED as the list says.  Anything else is STATUS_UNKNOWN,
+    never valid and never revoked: no token (it could not be fetched), one
+    that does not verify with the pinned ``key``, the wrong type, expired or
+    not yet valid, another list's, a list shorter than the index.
+    """
+    if token is None:
+        raise _unknown("no status list")
+    try:
+        verified = verify_token(token, key, now=now, sub=sub, leeway=leeway)
+    except EsealError as error:
+        raise _unknown("the status list is not usable") from error
+    check_value(status_of(verified, index))
+
+
+def check_value(value: int) -> None:
+    """Raise ``StatusError`` for any status but VALID (REVOKED, SUSPENDED, or
+    STATUS_UNKNOWN for a value this draft leaves to applications)."""
+    if value == INVALID:
+        raise StatusError(Reason.REVOKED)
+    if value == SUSPENDED:
+        raise StatusError(Reason.SUSPENDED)
+    if value != VALID:
+        raise _unknown("a status value without a meaning here")
