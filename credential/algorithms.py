@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from credential.errors import Reason, SignatureError
+from credential.errors import Reason, SignatureError, TrustError
 
 __all__ = [
     "COSE_ALG",
+    "ONLY_SUPPORTED",
     "PrivateKey",
     "PublicKey",
     "Signer",
@@ -40,6 +41,9 @@ _CURVES: dict[str, tuple[str, hashes.HashAlgorithm, int]] = {
     "secp256r1": ("ES256", hashes.SHA256(), 32),
     "secp384r1": ("ES384", hashes.SHA384(), 48),
 }
+
+#: What a refusal of any other key says.
+ONLY_SUPPORTED = "eSeal verifies ES256 (P-256), ES384 (P-384) and EdDSA (Ed25519) only"
 
 #: JOSE algorithm name -> COSE algorithm identifier (RFC 9053).
 COSE_ALG = {"ES256": -7, "ES384": -35, "EdDSA": -8}
@@ -62,14 +66,18 @@ class Signer(Protocol):
 
 
 def expected_alg(key: PublicKey | PrivateKey) -> str:
-    """The one algorithm a key may be used with."""
+    """The one algorithm a key may be used with.
+
+    Any other key (RSA, P-521, a shared secret) is one eSeal never trusts:
+    ``TrustError(UNTRUSTED_ISSUER)``, whatever the token says.
+    """
     if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
         return "EdDSA"
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
         entry = _CURVES.get(key.curve.name)
         if entry is not None:
             return entry[0]
-    raise SignatureError(Reason.UNTRUSTED_ISSUER, "unsupported key type")
+    raise TrustError(Reason.UNTRUSTED_ISSUER, ONLY_SUPPORTED)
 
 
 def sign_with_key(key: PrivateKey, data: bytes) -> bytes:
@@ -82,7 +90,10 @@ def sign_with_key(key: PrivateKey, data: bytes) -> bytes:
 
 
 def verify_signature(key: PublicKey, alg: str, data: bytes, signature: bytes) -> None:
-    """Verify or raise ``SignatureError``; the algorithm must match the key."""
+    """Verify or raise ``SignatureError``; the algorithm must match the key.
+
+    A key of a type eSeal does not use raises ``TrustError`` (``expected_alg``).
+    """
     if alg != expected_alg(key):
         raise SignatureError(Reason.BAD_SIGNATURE, "algorithm does not match the key")
     try:

@@ -1,10 +1,10 @@
 """SD-JWT and SD-JWT VC in compact form: issue, present with key binding, verify.
 
 Follows draft-ietf-oauth-selective-disclosure-jwt-22 (the text of the SD-JWT
-RFC).  The JWS layer is written here on ``credential.algorithms`` rather than
-taken from a JOSE library, so that the algorithm is always the one the
-caller's key allows, never the one a token names, and so that signatures and
-digests are checked over the exact characters received (section 7.1).
+RFC).  The JWS layer is eSeal's own (``credential.jws``) rather than a JOSE
+library's, so that the algorithm is always the one the caller's key allows,
+never the one a token names, and so that signatures and digests are checked
+over the exact characters received (section 7.1).
 
 A verifier gets a ``VerifiedSdJwt`` or an ``EsealError`` with a reason code:
 
@@ -19,7 +19,6 @@ A verifier gets a ``VerifiedSdJwt`` or an ``EsealError`` with a reason code:
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -28,18 +27,20 @@ from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from credential import strictjson
-from credential.algorithms import PublicKey, Signer, verify_signature
+from credential import jws, strictjson
+from credential.algorithms import PublicKey, Signer
 from credential.errors import (
     ClaimsError,
     ConfigError,
     DecodeError,
+    EsealError,
     FieldError,
     HolderBindingError,
     Reason,
     SignatureError,
     ValidityError,
 )
+from credential.jwk import public_key_from_jwk
 
 __all__ = [
     "KB_TYP",
@@ -65,14 +66,6 @@ _FORBIDDEN_HEADER = frozenset({"alg", "typ", "crit"})
 _MIN_SALT_BYTES = 16
 _MAX_DEPTH = 64
 
-_TO_STD = str.maketrans("-_", "+/")
-_FROM_STD = bytes.maketrans(b"+/", b"-_")
-
-_EC_CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {
-    "P-256": (ec.SECP256R1(), 32),
-    "P-384": (ec.SECP384R1(), 48),
-}
-
 
 @dataclass(frozen=True)
 class VerifiedSdJwt:
@@ -86,42 +79,8 @@ class VerifiedSdJwt:
 
 # --- encoding helpers -------------------------------------------------------
 
-
-def _b64e(data: bytes) -> str:
-    # binascii without base64's wrappers: this runs some 30 times a credential.
-    return (
-        binascii.b2a_base64(data, newline=False)
-        .rstrip(b"=")
-        .translate(_FROM_STD)
-        .decode("ascii")
-    )
-
-
-def _b64d(text: str) -> bytes:
-    """Strict base64url: no padding, no other alphabet, canonical last bits."""
-    if len(text) % 4 == 1:
-        raise DecodeError(Reason.MALFORMED, "bad base64url length")
-    try:
-        data = binascii.a2b_base64(
-            (text.translate(_TO_STD) + "=" * (-len(text) % 4)).encode("ascii"),
-            strict_mode=True,
-        )
-    except (binascii.Error, UnicodeEncodeError):
-        raise DecodeError(Reason.MALFORMED, "bad base64url") from None
-    # Re-encoding catches '+', '/', and non-zero unused bits in the last char.
-    if binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(
-        _FROM_STD
-    ) != text.encode("ascii"):
-        raise DecodeError(Reason.MALFORMED, "non-canonical base64url")
-    return data
-
-
-def _json_object(text: str) -> dict[str, object]:
-    value = strictjson.loads(_b64d(text))
-    if not isinstance(value, dict):
-        raise DecodeError(Reason.MALFORMED, "JSON object expected")
-    return value
-
+_b64e = jws.b64url_encode
+_b64d = jws.b64url_decode
 
 #: One encoder for every call: json.dumps with options builds a new one each time.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -149,35 +108,20 @@ def _sign_jws(header: Mapping[str, object], payload: object, signer: Signer) -> 
     return signing_input + "." + _b64e(signature)
 
 
-@dataclass(frozen=True)
-class _Jws:
-    header: dict[str, object]
-    payload: dict[str, object]
-    signing_input: bytes
-    signature: bytes
+def _json_object(data: bytes) -> dict[str, object]:
+    value = strictjson.loads(data)
+    if not isinstance(value, dict):
+        raise DecodeError(Reason.MALFORMED, "JSON object expected")
+    return value
 
 
-def _parse_jws(token: str) -> _Jws:
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise DecodeError(Reason.MALFORMED, "a JWS has three parts")
-    header = _json_object(parts[0])
-    payload = _json_object(parts[1])
-    signature = _b64d(parts[2])
+def _check_jws(unverified: jws.UnverifiedJws, key: PublicKey) -> dict[str, object]:
+    """The JWT's claims, read only once its signature held with ``key``.
 
-    # RFC 7515 section 4.1.11: eSeal understands no extension, so any crit
-    # (even empty, or naming a standard header) is refused.
-    if "crit" in header:
-        raise DecodeError(Reason.MALFORMED, "crit header not supported")
-    if not isinstance(header.get("alg"), str):
-        raise DecodeError(Reason.MALFORMED, "alg header missing")
-    signing_input = (parts[0] + "." + parts[1]).encode("ascii")
-    return _Jws(header, payload, signing_input, signature)
-
-
-def _check_jws(jws: _Jws, key: PublicKey) -> None:
-    """The algorithm comes from the key; header jwk, x5c and kid are not keys."""
-    verify_signature(key, str(jws.header["alg"]), jws.signing_input, jws.signature)
+    The algorithm comes from the key; header jwk, x5c and kid are not keys.
+    A changed byte is a bad signature, whatever it does to the JSON.
+    """
+    return _json_object(jws.check(unverified, key).payload)
 
 
 # --- issuance ---------------------------------------------------------------
@@ -341,7 +285,8 @@ def present(
         raise DecodeError(Reason.MALFORMED, "already carries a key binding JWT")
 
     if disclose is not None:
-        payload = _parse_jws(jwt).payload
+        # The holder reads its own credential; nothing here is trusted.
+        payload = _json_object(jws.parse(jwt).payload)
         by_digest = _disclosure_map(texts)
         names = set(disclose)
         known = {d.name for d in by_digest.values()} | payload.keys()
@@ -452,26 +397,14 @@ def _check_times(payload: Mapping[str, object], now: int, leeway: int) -> None:
 
 
 def _holder_key(payload: Mapping[str, object]) -> PublicKey:
-    """The public key in cnf.jwk (RFC 7800); EC P-256/P-384 or Ed25519 only."""
+    """The public key in cnf.jwk (RFC 7800), as ``public_key_from_jwk`` reads it."""
     cnf = payload.get("cnf")
-    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
-    if not isinstance(jwk, dict) or "d" in jwk:
-        raise HolderBindingError(Reason.HOLDER_PROOF_INVALID, "no usable cnf.jwk")
     try:
-        if jwk.get("kty") == "EC" and jwk.get("crv") in _EC_CURVES:
-            curve, size = _EC_CURVES[str(jwk["crv"])]
-            x, y = _b64d(str(jwk["x"])), _b64d(str(jwk["y"]))
-            if len(x) != size or len(y) != size:
-                raise ValueError("coordinate size")
-            numbers = ec.EllipticCurvePublicNumbers(
-                int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve
-            )
-            return numbers.public_key()
-        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-            return ed25519.Ed25519PublicKey.from_public_bytes(_b64d(str(jwk["x"])))
-    except (KeyError, ValueError, DecodeError):
-        pass
-    raise HolderBindingError(Reason.HOLDER_PROOF_INVALID, "no usable cnf.jwk")
+        return public_key_from_jwk(cnf.get("jwk") if isinstance(cnf, dict) else None)
+    except EsealError:
+        raise HolderBindingError(
+            Reason.HOLDER_PROOF_INVALID, "no usable cnf.jwk"
+        ) from None
 
 
 def _check_kb(
@@ -486,16 +419,15 @@ def _check_kb(
     max_kb_age: int,
 ) -> dict[str, object]:
     """Section 7.3: the KB-JWT is the holder's, fresh, and over this presentation."""
-    jws = _parse_jws(kb)
+    kb_jwt = jws.parse(kb)
     invalid = HolderBindingError(Reason.HOLDER_PROOF_INVALID)
-    if jws.header.get("typ") != KB_TYP:
+    if kb_jwt.header.get("typ") != KB_TYP:
         raise invalid
     try:
-        _check_jws(jws, _holder_key(payload))
+        claims = _check_jws(kb_jwt, _holder_key(payload))
     except SignatureError:
         raise invalid from None
 
-    claims = jws.payload
     iat = claims.get("iat")
     if isinstance(iat, bool) or not isinstance(iat, int | float):
         raise invalid
@@ -554,12 +486,11 @@ def verify(
         raise DecodeError(Reason.TOO_LARGE, "too many disclosures")
 
     jwt, texts, kb = _split(presentation)
-    jws = _parse_jws(jwt)
-    if typ is not None and jws.header.get("typ") != typ:
+    issuer_jwt = jws.parse(jwt)
+    if typ is not None and issuer_jwt.header.get("typ") != typ:
         raise DecodeError(Reason.MALFORMED, "unexpected typ header")
-    _check_jws(jws, _issuer_key(issuer_key, jws.header))
+    payload = _check_jws(issuer_jwt, _issuer_key(issuer_key, issuer_jwt.header))
 
-    payload = jws.payload
     if payload.get("_sd_alg", SD_ALG) != SD_ALG:
         raise DecodeError(Reason.MALFORMED, "unsupported _sd_alg")
     _check_times(payload, now, leeway)
@@ -588,7 +519,7 @@ def verify(
         raise HolderBindingError(Reason.HOLDER_PROOF_MISSING)
 
     return VerifiedSdJwt(
-        header=MappingProxyType(jws.header),
+        header=issuer_jwt.header,
         payload=MappingProxyType(payload),
         claims=claims,
         key_binding=MappingProxyType(key_binding) if key_binding is not None else None,

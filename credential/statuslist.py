@@ -8,12 +8,18 @@ as a JWT with ``typ`` ``statuslist+jwt``.
 How ``verify_token`` fails, so a verifier can map every failure to "status
 unknown" and never to "valid" or "revoked":
 
-- ``DecodeError`` (malformed, too_large): not a readable compact JWS;
-  a ``crit`` header, which eSeal understands none of, is malformed too.
+- ``DecodeError`` (malformed, too_large): not a readable compact JWS
+  (``credential.jws``); a ``crit`` header, which eSeal understands none of,
+  is malformed too.
 - ``SignatureError`` (bad_signature): ``alg`` is not the key's algorithm, or
   the signature does not verify with the pinned key.
+- ``TrustError`` (untrusted_issuer): the pinned key is of a type eSeal does
+  not verify with.
 - ``StatusError`` (status_unknown): signed, but unusable: wrong ``typ``,
   expired, issued in the future, another ``sub``, or a bad ``status_list``.
+
+``check_status`` folds all of these into ``StatusError``: revoked, suspended
+or status_unknown, so that every path (QR, SD-JWT, API) says the same.
 
 ``ttl`` is returned, not enforced: it bounds how long a caller may cache the
 list from when it fetched it, which only the caller knows.
@@ -21,15 +27,13 @@ list from when it fetched it, which only the caller knows.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from credential import strictjson
-from credential.algorithms import PublicKey, Signer, expected_alg, verify_signature
-from credential.errors import DecodeError, Reason, SignatureError, StatusError
+from credential import jws, strictjson
+from credential.algorithms import PublicKey, Signer
+from credential.errors import DecodeError, EsealError, Reason, StatusError
 from credential.inflate import deflate, inflate
 
 __all__ = [
@@ -38,8 +42,12 @@ __all__ = [
     "TYP",
     "VALID",
     "StatusList",
+    "StatusReference",
     "VerifiedStatusList",
+    "check_status",
+    "check_value",
     "make_token",
+    "reference",
     "status_of",
     "verify_token",
 ]
@@ -51,26 +59,11 @@ VALID, INVALID, SUSPENDED = 0, 1, 2
 TYP = "statuslist+jwt"
 
 _BITS = (1, 2, 4, 8)
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def _check_bits(bits: int) -> None:
     if bits not in _BITS:
         raise DecodeError(Reason.MALFORMED, "status list bits must be 1, 2, 4 or 8")
-
-
-def _b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    """Strict base64url without padding (RFC 7515 section 2)."""
-    if len(text) % 4 == 1 or not _B64URL.fullmatch(text):
-        raise DecodeError(Reason.MALFORMED, "not base64url")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise DecodeError(Reason.MALFORMED, "not base64url") from None
 
 
 class StatusList:
@@ -126,7 +119,7 @@ class StatusList:
 
     def encode(self) -> str:
         """The ``lst`` value: base64url, no padding, of the zlib-compressed bytes."""
-        return _b64url_encode(deflate(bytes(self._raw), level=9))
+        return jws.b64url_encode(deflate(bytes(self._raw), level=9))
 
     @classmethod
     def decode(
@@ -138,7 +131,7 @@ class StatusList:
         # longer text cannot inflate to within the bound honestly.
         if len(lst) > (max_size + max_size // 1000 + 64) * 4 // 3 + 4:
             raise DecodeError(Reason.TOO_LARGE, "status list is too large")
-        raw = inflate(_b64url_decode(lst), max_size=max_size)
+        raw = inflate(jws.b64url_decode(lst), max_size=max_size)
         if not raw:
             raise DecodeError(Reason.MALFORMED, "status list is empty")
         return cls.from_bytes(raw, bits)
@@ -156,13 +149,6 @@ class VerifiedStatusList:
     exp: int | None
     ttl: int | None
     status_list: StatusList
-
-
-def _json_segment(data: str) -> dict[str, object]:
-    value = strictjson.loads(_b64url_decode(data))
-    if not isinstance(value, dict):
-        raise DecodeError(Reason.MALFORMED, "JWT segment is not a JSON object")
-    return value
 
 
 def _json_bytes(value: object) -> bytes:
@@ -190,10 +176,12 @@ def make_token(
     payload["status_list"] = {"bits": status_list.bits, "lst": status_list.encode()}
 
     signing_input = (
-        _b64url_encode(_json_bytes(header)) + "." + _b64url_encode(_json_bytes(payload))
+        jws.b64url_encode(_json_bytes(header))
+        + "."
+        + jws.b64url_encode(_json_bytes(payload))
     )
     signature = signer.sign(signing_input.encode("ascii"))
-    return signing_input + "." + _b64url_encode(signature)
+    return signing_input + "." + jws.b64url_encode(signature)
 
 
 def _int_or_none(value: object) -> int | None:
@@ -223,6 +211,10 @@ def _check_claims(
         raise _unknown("status list token is for another list")
     if iat > now + leeway:
         raise _unknown("status list token issued in the future")
+    nbf = _int_or_none(claims.get("nbf"))
+    if nbf is not None and nbf > now + leeway:
+        # RFC 7519 section 4.1.5: not accepted before nbf.
+        raise _unknown("status list token not yet valid")
     if exp is not None and now >= exp + leeway:
         # RFC 7519 section 4.1.4: on or after exp the token is not accepted.
         raise _unknown("status list token expired")
@@ -245,23 +237,13 @@ def verify_token(
     """
     if len(token) > max_length:
         raise DecodeError(Reason.TOO_LARGE, "status list token is too long")
-    if not token.isascii() or token.count(".") != 2:
-        raise DecodeError(Reason.MALFORMED, "not a compact JWS")
-    header_b64, payload_b64, signature_b64 = token.split(".")
-    header = _json_segment(header_b64)
-    if "crit" in header:
-        raise DecodeError(Reason.MALFORMED, "crit header is not accepted")
-
-    alg = expected_alg(key)
-    if header.get("alg") != alg:
-        # The algorithm is the pinned key's, never the token's (RFC 8725 3.1).
-        raise SignatureError(Reason.BAD_SIGNATURE, "algorithm does not match the key")
-    signature = _b64url_decode(signature_b64)
-    verify_signature(key, alg, f"{header_b64}.{payload_b64}".encode(), signature)
-
-    if header.get("typ") != TYP:
+    # The algorithm is the pinned key's, never the token's (RFC 8725 3.1).
+    verified = jws.verify(token, key)
+    if verified.header.get("typ") != TYP:
         raise _unknown("token is not a status list token")
-    claims = _json_segment(payload_b64)
+    claims = strictjson.loads(verified.payload)
+    if not isinstance(claims, dict):
+        raise DecodeError(Reason.MALFORMED, "JWT payload is not a JSON object")
     token_sub, iat, exp, ttl = _check_claims(claims, now=now, sub=sub, leeway=leeway)
     member = claims.get("status_list")
     if not isinstance(member, dict):
@@ -281,3 +263,66 @@ def verify_token(
 def status_of(verified: VerifiedStatusList, index: int) -> int:
     """The status at ``index``; outside the list is ``STATUS_UNKNOWN``."""
     return verified.status_list.get(index)
+
+
+@dataclass(frozen=True)
+class StatusReference:
+    """Where a Referenced Token's status lives: a list's URI and an index."""
+
+    uri: str
+    index: int
+
+
+def reference(claims: Mapping[str, object]) -> StatusReference:
+    """The ``status.status_list`` entry of a Referenced Token's claims.
+
+    draft-ietf-oauth-status-list, "Referenced Token": ``{"status":
+    {"status_list": {"idx": 7, "uri": "https://..."}}}``, as eSeal's SD-JWT
+    VCs carry it.  Naming no usable entry, a credential's status is unknown.
+    """
+    status = claims.get("status")
+    entry = status.get("status_list") if isinstance(status, Mapping) else None
+    if not isinstance(entry, Mapping):
+        raise _unknown("the credential names no status list entry")
+    idx, uri = entry.get("idx"), entry.get("uri")
+    if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:
+        raise _unknown("the status list index has the wrong form")
+    if not isinstance(uri, str) or not uri:
+        raise _unknown("the status list URI has the wrong form")
+    return StatusReference(uri=uri, index=idx)
+
+
+def check_status(
+    token: str | None,
+    key: PublicKey,
+    index: int,
+    *,
+    now: int,
+    sub: str | None = None,
+    leeway: int = 0,
+) -> None:
+    """Raise ``StatusError`` unless entry ``index`` of the list ``token`` is VALID.
+
+    REVOKED or SUSPENDED as the list says.  Anything else is STATUS_UNKNOWN,
+    never valid and never revoked: no token (it could not be fetched), one
+    that does not verify with the pinned ``key``, the wrong type, expired or
+    not yet valid, another list's, a list shorter than the index.
+    """
+    if token is None:
+        raise _unknown("no status list")
+    try:
+        verified = verify_token(token, key, now=now, sub=sub, leeway=leeway)
+    except EsealError as error:
+        raise _unknown("the status list is not usable") from error
+    check_value(status_of(verified, index))
+
+
+def check_value(value: int) -> None:
+    """Raise ``StatusError`` for any status but VALID (REVOKED, SUSPENDED, or
+    STATUS_UNKNOWN for a value this draft leaves to applications)."""
+    if value == INVALID:
+        raise StatusError(Reason.REVOKED)
+    if value == SUSPENDED:
+        raise StatusError(Reason.SUSPENDED)
+    if value != VALID:
+        raise _unknown("a status value without a meaning here")

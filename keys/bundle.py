@@ -16,13 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from credential import strictjson
-from credential.algorithms import Signer, expected_alg
-from credential.errors import DecodeError, Reason, TrustError
+from credential import jws, strictjson
+from credential.algorithms import Signer
+from credential.errors import DecodeError, Reason, SignatureError, TrustError
 from keys.certs import cert_kid, seal_public_key, verify_seal_chain
 
 __all__ = ["BUNDLE_TYP", "MAX_BUNDLE", "TrustBundle", "make_bundle", "verify_bundle"]
@@ -131,23 +130,20 @@ def verify_bundle(
     if len(text) > MAX_BUNDLE:
         raise DecodeError(Reason.TOO_LARGE, "the trust bundle is too large")
     text = text.strip()
-    try:
-        header = jwt.get_unverified_header(text)
-    except jwt.PyJWTError:
-        raise DecodeError(Reason.MALFORMED, "the trust bundle cannot be read") from None
-    if header.get("typ") != BUNDLE_TYP or "crit" in header:
+    unverified = jws.parse(text)
+    header = unverified.header
+    if header.get("typ") != BUNDLE_TYP:
         raise DecodeError(Reason.MALFORMED, "not a trust bundle")
     signer_cert = _first_cert(header.get("x5c"))
     verify_seal_chain(signer_cert, [], roots, at=now)
-    key = seal_public_key(signer_cert)
     try:
-        payload = jwt.api_jws.PyJWS().decode(text, key, algorithms=[expected_alg(key)])
-    except jwt.InvalidSignatureError:
+        # The algorithm is the seal key's; the header's x5c only names which
+        # seal, and it counts only once it chains to a pinned root.
+        payload = jws.check(unverified, seal_public_key(signer_cert)).payload
+    except SignatureError:
         raise TrustError(
             Reason.BAD_SIGNATURE, "the trust bundle's signature is not valid"
         ) from None
-    except (jwt.PyJWTError, ValueError):
-        raise DecodeError(Reason.MALFORMED, "the trust bundle cannot be read") from None
     bundle = _read_payload(strictjson.loads(payload), roots, text, now)
     signer_kid = cert_kid(signer_cert)
     if signer_kid not in bundle.seals or signer_kid in bundle.retired:

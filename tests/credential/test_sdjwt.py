@@ -784,3 +784,17 @@ def test_point_not_on_curve(
     jwk["y"] = b64(b"\x00" * 31 + b"\x05")
     sd_jwt = issue(claims_for(holder, cnf={"jwk": jwk}), [], seal, salt=salt)
     refused(HolderBindingError, Reason.HOLDER_PROOF_INVALID, _kb(sd_jwt, holder), seal)
+
+
+def test_changed_payload_byte_that_breaks_the_json_is_bad_signature(
+    credential: str, seal: KeySigner
+) -> None:
+    # Regression: the payload's JSON was read before the signature was
+    # checked, so a tampered byte read as malformed or as bad_signature
+    # depending on where it fell.  The signature now comes first.
+    header, payload, signature = credential.split("~")[0].split(".")
+    broken = b64(b"{" + base64.urlsafe_b64decode(payload + "==")[1:-1])
+    token = credential.replace(f"{header}.{payload}.", f"{header}.{broken}.")
+    refused(
+        SignatureError, Reason.BAD_SIGNATURE, token, seal, require_key_binding=False
+    )

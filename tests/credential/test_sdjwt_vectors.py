@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 from dataclasses import dataclass
@@ -91,8 +92,13 @@ def test_bare_jwt_is_not_an_sd_jwt() -> None:
 # --- sd-jwt-python test cases as issue -> present -> verify round trips ------
 
 PY_CASES = Path(__file__).parent.parent / "vectors" / "sd-jwt-python-testcases"
-# The examples/ folder beside them has no expected results; only tests/ does.
 PY_SPECS = sorted((PY_CASES / "tests" / "testcases").glob("*/specification.yml"))
+#: The reference's examples/ and the draft's generation specs have no expected
+#: results: each is issued, fully disclosed and verified, and must give back
+#: exactly the claims it was issued with.
+EXAMPLE_SPECS = sorted((PY_CASES / "examples").glob("*/specification.yml")) + sorted(
+    (VECTORS / "examples").glob("*/specification.yml")
+)
 ADDED_BY_ISSUER = {"iss", "iat", "exp", "cnf"}
 
 
@@ -109,7 +115,10 @@ class _SdLoader(yaml.SafeLoader):
 
 def _construct_sd(loader: yaml.SafeLoader, node: yaml.Node) -> Sd:
     if isinstance(node, yaml.ScalarNode):
-        tag = loader.resolve(yaml.ScalarNode, node.value, (True, False))
+        # A quoted "42" or "null" is text, as in any YAML; only plain ones
+        # are resolved to numbers, booleans and null.
+        plain = not node.style
+        tag = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))
         return Sd(loader.construct_object(yaml.ScalarNode(tag, node.value)))
     if isinstance(node, yaml.SequenceNode):
         return Sd(loader.construct_sequence(node, deep=True))
@@ -118,6 +127,11 @@ def _construct_sd(loader: yaml.SafeLoader, node: yaml.Node) -> Sd:
 
 
 _SdLoader.add_constructor("!sd", _construct_sd)
+
+
+def _load_spec(path: Path) -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.load(path.read_text("utf-8"), Loader=_SdLoader)  # noqa: S506
+    return spec
 
 
 def _has_sd(value: object) -> bool:
@@ -130,85 +144,270 @@ def _has_sd(value: object) -> bool:
     return False
 
 
-def _unsupported(spec: dict[str, Any]) -> str:
-    """Why eSeal's issue() cannot express a case, or "" when it can."""
-    if spec.get("serialization_format", "compact") != "compact":
-        return "JSON serialization is not supported (compact only)"
-    for key, value in spec["user_claims"].items():
-        if isinstance(key, Sd) and not isinstance(key.value, str):
-            return "non-string claim name"
-        if _has_sd(value):
-            return "issue() conceals top-level claims only (no nested or array !sd)"
-    if "non_sd_claims" in spec:
-        return "the 'all but non_sd_claims' mode of the reference issuer"
-    # With only top-level claims concealed, naming a top-level key in
-    # holder_disclosed_claims discloses all of it, whatever its value says.
-    return ""
+def _top_level_only(spec: dict[str, Any]) -> bool:
+    """Whether eSeal's issue(), which conceals top-level claims, can issue it."""
+    claims = spec["user_claims"]
+    return not any(_has_sd(v) for v in claims.values()) and all(
+        isinstance(k.value, str) for k in claims if isinstance(k, Sd)
+    )
 
 
-def _py_case(path: Path) -> Any:
-    spec = yaml.load(path.read_text("utf-8"), Loader=_SdLoader)  # noqa: S506
-    case_id = path.parent.name
-    reason = _unsupported(spec)
-    marks = [pytest.mark.xfail(raises=_Unsupported, strict=True, reason=reason)]
-    return pytest.param(spec, id=case_id, marks=marks if reason else [])
+def _plain(value: object) -> object:
+    """The claims as issued, with every "!sd" mark taken off."""
+    if isinstance(value, Sd):
+        return _plain(value.value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
-class _Unsupported(Exception):
-    pass
+class _Issuer:
+    """The reference issuer's part, written here: eSeal's issue() conceals
+    top-level claims only, but verify() reads nested and array disclosures
+    (draft sections 4.2.2, 4.2.4.2, 4.2.6).
+
+    ``shown`` follows the reference's holder_disclosed_claims: a truthy entry
+    shows that disclosure, True shows everything beneath it, and a nested
+    mapping or list chooses within.
+    """
+
+    def __init__(self, decoys: bool) -> None:
+        self._salts = itertools.count(1)
+        self._decoys = decoys
+        self.disclosures: list[str] = []
+        self.shown: list[str] = []
+
+    def _disclose(self, items: list[object], show: bool) -> str:
+        salt = b64url(next(self._salts).to_bytes(16, "big"))
+        text = b64url(json.dumps([salt, *items], ensure_ascii=False).encode())
+        self.disclosures.append(text)
+        if show:
+            self.shown.append(text)
+        return _digest(text)
+
+    def _decoy(self) -> str:
+        return _digest(b64url(next(self._salts).to_bytes(16, "big")))
+
+    def conceal(self, value: object, choice: object, reachable: bool = True) -> object:
+        if isinstance(value, dict):
+            return self._object(value, choice, reachable)
+        if isinstance(value, list):
+            return self._array(value, choice, reachable)
+        return value
+
+    def _object(
+        self, value: dict[Any, object], choice: object, reachable: bool
+    ) -> dict[str, object]:
+        result: dict[str, object] = {}
+        digests: list[str] = []
+        for key, item in value.items():
+            name = key.value if isinstance(key, Sd) else key
+            inner = choice if choice is True else _entry(choice, name)
+            shown = reachable and (not isinstance(key, Sd) or bool(inner))
+            concealed = self.conceal(item, inner, shown)
+            if isinstance(key, Sd):
+                digests.append(self._disclose([name, concealed], shown))
+            else:
+                result[name] = concealed
+        if digests:
+            if self._decoys:
+                digests += [self._decoy(), self._decoy()]
+            result["_sd"] = sorted(digests)
+        return result
+
+    def _array(
+        self, value: list[object], choice: object, reachable: bool
+    ) -> list[object]:
+        result: list[object] = []
+        for index, item in enumerate(value):
+            inner = choice if choice is True else _entry(choice, index)
+            if isinstance(item, Sd):
+                shown = reachable and bool(inner)
+                concealed = self.conceal(item.value, inner, shown)
+                result.append({"...": self._disclose([concealed], shown)})
+            else:
+                result.append(self.conceal(item, inner, reachable))
+        if self._decoys and any(isinstance(item, Sd) for item in value):
+            result.append({"...": self._decoy()})
+        return result
+
+
+def _entry(choice: object, where: str | int) -> object:
+    if isinstance(choice, dict):
+        return choice.get(where)
+    if isinstance(choice, list) and isinstance(where, int) and where < len(choice):
+        return choice[where]
+    return None
+
+
+def _digest(text: str) -> str:
+    return b64url(hashlib.sha256(text.encode("ascii")).digest())
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _private_key(jwk: dict[str, str]) -> ec.EllipticCurvePrivateKey:
     return ec.derive_private_key(_coordinate(jwk["d"]), ec.SECP256R1())
 
 
-@pytest.mark.parametrize("spec", [_py_case(path) for path in PY_SPECS])
-def test_sd_jwt_python_case(spec: dict[str, Any]) -> None:
-    if reason := _unsupported(spec):
-        raise _Unsupported(reason)
-    settings = yaml.safe_load((PY_CASES / "tests/testcases/settings.yml").read_text())
+@dataclass(frozen=True)
+class _World:
+    seal: KeySigner
+    holder: KeySigner
+    payload: dict[str, object]
+    settings: dict[str, Any]
+
+
+def _world(folder: Path, claims: dict[Any, object]) -> _World:
+    """Keys and times from the folder's settings.yml; claims keep their marks."""
+    settings = yaml.safe_load((folder / "settings.yml").read_text("utf-8"))
     keys = settings["key_settings"]
-    seal = KeySigner(_private_key(keys["issuer_keys"][0]))
-    holder = KeySigner(_private_key(keys["holder_key"]))
     holder_jwk = {k: v for k, v in keys["holder_key"].items() if k != "d"}
-    claims = {
-        str(k.value if isinstance(k, Sd) else k): v
-        for k, v in spec["user_claims"].items()
-    }
-    payload = {
+    payload: dict[str, object] = {
         "iss": settings["identifiers"]["issuer"],
         "iat": settings["iat"],
         "exp": settings["exp"],
         "cnf": {"jwk": holder_jwk},
-        **claims,
     }
-    disclosable = [str(k.value) for k in spec["user_claims"] if isinstance(k, Sd)]
-    salts = itertools.count(1)
+    return _World(
+        seal=KeySigner(_private_key(keys["issuer_keys"][0])),
+        holder=KeySigner(_private_key(keys["holder_key"])),
+        payload={**payload, **claims},
+        settings=settings,
+    )
 
-    sd_jwt = issue(
-        payload,
-        disclosable,
-        seal,
-        salt=lambda: next(salts).to_bytes(16, "big"),
-        header=spec.get("extra_header_parameters"),
+
+def _issue_by_hand(
+    world: _World, spec: dict[str, Any], choice: object
+) -> tuple[str, list[str]]:
+    """The issuer-signed JWT and the disclosures the holder chose to show."""
+    issuer = _Issuer(decoys=bool(spec.get("add_decoy_claims")))
+    body = issuer.conceal(world.payload, choice)
+    assert isinstance(body, dict)
+    body["_sd_alg"] = "sha-256"
+    header = {
+        "alg": "ES256",
+        "typ": "dc+sd-jwt",
+        **spec.get("extra_header_parameters", {}),
+    }
+    signing_input = (
+        b64url(json.dumps(header).encode())
+        + "."
+        + b64url(json.dumps(body, ensure_ascii=False).encode())
     )
-    with_kb = bool(spec.get("key_binding"))
-    shown = present(
-        sd_jwt,
-        disclose=list(spec.get("holder_disclosed_claims") or {}),
-        holder=holder if with_kb else None,
-        aud=settings["identifiers"]["verifier"],
-        nonce=settings["key_binding_nonce"],
-        iat=settings["iat"] + 10,
-    )
+    jwt = signing_input + "." + b64url(world.seal.sign(signing_input.encode()))
+    return jwt, issuer.shown
+
+
+def _presentation(world: _World, spec: dict[str, Any], choice: object) -> str:
+    """Issue (with eSeal's issue() when it can) and present with eSeal's present()."""
+    identifiers = world.settings["identifiers"]
+    holder = world.holder if spec.get("key_binding") else None
+    options = {
+        "holder": holder,
+        "aud": identifiers["verifier"],
+        "nonce": world.settings["key_binding_nonce"],
+        "iat": world.settings["iat"] + 10,
+    }
+    if _top_level_only(spec):
+        assert choice is True or isinstance(choice, dict)
+        salts = itertools.count(1)
+        sd_jwt = issue(
+            {str(_plain(k)): v for k, v in world.payload.items()},
+            [k.value for k in spec["user_claims"] if isinstance(k, Sd)],
+            world.seal,
+            salt=lambda: next(salts).to_bytes(16, "big"),
+            header=spec.get("extra_header_parameters"),
+        )
+        named = None if choice is True else [k for k, v in choice.items() if v]
+        return present(sd_jwt, disclose=named, **options)  # type: ignore[arg-type]
+    jwt, shown = _issue_by_hand(world, spec, choice)
+    kept = jwt + "~" + "".join(text + "~" for text in shown)
+    return present(kept, **options)  # type: ignore[arg-type]
+
+
+def _verify_claims(
+    world: _World, spec: dict[str, Any], presentation: str
+) -> dict[str, object]:
+    identifiers = world.settings["identifiers"]
     result = verify(
-        shown,
-        issuer_key=seal.public_key(),
-        now=settings["iat"] + 20,
-        aud=settings["identifiers"]["verifier"],
-        nonce=settings["key_binding_nonce"],
-        require_key_binding=with_kb,
+        presentation,
+        issuer_key=world.seal.public_key(),
+        now=world.settings["iat"] + 20,
+        aud=identifiers["verifier"],
+        nonce=world.settings["key_binding_nonce"],
+        require_key_binding=bool(spec.get("key_binding")),
+        typ=None,
+    )
+    return result.claims
+
+
+def _json_serialised(presentation: str) -> str:
+    """The flattened JSON serialisation of an SD-JWT (draft section 8.1)."""
+    jwt, *disclosures, kb = presentation.split("~")
+    protected, payload, signature = jwt.split(".")
+    header: dict[str, object] = {"disclosures": disclosures}
+    if kb:
+        header["kb_jwt"] = kb
+    return json.dumps(
+        {
+            "protected": protected,
+            "payload": payload,
+            "signature": signature,
+            "header": header,
+        }
     )
 
-    user_claims = {k: v for k, v in result.claims.items() if k not in ADDED_BY_ISSUER}
+
+def _py_case(path: Path) -> Any:
+    spec = _load_spec(path)
+    refused = spec.get("serialization_format", "compact") != "compact"
+    suffix = "-refused-json-serialisation" if refused else ""
+    return pytest.param(spec, id=path.parent.name + suffix)
+
+
+@pytest.mark.parametrize("spec", [_py_case(path) for path in PY_SPECS])
+def test_sd_jwt_python_case(spec: dict[str, Any]) -> None:
+    world = _world(PY_CASES / "tests" / "testcases", spec["user_claims"])
+    choice = spec.get("holder_disclosed_claims") or {}
+    presentation = _presentation(world, spec, choice)
+
+    if spec.get("serialization_format", "compact") != "compact":
+        # eSeal reads the compact serialisation only (draft section 4).
+        with pytest.raises(DecodeError) as caught:
+            _verify_claims(world, spec, _json_serialised(presentation))
+        assert caught.value.reason is Reason.MALFORMED
+        return
+    verified = _verify_claims(world, spec, presentation)
+
+    user_claims = {k: v for k, v in verified.items() if k not in ADDED_BY_ISSUER}
     assert user_claims == spec["expect_verified_user_claims"]
+
+
+def _example_case(path: Path) -> Any:
+    spec = _load_spec(path)
+    source = "draft" if VECTORS in path.parents else "sd-jwt-python"
+    refused = spec.get("serialization_format", "compact") != "compact"
+    suffix = "-refused-json-serialisation" if refused else ""
+    return pytest.param(path, spec, id=f"{source}-{path.parent.name}{suffix}")
+
+
+@pytest.mark.parametrize(("path", "spec"), [_example_case(p) for p in EXAMPLE_SPECS])
+def test_generation_spec_fully_disclosed_gives_back_its_claims(
+    path: Path, spec: dict[str, Any]
+) -> None:
+    world = _world(path.parent.parent, spec["user_claims"])
+    presentation = _presentation(world, spec, True)
+
+    if spec.get("serialization_format", "compact") != "compact":
+        with pytest.raises(DecodeError) as caught:
+            _verify_claims(world, spec, _json_serialised(presentation))
+        assert caught.value.reason is Reason.MALFORMED
+        return
+    verified = _verify_claims(world, spec, presentation)
+
+    assert verified == _plain(world.payload)

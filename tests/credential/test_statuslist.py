@@ -25,7 +25,10 @@ from credential.statuslist import (
     SUSPENDED,
     VALID,
     StatusList,
+    StatusReference,
+    check_status,
     make_token,
+    reference,
     status_of,
     verify_token,
 )
@@ -161,6 +164,8 @@ def test_index_beyond_the_list_is_status_unknown(signer: KeySigner) -> None:
         ("credential-typ", {**HEADER, "typ": "dc+sd-jwt"}, _payload()),
         ("expired", HEADER, _payload(exp=NOW)),
         ("issued-in-future", HEADER, _payload(iat=NOW + 1)),
+        # Regression: nbf was not read, so a list not yet valid was used.
+        ("not-yet-valid", HEADER, _payload(nbf=NOW + 3600)),
         ("other-sub", HEADER, _payload(sub="https://seal.example/status/2")),
         ("no-sub", HEADER, {k: v for k, v in _payload().items() if k != "sub"}),
         ("no-iat", HEADER, {k: v for k, v in _payload().items() if k != "iat"}),
@@ -278,3 +283,57 @@ def test_token_too_long(signer: KeySigner) -> None:
     with pytest.raises(DecodeError) as info:
         verify_token(token, signer.public_key(), now=NOW, max_length=len(token) - 1)
     assert info.value.reason is Reason.TOO_LARGE
+
+
+def test_reference_reads_the_referenced_tokens_entry() -> None:
+    claims = {"status": {"status_list": {"idx": 7, "uri": SUB}}}
+    assert reference(claims) == StatusReference(uri=SUB, index=7)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        None,
+        {"status_list": {"uri": SUB}},
+        {"status_list": {"idx": -1, "uri": SUB}},
+        {"status_list": {"idx": True, "uri": SUB}},
+        {"status_list": {"idx": "7", "uri": SUB}},
+        {"status_list": {"idx": 7}},
+        {"status_list": {"idx": 7, "uri": ""}},
+        {"status_list": [7, SUB]},
+    ],
+    ids=[
+        "none",
+        "no-idx",
+        "negative",
+        "bool",
+        "text-idx",
+        "no-uri",
+        "empty-uri",
+        "array",
+    ],
+)
+def test_reference_naming_no_usable_entry_is_status_unknown(status: object) -> None:
+    with pytest.raises(StatusError) as info:
+        reference({"status": status} if status is not None else {})
+    assert info.value.reason is Reason.STATUS_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (INVALID, Reason.REVOKED),
+        (SUSPENDED, Reason.SUSPENDED),
+        (3, Reason.STATUS_UNKNOWN),
+    ],
+)
+def test_check_status_says_what_the_list_says(
+    signer: KeySigner, value: int, reason: Reason
+) -> None:
+    slots = StatusList(16, 2)
+    slots.set(5, value)
+    token = make_token(slots, signer, sub=SUB, iat=NOW, exp=None, ttl=None)
+    check_status(token, signer.public_key(), 4, now=NOW, sub=SUB)
+    with pytest.raises(StatusError) as info:
+        check_status(token, signer.public_key(), 5, now=NOW, sub=SUB)
+    assert info.value.reason is reason

@@ -1,7 +1,9 @@
 """The IETF Token Status List draft's vectors, one test each.
 
 Data: tests/vectors/ietf-token-status-list/ (see its README.txt for the
-source, draft revision and licence).
+source, draft revision and licence).  Not here, because eSeal does not read
+them: the CWT form of Status List Tokens (status_list_cwt.md) and the W3C
+Bitstring Status List (gzip, most significant bit first).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from credential import cbor, jws
 from credential.errors import SignatureError
 from credential.statuslist import StatusList, status_of, verify_token
 
@@ -94,3 +97,35 @@ def test_status_list_jwt_raw_other_key_fails() -> None:
     other = ec.generate_private_key(ec.SECP256R1()).public_key()
     with pytest.raises(SignatureError):
         verify_token(token, other, now=1_686_920_170)
+
+
+# The CBOR encodings of the same lists (examples/*_cbor.md): eSeal reads status
+# lists as JWTs only, but the list inside, zlib bytes under "lst", is the same,
+# and must read back to the same statuses as its JSON twin.
+CBOR_EXAMPLES = sorted((VECTORS / "examples").glob("status_list_encoding*_cbor.md"))
+_TWINS = {Path(e["file"]).stem: e for e in _ENTRIES}
+
+
+def _cbor_example(path: Path) -> dict[object, object]:
+    # The hex follows "encoded:" where the draft also prints the byte array.
+    text = path.read_text(encoding="utf-8").split("encoded:")[-1]
+    hexed = "".join(text.split())
+    value = cbor.loads(bytes.fromhex(hexed), max_size=64 * 1024)
+    assert isinstance(value, dict)
+    return value
+
+
+@pytest.mark.parametrize("path", CBOR_EXAMPLES, ids=[p.stem for p in CBOR_EXAMPLES])
+def test_cbor_encoded_list_reads_as_its_json_twin(path: Path) -> None:
+    example = _cbor_example(path)
+    twin = _TWINS[path.stem.replace("_cbor", "_json")]
+    assert set(example) == {"bits", "lst"} and example["bits"] == twin["bits"]
+    lst = example["lst"]
+    assert isinstance(lst, bytes)
+
+    from_cbor = StatusList.decode(jws.b64url_encode(lst), twin["bits"])
+    from_json = StatusList.decode(twin["lst"], twin["bits"])
+
+    assert bytes(from_cbor) == bytes(from_json)
+    for index, value in twin["expected"].items():
+        assert from_cbor.get(int(index)) == value
