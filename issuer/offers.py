@@ -31,15 +31,14 @@ from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from credential import strictjson
-from credential.algorithms import verify_signature
+from credential import jws, strictjson
 from credential.errors import (
     ClaimsError,
+    DecodeError,
     EsealError,
     FieldError,
     OfferError,
     Reason,
-    SignatureError,
 )
 from credential.jwk import holder_key_from_jwk
 from credential.sealing import Sealer
@@ -84,17 +83,6 @@ class TokenGrant:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _b64u_json(part: str) -> dict[str, Any]:
-    try:
-        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    except ValueError:
-        raise OfferError(Reason.INVALID_PROOF, "the proof is not a JWT") from None
-    value = strictjson.loads(raw, reason=Reason.INVALID_PROOF)
-    if not isinstance(value, dict):
-        raise OfferError(Reason.INVALID_PROOF, "the proof is not a JWT")
-    return value
 
 
 @dataclass
@@ -267,10 +255,19 @@ class Offers:
     def _check_proof(
         self, proof_jwt: str, c_nonce: str, now: dt.datetime
     ) -> ec.EllipticCurvePublicKey:
-        parts = proof_jwt.split(".") if len(proof_jwt) < 8192 else []
-        if len(parts) != 3:
+        # The one strict JWS reader: canonical base64url, no crit, strict JSON.
+        try:
+            if len(proof_jwt) >= 8192:
+                raise DecodeError(Reason.TOO_LARGE)
+            unverified = jws.parse(proof_jwt)
+            payload = strictjson.loads(unverified.payload)
+        except EsealError:
+            raise OfferError(
+                Reason.INVALID_PROOF, "the proof is not a compact JWT"
+            ) from None
+        header = unverified.header
+        if not isinstance(payload, dict):
             raise OfferError(Reason.INVALID_PROOF, "the proof is not a compact JWT")
-        header, payload = _b64u_json(parts[0]), _b64u_json(parts[1])
         if header.get("typ") != PROOF_TYPE or header.get("alg") != "ES256":
             raise OfferError(
                 Reason.INVALID_PROOF, f"the proof needs typ {PROOF_TYPE} and ES256"
@@ -282,11 +279,8 @@ class Offers:
                 Reason.INVALID_PROOF, "the proof's jwk is not a P-256 key"
             ) from None
         try:
-            signature = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
-            verify_signature(
-                key, "ES256", f"{parts[0]}.{parts[1]}".encode("ascii"), signature
-            )
-        except (SignatureError, ValueError, UnicodeEncodeError):
+            jws.check(unverified, key)
+        except EsealError:
             raise OfferError(
                 Reason.INVALID_PROOF, "the proof's signature is not valid"
             ) from None

@@ -15,7 +15,8 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromQuery
 
 from credential.compact import MAX_TEXT
-from credential.errors import DecodeError, Reason
+from credential.errors import DecodeError, EsealError, Reason
+from credential.problem import PROBLEM_JSON, problem
 from credential.qrcode_render import render_svg
 from verifier.access import ACCESS, COLUMNS
 from verifier.core import Outcome
@@ -29,7 +30,6 @@ from web import (
     exception_handlers,
     page,
     parse_since,
-    problem_response,
     read_json,
 )
 from web.access import Client
@@ -188,8 +188,18 @@ async def _presented(request: Request[Any, Any, Any]) -> _Presented:
     )
 
 
-#: Reasons that mean "this is not a credential at all": 422, not a verdict.
-_UNREADABLE = (Reason.MALFORMED, Reason.TOO_LARGE, Reason.UNSUPPORTED_VERSION)
+def _refusal(outcome: Outcome) -> Response[object]:
+    """An INVALID verdict as 422 problem details carrying the verdict too
+    (result, reason, checks, mode, bundle age), so that no refused
+    credential is ever a 2xx."""
+    assert outcome.reason is not None
+    code, body = problem(EsealError(outcome.reason), 422)
+    verdict = outcome.as_json()
+    return Response(
+        {**verdict, **body},
+        status_code=code,
+        media_type=PROBLEM_JSON,
+    )
 
 
 def verifier_router(verifier: Verifier, *, clock: Clock) -> Router:
@@ -270,8 +280,9 @@ def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
         "aud": ..., "nonce": ...}``, the audience and nonce the key binding
         must name).
 
-        A credential that can be read gets 200 with VALID or INVALID and its
-        reason; input that cannot be read gets 422 with problem details.
+        A valid credential gets 200 with VALID and its claims; anything else
+        gets 422 with problem details: the reason code (malformed, revoked,
+        expired, bad_signature, …), the checks run and their outcomes.
         Each client is held to its rate a minute and quota a day (429 with
         Retry-After).
         """
@@ -298,9 +309,8 @@ def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
             outcome = await verifier.verify_qr(
                 asked.qr, actor=who.name, channel="api", now=clock()
             )
-        if outcome.reason in _UNREADABLE:
-            assert outcome.reason is not None
-            return problem_response(DecodeError(outcome.reason))
+        if not outcome.valid:
+            return _refusal(outcome)
         return Response(outcome.as_json())
 
     @get("/api/v1/audit", security=VERIFIER_API_KEY)

@@ -410,7 +410,8 @@ def _check_type(ctype: CredentialType, policy: Policy) -> None:
 
 
 def _check_times(iat: int, exp: int, policy: Policy, now: int) -> None:
-    if now > exp + policy.clock_leeway:
+    # RFC 7519: valid only before exp (plus the stated leeway).
+    if now >= exp + policy.clock_leeway:
         raise ValidityError(Reason.EXPIRED)
     if iat > now + policy.clock_leeway:
         raise ValidityError(Reason.NOT_YET_VALID)

@@ -12,7 +12,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from credential import statuslist
+from credential import jws, statuslist
 from credential.errors import (
     ConfigError,
     DecodeError,
@@ -61,7 +61,7 @@ class Trust:
         that was valid and not retired when it signed; else status_unknown.
         """
         try:
-            kid = str(jwt.get_unverified_header(token).get("kid"))
+            kid = str(jws.parse(token).header.get("kid"))
             cert = self.bundle.seals.get(kid)
             if cert is None:
                 raise StatusError(

@@ -165,8 +165,13 @@ def test_credential_expired_beyond_leeway_is_expired(world: dict) -> None:
 
 
 def test_credential_expired_within_leeway_is_valid(world: dict) -> None:
-    text = _presented(world, exp=NOW - 30)
+    text = _presented(world, exp=NOW - 29)
     assert verify_qr(text, world["trust"], POLICY, now=NOW).serial
+
+
+def test_credential_at_exp_plus_leeway_is_expired(world: dict) -> None:
+    text = _presented(world, exp=NOW - 30)
+    assert _reason(text, world["trust"]) == Reason.EXPIRED
 
 
 def test_credential_issued_ahead_beyond_leeway_is_not_yet_valid(world: dict) -> None:
