@@ -13,10 +13,13 @@ nothing of the failed chunk.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import json
 import os
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +30,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from credential import strictjson
 from credential.errors import ClaimsError, EsealError, Reason
 from credential.jwk import holder_key_from_jwk
-from eseal.services import make_issuer, make_wallet, utcnow
+from eseal.services import make_issuer, make_wallet, pooled, utcnow
 from eseal.settings import Settings
 from issuer.app import result_json
 from issuer.parallel import SigningPool
-from issuer.service import IssuedResult, IssueRequest
+from issuer.service import BatchResult, IssuedResult, IssueRequest
+from issuer.tables import IssuedCredential
 from keys.store import FileSigner
 from schemas.checks import text_problem
 
@@ -170,12 +174,16 @@ async def issue_file(
     try:
         with progress:
             task = progress.add_task("issuing", total=len(lines))
-            for start in range(0, len(lines), chunk):
-                part = lines[start : start + chunk]
-                requests, numbers, to_wallet = await _prepare(part, wallet, failures)
-                batch = await issuer.issue_batch(
-                    requests, now=utcnow(), issued_by="cli"
-                )
+            # On PostgreSQL two chunks are in flight: one is checked and
+            # signed by the workers while the other is recorded.  Results
+            # are still delivered in the order of the file.
+            depth = 2 if pooled(IssuedCredential._meta.db) else 1
+            waiting: deque[tuple[asyncio.Task[BatchResult], _Chunk]] = deque()
+
+            async def finish() -> None:
+                nonlocal issued
+                running, (numbers, to_wallet, size) = waiting.popleft()
+                batch = await running
                 for position, refusal in batch.failed:
                     failures.append(_failure(numbers[position], refusal))
                 for position, result in batch.issued:
@@ -186,7 +194,29 @@ async def issue_file(
                     output.flush()
                     os.fsync(output.fileno())
                 issued += len(batch.issued)
-                progress.advance(task, len(part))
+                progress.advance(task, size)
+
+            try:
+                for start in range(0, len(lines), chunk):
+                    part = lines[start : start + chunk]
+                    requests, numbers, to_wallet = await _prepare(
+                        part, wallet, failures
+                    )
+                    running = asyncio.create_task(
+                        issuer.issue_batch(requests, now=utcnow(), issued_by="cli")
+                    )
+                    waiting.append((running, (numbers, to_wallet, len(part))))
+                    if len(waiting) >= depth:
+                        await finish()
+                while waiting:
+                    await finish()
+            finally:
+                # A failure stops the run; a chunk still in flight ends first
+                # (recorded whole or not at all) and, if recorded, is reported
+                # too, so that nothing issued goes unreported.
+                while waiting:
+                    with contextlib.suppress(Exception):
+                        await finish()
     finally:
         if output is not None:
             output.close()
@@ -194,6 +224,10 @@ async def issue_file(
             issuer.pool.close()
     failures.sort()
     return issued, failures
+
+
+#: A chunk's line numbers, wallet accounts by position, and its size.
+_Chunk = tuple[list[int], list[str | None], int]
 
 
 async def _prepare(
