@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,7 +21,7 @@ from issuer.piccolo_app import APP_CONFIG as ISSUER_APP
 from verifier.piccolo_app import APP_CONFIG as VERIFIER_APP
 from wallet.piccolo_app import APP_CONFIG as WALLET_APP
 
-__all__ = ["TABLES", "bind", "engine_from_url", "migrate"]
+__all__ = ["TABLES", "bind", "engine_from_url", "insert_many", "migrate"]
 
 # Piccolo finds its app registry through this variable; eSeal has one.
 os.environ.setdefault("PICCOLO_CONF", "eseal.piccolo_conf")
@@ -77,3 +78,29 @@ async def migrate(engine: Engine[Any]) -> None:
         result = await run_forwards(app_name="all")
     if not result.success:
         raise ConfigError(Reason.CONFIG, "database migration failed")
+
+
+#: Rows a plain INSERT statement carries at most.
+INSERT_CHUNK = 500
+
+
+async def insert_many(table: type[Table], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows inside the current transaction: binary COPY on PostgreSQL
+    (a tenth of the cost of INSERT for a batch), chunked INSERTs elsewhere."""
+    if not rows:
+        return
+    engine = table._meta.db
+    current = getattr(engine, "current_transaction", None)
+    transaction = current.get() if current is not None else None
+    if type(engine).__name__ == "PostgresEngine" and transaction is not None:
+        columns = list(rows[0])
+        await transaction.connection.copy_records_to_table(
+            table._meta.tablename,
+            records=[tuple(row[c] for c in columns) for row in rows],
+            columns=columns,
+        )
+        return
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await table.insert(
+            *(table(**row) for row in rows[start : start + INSERT_CHUNK])
+        )

@@ -313,6 +313,11 @@ def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
             return _refusal(outcome)
         return Response(outcome.as_json())
 
+    @get("/api/v1/health", cache=False)
+    async def health() -> dict[str, str]:
+        """Liveness for load balancers: answers without touching anything."""
+        return {"status": "ok"}
+
     @get("/api/v1/audit", security=VERIFIER_API_KEY)
     async def audit_log(
         request: Request[Any, Any, Any],
@@ -335,7 +340,7 @@ def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
         )
         return audit_response(rows, COLUMNS, format)
 
-    return [verifications, audit_log]
+    return [verifications, health, audit_log]
 
 
 def _docs_routes() -> list[Any]:

@@ -531,7 +531,7 @@ def _outcome(
             )
         credential = verify(trust, run)
     except EsealError as error:
-        log.info("verification: INVALID %s", error.reason)
+        log.debug("verification: INVALID %s", error.reason)
         return Outcome(
             valid=False,
             credential=None,
@@ -545,7 +545,7 @@ def _outcome(
             type_id=run.type_id,
             serial=run.serial,
         )
-    log.info("verification: VALID %s", credential.type_id)
+    log.debug("verification: VALID %s", credential.type_id)
     return Outcome(
         valid=True,
         credential=credential,

@@ -50,8 +50,9 @@ class LiveStatus:
         self._copies: dict[int, _Copy] = {}
         self._tried: dict[int, float] = {}
 
-    async def refresh(self, trust: Trust) -> None:
-        """Fetch every list of the bundle whose live copy is due."""
+    async def refresh(self, trust: Trust, *, at: int) -> None:
+        """Fetch every list of the bundle whose live copy is due; ``at`` is
+        the verification's time, against which a fetched list is checked."""
         now = self._clock()
         for list_id in sorted(int(k) for k in trust.bundle.status_lists):
             copy = self._copies.get(list_id)
@@ -61,9 +62,9 @@ class LiveStatus:
             if now - self._tried.get(list_id, -1e12) < self._min_interval:
                 continue
             self._tried[list_id] = now
-            await self._fetch(trust, list_id, now)
+            await self._fetch(trust, list_id, now, at)
 
-    async def _fetch(self, trust: Trust, list_id: int, now: float) -> None:
+    async def _fetch(self, trust: Trust, list_id: int, now: float, at: int) -> None:
         url = f"{trust.bundle.issuer}/status-lists/{list_id}"
         try:
             async with self._client.stream("GET", url) as response:
@@ -75,8 +76,8 @@ class LiveStatus:
                     if len(body) > MAX_LIST_BYTES:
                         raise httpx.HTTPError("the answer is too large")
             token = body.decode("ascii")
-            verified = trust.verify_list(token, list_id, now=int(now))
-        except (httpx.HTTPError, UnicodeDecodeError, EsealError) as error:
+            verified = trust.verify_list(token, list_id, now=at)
+        except (httpx.HTTPError, OSError, UnicodeDecodeError, EsealError) as error:
             log.warning(
                 "live status list %s not usable: %s", list_id, type(error).__name__
             )

@@ -75,7 +75,7 @@ class Verifier:
     async def _trust(self, now: dt.datetime) -> Trust | None:
         trust = self.current_trust(now)
         if trust is not None and self.live is not None:
-            await self.live.refresh(trust)
+            await self.live.refresh(trust, at=int(now.timestamp()))
         return trust
 
     async def _record(

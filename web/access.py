@@ -14,6 +14,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,11 +57,17 @@ class Access:
         prefix: str,
         service: str,
         refused: Refusal,
+        cache_seconds: float = 0,
     ) -> None:
         self.keys, self.rights, self.prefix = keys, dict(rights), prefix
         self.roles = tuple(dict.fromkeys(rights.values()))
         self._service, self._refused = service, refused
         self._key = re.compile(re.escape(prefix) + r"[A-Za-z0-9_-]{43}")
+        # Good keys seen lately, by hash: a busy API need not ask the
+        # database on every call.  A revocation made in another process
+        # takes effect here within ``cache_seconds``.
+        self._cache_seconds = cache_seconds
+        self._seen: dict[str, tuple[Client, float]] = {}
 
     async def create_client(
         self, name: str, role: str, *, now: dt.datetime, **settings: Any
@@ -114,6 +121,7 @@ class Access:
             )
             if not others:
                 raise ConflictError(Reason.LAST_ADMIN)
+        self._seen.clear()
         rows = (
             await table.update({table.revoked_at: now})
             .where((table.name == name) & table.revoked_at.is_null())
@@ -141,6 +149,9 @@ class Access:
             raise AuthError(
                 Reason.UNAUTHORIZED, f"an {self._service} API key is required"
             )
+        client = self._recent(key)
+        if client is not None:
+            return await self._allowed(client, right, now)
         table: Any = self.keys
         row = None
         if self._key.fullmatch(key):
@@ -159,6 +170,22 @@ class Access:
             if k not in ("id", "name", "key_hash", "role", "created_at", "revoked_at")
         }
         client = Client(name=str(row["name"]), role=str(row["role"]), settings=settings)
+        if self._cache_seconds:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            expires = time.monotonic() + self._cache_seconds
+            self._seen[_key_hash(key)] = (client, expires)
+        return await self._allowed(client, right, now)
+
+    def _recent(self, key: str) -> Client | None:
+        if not self._cache_seconds or not self._key.fullmatch(key):
+            return None
+        seen = self._seen.get(_key_hash(key))
+        if seen is None or seen[1] < time.monotonic():
+            return None
+        return seen[0]
+
+    async def _allowed(self, client: Client, right: str, now: dt.datetime) -> Client:
         if self.rights[right] != client.role:
             await self._refused(client.name, right, Reason.FORBIDDEN, now)
             raise AuthError(

@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import io
 
+import httpx
 import pytest
 
 from verifier.access import ACCESS as VERIFIER_ACCESS
 from verifier.core import Policy
 from verifier.nonces import NONCE_PREFIX
+from verifier.online import LiveStatus
 
 from .http_fixtures import HOLDER, Site, assert_problem, site_fixture  # noqa: F401
 
@@ -188,3 +190,35 @@ def test_the_verifier_has_its_own_api_docs(site: Site) -> None:
         "/verifier/api/v1/audit",
     }
     assert not [p for p in schema["paths"] if not p.startswith("/verifier")]
+
+
+def _online(site: Site, app: object) -> LiveStatus:
+    # The issuer's real application, reached in-process instead of by socket.
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    return LiveStatus(httpx.AsyncClient(transport=transport), min_interval=0)
+
+
+def test_online_mode_sees_a_revocation_the_bundle_does_not_know(site: Site) -> None:
+    text = site.presentation()
+    assert site.verify(text).json()["mode"] == "offline"
+    revoked = site.client.post(
+        f"/issuer/api/v1/credentials/{site.serial}/revoke",
+        headers={"X-API-Key": site.api_key},
+    )
+    assert revoked.status_code == 200
+    # The counter's bundle predates the revocation: offline, still valid.
+    assert site.verify(site.presentation()).json()["result"] == "VALID"
+    site.services.verifier.live = _online(site, site.client.app)
+    answer = site.verify(site.presentation()).json()
+    assert (answer["reason"], answer["mode"]) == ("revoked", "online")
+
+
+def test_online_mode_falls_back_to_the_bundle_when_the_issuer_is_away(
+    site: Site,
+) -> None:
+    async def away(scope: object, receive: object, send: object) -> None:
+        raise OSError("the issuer is not reachable")
+
+    site.services.verifier.live = _online(site, away)
+    answer = site.verify(site.presentation()).json()
+    assert (answer["result"], answer["mode"]) == ("VALID", "offline")

@@ -84,7 +84,7 @@ def test_a_cut_connection_mid_batch_returns_nothing_unrecorded_and_records_no_ha
     services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issuer = services.issuer
-    real_insert = issuer_service._insert_many
+    real_insert = issuer_service.insert_many
     calls = {"n": 0}
 
     async def cut_after_credentials(table: Any, rows: Any) -> None:
@@ -100,7 +100,7 @@ def test_a_cut_connection_mid_batch_returns_nothing_unrecorded_and_records_no_ha
             finally:
                 await admin.close()
 
-    monkeypatch.setattr(issuer_service, "_insert_many", cut_after_credentials)
+    monkeypatch.setattr(issuer_service, "insert_many", cut_after_credentials)
 
     async def run() -> tuple[dict[int, list[str]], list[dict[str, Any]]]:
         engine = await _pooled(settings)
