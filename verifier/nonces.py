@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-__all__ = ["NONCE_PREFIX", "NonceBook"]
+__all__ = ["NONCE_PREFIX", "NonceBook", "counter_nonce"]
 
 #: What the nonce QR holds before the nonce in base64url.
 NONCE_PREFIX = "ESN:"
@@ -49,3 +49,19 @@ class NonceBook:
     @staticmethod
     def qr_text(nonce: bytes) -> str:
         return NONCE_PREFIX + base64.urlsafe_b64encode(nonce).rstrip(b"=").decode()
+
+
+def counter_nonce(text: str) -> bytes:
+    """The nonce of a counter code as scanned (``ESN:`` and base64url), or
+    ``DecodeError(bad_request)``."""
+    from credential.errors import DecodeError, Reason
+    from credential.jws import b64url_decode
+
+    body = text[len(NONCE_PREFIX) :] if text.startswith(NONCE_PREFIX) else text
+    try:
+        nonce = b64url_decode(body)
+    except DecodeError:
+        nonce = b""
+    if not 8 <= len(nonce) <= 64:
+        raise DecodeError(Reason.BAD_REQUEST, "the counter code is not an eSeal nonce")
+    return nonce

@@ -7,16 +7,17 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from litestar import MediaType, Request, Response, Router, get
+from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from credential.errors import AuthError
+from credential.errors import AuthError, DecodeError, Reason
 from credential.qrcode_render import render_svg
 from schemas import FULL
+from verifier.nonces import counter_nonce
 from wallet.service import Card, Wallet
-from web import SECURITY_HEADERS, exception_handlers, page
+from web import SECURITY_HEADERS, exception_handlers, page, read_json
 from web.docs import WALLET_TOKEN
 
 __all__ = ["REFRESH_SECONDS", "wallet_router"]
@@ -155,18 +156,61 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         request: Request[Any, Any, Any],
         serial: FromPath[str],
         profile: FromQuery[str] = FULL,
+        nonce: FromQuery[str | None] = None,
     ) -> Response[object]:
-        """A fresh holder-bound QR text (and its SVG) of one card's profile."""
+        """A fresh holder-bound QR text (and its SVG) of one card's profile;
+        with ``nonce``, the counter code the wallet scanned (``ESN:…``)."""
         name = await account(request)
-        text = await wallet.presentation(name, serial, now=clock(), profile=profile)
+        text = await wallet.presentation(
+            name,
+            serial,
+            now=clock(),
+            profile=profile,
+            nonce=None if nonce is None else counter_nonce(nonce),
+        )
         return Response(
             {"qr": text, "svg": render_svg(text), "refresh_seconds": REFRESH_SECONDS},
             headers={"Cache-Control": "no-store"},
         )
 
+    @post(
+        "/api/v1/cards/{serial:str}/sd-jwt",
+        status_code=200,
+        request_max_body_size=16 * 1024,
+        security=WALLET_TOKEN,
+    )
+    async def sd_jwt(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> Response[object]:
+        """The card as an SD-JWT VC presentation for a verifier that asked with
+        ``aud`` and ``nonce``, disclosing the claims named in ``disclose``
+        (all of them when it is absent), bound to the holder key."""
+        name = await account(request)
+        body = read_json(await request.body(), max_size=16 * 1024)
+        if not isinstance(body, dict):
+            raise DecodeError(Reason.BAD_REQUEST, "the body must be a JSON object")
+        aud, nonce, disclose = body.get("aud"), body.get("nonce"), body.get("disclose")
+        if not all(isinstance(v, str) and 0 < len(v) <= 512 for v in (aud, nonce)):
+            raise DecodeError(Reason.BAD_REQUEST, "aud and nonce must be short text")
+        if disclose is not None and not (
+            isinstance(disclose, list)
+            and len(disclose) <= 64
+            and all(isinstance(n, str) and len(n) <= 64 for n in disclose)
+        ):
+            raise DecodeError(Reason.BAD_REQUEST, "disclose must list claim names")
+        text = await wallet.sd_jwt_presentation(
+            name,
+            serial,
+            now=clock(),
+            aud=str(aud),
+            nonce=str(nonce),
+            disclose=disclose,
+        )
+        return Response({"sd_jwt": text}, headers={"Cache-Control": "no-store"})
+
     return Router(
         path="/wallet",
-        route_handlers=[enter, home, card_page, list_cards, presentation],
+        route_handlers=[enter, home, card_page, list_cards, presentation, sd_jwt],
         exception_handlers=exception_handlers(),
         tags=["wallet"],
     )

@@ -11,7 +11,7 @@ import pytest
 
 from verifier.access import ACCESS as VERIFIER_ACCESS
 from verifier.core import Policy
-from verifier.nonces import NONCE_PREFIX
+from verifier.nonces import NONCE_PREFIX, NonceBook
 from verifier.online import LiveStatus
 
 from .http_fixtures import HOLDER, Site, assert_problem, site_fixture  # noqa: F401
@@ -222,3 +222,43 @@ def test_online_mode_falls_back_to_the_bundle_when_the_issuer_is_away(
     site.services.verifier.live = _online(site, away)
     answer = site.verify(site.presentation()).json()
     assert (answer["result"], answer["mode"]) == ("VALID", "offline")
+
+
+def test_a_wallet_hands_out_an_sd_jwt_for_a_verifiers_request(site: Site) -> None:
+    wallet = {"Authorization": f"Bearer {site.token}"}
+    asked = {"aud": "https://hotel.example", "nonce": "n-77"}
+    made = site.client.post(
+        f"/wallet/api/v1/cards/{site.serial}/sd-jwt",
+        json={**asked, "disclose": ["name", "id_number"]},
+        headers=wallet,
+    )
+    assert made.status_code == 200, made.text
+    answer = site.client.post(
+        API,
+        json={"sd_jwt": made.json()["sd_jwt"], **asked},
+        headers=site.verifier_headers,
+    )
+    assert answer.json()["result"] == "VALID"
+    bad = site.client.post(
+        f"/wallet/api/v1/cards/{site.serial}/sd-jwt", json={"aud": 5}, headers=wallet
+    )
+    assert assert_problem(bad, status=400)["reason"] == "bad_request"
+
+
+def test_a_wallet_puts_the_scanned_counter_code_into_its_qr(site: Site) -> None:
+    verifier = site.services.verifier
+    verifier.policy = Policy(require_nonce=True)
+    code = NonceBook.qr_text(verifier.nonces.issue())
+    shown = site.client.get(
+        f"/wallet/api/v1/cards/{site.serial}/presentation",
+        params={"nonce": code},
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
+    assert shown.status_code == 200, shown.text
+    assert site.verify(shown.json()["qr"]).json()["result"] == "VALID"
+    bad = site.client.get(
+        f"/wallet/api/v1/cards/{site.serial}/presentation",
+        params={"nonce": "ESN:!!"},
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
+    assert assert_problem(bad, status=400)["reason"] == "bad_request"
