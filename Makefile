@@ -27,6 +27,7 @@ run: venv
 
 test: venv
 	bash .ci/softhsm.sh >/dev/null
+	bash .ci/chromium.sh >/dev/null
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy credential keys schemas issuer wallet verifier eseal web

@@ -68,6 +68,9 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    // A scanner that ends with CR LF, or a second Enter, submits an empty
+    // field: that is no scan, and must not replace the result shown.
+    if (!field.value.trim()) { field.focus(); return; }
     send(new FormData(form));
   });
   if (image) {
