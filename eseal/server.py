@@ -49,6 +49,9 @@ def create_app(
         gc.freeze()
 
     async def close_db() -> None:
+        # Let the collector see start-up objects again: native extensions
+        # (zxing-cpp) count on their objects being freed at exit.
+        gc.unfreeze()
         await services.verifier.log.flush()
         for engine in engine_box:
             if pooled(engine):  # type: ignore[arg-type]
