@@ -92,6 +92,7 @@ class Reason(enum.StrEnum):
     PROFILE_NOT_ACCEPTED = "profile_not_accepted"
     ALREADY_EXISTS = "already_exists"
     LAST_ADMIN = "last_admin"
+    COUNTER_NONCE = "counter_nonce"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
 
@@ -172,6 +173,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
         "This station asks for another presentation profile",
     ),
     Reason.ALREADY_EXISTS: ("名称已被使用", "That name is already taken"),
+    Reason.COUNTER_NONCE: (
+        "请先用电子证照扫描窗口的核验码",
+        "Scan this counter's code with the wallet first (missing, unknown or used)",
+    ),
     Reason.LAST_ADMIN: (
         "不能停用最后一个管理员",
         "The last admin cannot be revoked",

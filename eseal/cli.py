@@ -408,8 +408,8 @@ def _clients_of(service: str) -> tuple[Any, Callable[[str, str], Awaitable[None]
 
 
 def _add_client(service: str, name: str, role: str, limits: dict[str, int]) -> None:
-    if limits and service != "verifier":
-        raise typer.BadParameter("limits are for verifier clients")
+    if limits and (service != "verifier" or role != "client"):
+        raise typer.BadParameter("limits are for verifier clients of role client")
     for label, value in limits.items():
         if not 1 <= value <= 10_000_000:
             raise typer.BadParameter(f"--{label.replace('_', '-')}: 1 to 10000000")
@@ -538,14 +538,24 @@ def wallet_qr(
     profile: Annotated[
         str, typer.Option(help="What to show: full, or one of the type's profiles")
     ] = "full",
+    nonce: Annotated[
+        str | None, typer.Option(help="The counter's code (ESN:…) to put in the QR")
+    ] = None,
 ) -> None:
     """Make a fresh presentation of a card: print its QR text, or write a PNG."""
     from credential.qrcode_render import render_png
+    from verifier.nonces import counter_nonce
 
     async def work(settings: Settings) -> str:
         wallet = make_wallet(settings)
         holder = account or await wallet.holder_of(serial)
-        return await wallet.presentation(holder, serial, now=utcnow(), profile=profile)
+        return await wallet.presentation(
+            holder,
+            serial,
+            now=utcnow(),
+            profile=profile,
+            nonce=None if nonce is None else counter_nonce(nonce),
+        )
 
     text = _run(work)
     if png is None:
@@ -564,7 +574,8 @@ def _read_input(source: str) -> str:
     if source == "-":
         return sys.stdin.read(64 * 1024)
     path = Path(source)
-    if len(source) < 4096 and path.is_file():
+    # A presentation is longer than any file name: never ask the disk.
+    if len(source) < 256 and "~" not in source and path.is_file():
         with path.open("rb") as handle:
             data = handle.read(MAX_IMAGE_BYTES + 1)
         return read_qr_text(data)
@@ -613,6 +624,8 @@ def verify(
         raise typer.Exit(1 if error.reason in _INPUT_REASONS else 2) from None
     policy, at = make_policy(settings), int(now.timestamp())
     if "~" in text and not text.startswith("ES1:"):
+        if aud is None or nonce is None:
+            raise typer.BadParameter("an SD-JWT presentation needs --aud and --nonce")
         outcome = check_sd_jwt(
             text.strip(), trust, policy, now=at, aud=aud, nonce=nonce
         )

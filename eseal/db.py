@@ -53,6 +53,9 @@ def engine_from_url(url: str) -> Engine[Any]:
         }
         if parts.password:
             config["password"] = unquote(parts.password)
+        # A database that is away answers within seconds, not after a minute.
+        config["timeout"] = 5
+        config["command_timeout"] = 120
         return PostgresEngine(config=config, log_queries=False)
     raise ConfigError(
         Reason.CONFIG, "ESEAL_DATABASE_URL must be sqlite:/// or postgresql://"

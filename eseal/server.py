@@ -77,6 +77,7 @@ def create_app(
             version="1",
             path="/docs",
             render_plugins=openapi_plugins(),
+            use_handler_docstrings=True,
             components=SECURITY_SCHEMES,
         ),
         exception_handlers=web.exception_handlers(),

@@ -127,8 +127,11 @@ def make_policy(settings: Settings) -> Policy:
     for name in sorted((settings.station_types or frozenset()) - set(known)):
         raise ConfigError(Reason.CONFIG, f"ESEAL_STATION_TYPES: no type {name!r}")
     profile = settings.station_profile
+    accepted = [
+        t for name, t in known.items() if name in (settings.station_types or known)
+    ]
     if profile is not None and not any(
-        p.id == profile for t in known.values() for p in t.profiles
+        p.id == profile for t in accepted for p in t.profiles
     ):
         raise ConfigError(
             Reason.CONFIG, f"ESEAL_STATION_PROFILE: no profile {profile!r}"
@@ -148,15 +151,19 @@ def make_verifier(settings: Settings) -> Verifier:
     policy = make_policy(settings)
     live = None
     if settings.verifier_online:
-        live = LiveStatus(httpx.AsyncClient(timeout=3, follow_redirects=False))
+        live = LiveStatus(
+            httpx.AsyncClient(timeout=3, follow_redirects=False),
+            leeway=policy.clock_leeway,
+        )
     return Verifier(
         trust=TrustStore(settings.verifier_dir),
         policy=policy,
         log=VerificationLog(settings.secret("verifier_audit_key")),
-        limits=limits_from_url(settings.redis_url),
+        limits=limits_from_url(settings.redis_url, settings.redis_prefix),
         nonces=NonceBook(lifetime=policy.max_presentation_age),
         station=settings.station,
         live=live,
+        counter_page=settings.counter_page,
     )
 
 

@@ -65,6 +65,10 @@ class Settings:
     verifier_online: bool = False
     #: Redis for rate limits shared by verifier instances ("": in memory).
     redis_url: str = ""
+    #: The prefix of this deployment's keys in that Redis.
+    redis_prefix: str = "eseal-verifier:"
+    #: Whether this server offers the counter page (off on a public API).
+    counter_page: bool = True
 
     def passphrase(self) -> bytes:
         """The seal key passphrase, from the environment or a file it names."""
@@ -171,10 +175,8 @@ def _label(name: str, default: str) -> str:
 
 
 def _names(name: str) -> frozenset[str] | None:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return None
-    return frozenset(part.strip() for part in value.split(",") if part.strip())
+    parts = [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
+    return frozenset(parts) if parts else None
 
 
 def load() -> Settings:
@@ -205,4 +207,6 @@ def load() -> Settings:
         require_nonce=_flag("ESEAL_STATION_NONCE"),
         verifier_online=_flag("ESEAL_VERIFIER_ONLINE"),
         redis_url=os.environ.get("ESEAL_REDIS_URL", ""),
+        redis_prefix=_label("ESEAL_REDIS_PREFIX", "eseal-verifier") + ":",
+        counter_page=os.environ.get("ESEAL_COUNTER_PAGE", "1") != "0",
     )

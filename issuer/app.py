@@ -45,6 +45,7 @@ from issuer.service import BatchResult, IssuedResult, Issuer, IssueRequest
 from schemas import CredentialType, all_types, get_type
 from schemas.checks import text_problem
 from web import (
+    audit_page,
     audit_response,
     exception_handlers,
     parse_since,
@@ -611,9 +612,8 @@ def _admin_routes(api: _Api) -> list[Any]:
         """The audit log, oldest first: who did what, when, with what result."""
         who = await client(request, "audit")
         start = parse_since(since)
-        rows = await audit_rows(
-            since=start, after=max(0, after), limit=max(1, min(limit, 10_000))
-        )
+        after, limit = audit_page(after, limit)
+        rows = await audit_rows(since=start, after=after, limit=limit)
         await audit(who.name, "audit", "", "ok", now=clock())
         return audit_response(
             rows, ["id", "at", "actor", "action", "target", "result"], format

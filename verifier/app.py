@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import logging
@@ -26,6 +27,7 @@ from verifier.scan import MAX_IMAGE_BYTES, read_qr_text
 from verifier.service import Verifier
 from web import (
     SECURITY_HEADERS,
+    audit_page,
     audit_response,
     exception_handlers,
     page,
@@ -57,7 +59,13 @@ def _result_html(outcome: Outcome) -> str:
             f'data-reason="{html.escape(str(outcome.reason))}">'
             f"<h2>✗ 无效 INVALID</h2><p>{html.escape(outcome.message_zh)}<br>"
             f"{html.escape(outcome.message_en)}</p>"
-            f"<p><code>{html.escape(str(outcome.reason))}</code></p></section>{footer}"
+            + (
+                f'<p class="detail">{html.escape(outcome.detail)}</p>'
+                if outcome.detail and outcome.detail != outcome.message_en
+                else ""
+            )
+            + f"<p><code>{html.escape(str(outcome.reason))}</code></p>"
+            + f"</section>{footer}"
         )
     cred = outcome.credential
     rows = "".join(
@@ -88,6 +96,7 @@ def _counter_page(verifier: Verifier, now: dt.datetime, result: str = "") -> str
     )
     nonce = (
         '<figure class="nonce"><img id="nonce-img" src="/verifier/nonce.svg" '
+        f'data-refresh="{max(5, verifier.policy.max_presentation_age // 2)}" '
         'alt="核验码 counter code" width="160" height="160">'
         "<figcaption>请先用电子证照扫描此码 · Scan this code with the wallet first"
         "</figcaption></figure>"
@@ -118,6 +127,10 @@ def _counter_page(verifier: Verifier, now: dt.datetime, result: str = "") -> str
     return page("电子证照核验", body, scripts=("/static/counter.js",))
 
 
+#: Pictures decoded at once.
+_DECODING = asyncio.Semaphore(2)
+
+
 def _age_text(seconds: int) -> str:
     return f"{seconds // 3600} 小时 {seconds % 3600 // 60} 分钟"
 
@@ -127,7 +140,10 @@ async def _text_from_form(data: dict[str, Any]) -> str:
     if isinstance(image, UploadFile) and image.filename:
         content = await image.read(MAX_IMAGE_BYTES + 1)
         if content:
-            return read_qr_text(content)
+            # Decoding a big picture takes a while: off the event loop, and
+            # a few at a time, so that other requests keep being answered.
+            async with _DECODING:
+                return await asyncio.to_thread(read_qr_text, content)
     text = data.get("qr", "")
     if not isinstance(text, str) or not text.strip():
         raise DecodeError(Reason.BAD_REQUEST, "give the scanned text or an image")
@@ -178,11 +194,14 @@ async def _presented(request: Request[Any, Any, Any]) -> _Presented:
     if isinstance(qr, str) and token is None:
         return _Presented(qr=qr)
     if isinstance(token, str) and qr is None:
-        return _Presented(
-            sd_jwt=token,
-            aud=_optional_text(body, "aud"),
-            nonce=_optional_text(body, "nonce"),
-        )
+        aud, nonce = _optional_text(body, "aud"), _optional_text(body, "nonce")
+        if not aud or not nonce:
+            # Without them a presentation made for another verifier would do.
+            raise DecodeError(
+                Reason.BAD_REQUEST,
+                "an SD-JWT needs the aud and nonce you asked the holder for",
+            )
+        return _Presented(sd_jwt=token, aud=aud, nonce=nonce)
     raise DecodeError(
         Reason.BAD_REQUEST, "give either the QR text as 'qr' or an SD-JWT as 'sd_jwt'"
     )
@@ -193,7 +212,7 @@ def _refusal(outcome: Outcome) -> Response[object]:
     (result, reason, checks, mode, bundle age), so that no refused
     credential is ever a 2xx."""
     assert outcome.reason is not None
-    code, body = problem(EsealError(outcome.reason), 422)
+    code, body = problem(EsealError(outcome.reason, outcome.detail), 422)
     verdict = outcome.as_json()
     return Response(
         {**verdict, **body},
@@ -207,7 +226,7 @@ def verifier_router(verifier: Verifier, *, clock: Clock) -> Router:
     return Router(
         path="/verifier",
         route_handlers=[
-            *_counter_routes(verifier, clock),
+            *(_counter_routes(verifier, clock) if verifier.counter_page else ()),
             *_api_routes(verifier, clock),
             *_docs_routes(),
         ],
@@ -287,14 +306,36 @@ def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
         Retry-After).
         """
         who = await client(request, "verify")
-        await verifier.limits.take(
-            who.name,
-            Allowance(
-                per_minute=int(who.settings.get("per_minute") or 600),
-                per_day=int(who.settings.get("per_day") or 100_000),
-            ),
-        )
-        asked = await _presented(request)
+
+        async def note(result: str, error: EsealError) -> None:
+            await verifier.log.record(
+                actor=who.name,
+                channel="api",
+                action="verify",
+                result=result,
+                reason=str(error.reason),
+                now=clock(),
+            )
+
+        try:
+            await verifier.limits.take(
+                who.name,
+                Allowance(
+                    per_minute=int(who.settings.get("per_minute") or 600),
+                    per_day=int(who.settings.get("per_day") or 100_000),
+                ),
+            )
+            asked = await _presented(request)
+        except DecodeError as error:
+            if error.reason is Reason.BAD_REQUEST:
+                await note("refused", error)
+                raise
+            # A picture without a readable code: a verdict like any other.
+            await note("INVALID", error)
+            return _refusal(_unread(error))
+        except EsealError as error:  # over the limits, or Redis away
+            await note("refused", error)
+            raise
         if asked.sd_jwt is not None:
             outcome = await verifier.verify_sd_jwt(
                 asked.sd_jwt,
@@ -330,10 +371,9 @@ def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
         when, which station or client, type, result, reason, and a keyed
         hash of the serial; never a claim."""
         who = await client(request, "audit")
+        after, limit = audit_page(after, limit)
         rows = await verifier.log.rows(
-            since=parse_since(since),
-            after=max(0, after),
-            limit=max(1, min(limit, 10_000)),
+            since=parse_since(since), after=after, limit=limit
         )
         await verifier.log.record(
             actor=who.name, channel="api", action="audit", result="ok", now=clock()
@@ -366,6 +406,7 @@ def _unread(error: DecodeError) -> Outcome:
         reason=error.reason,
         message_zh=error.message_zh,
         message_en=error.message_en,
+        detail=error.detail,
         checks=[],
         bundle_age=None,
         bundle_warning=False,

@@ -118,6 +118,8 @@ class Outcome:
     bundle_age: int | None
     bundle_warning: bool
     mode: str = "offline"
+    #: The refusal's own sentence (what exactly was wrong), for people.
+    detail: str = ""
     # Known once the credential is read, valid or not; for the audit log
     # (which keeps the serial only as a keyed hash), not for the answer.
     type_id: str = ""
@@ -248,10 +250,7 @@ def verify_qr(
         if policy.require_nonce and not (
             presentation.nonce and nonces is not None and nonces(presentation.nonce)
         ):
-            raise HolderBindingError(
-                Reason.HOLDER_PROOF_INVALID,
-                "the counter's nonce is missing, unknown or already used",
-            )
+            raise HolderBindingError(Reason.COUNTER_NONCE)
 
     with run.step("status"):
         value, run.mode = status(trust, cred.status_list, cred.status_index, now)
@@ -314,17 +313,25 @@ def verify_sd_jwt(
     with run.step("seal_signature"):
         # Signature, disclosures and key binding are checked together; the
         # failures carry their own reasons (bad_signature, holder_proof_…).
-        verified = sdjwt.verify(
-            text,
-            issuer_key=seal_key,
-            now=now,
-            leeway=policy.clock_leeway,
-            aud=aud,
-            nonce=nonce,
-            max_kb_age=policy.max_presentation_age,
-        )
+        try:
+            verified = sdjwt.verify(
+                text,
+                issuer_key=seal_key,
+                now=now,
+                leeway=policy.clock_leeway,
+                aud=aud,
+                nonce=nonce,
+                max_kb_age=policy.max_presentation_age,
+            )
+        except HolderBindingError:
+            # The seal held; the holder's key binding did not.
+            run.checks["seal_signature"].outcome = "passed"
+            run.checks["holder"].outcome = "failed"
+            raise
     payload = verified.payload
     iat, exp = _int_claim(payload, "iat"), _int_claim(payload, "exp")
+    if payload.get("iss") != trust.bundle.issuer:
+        raise TrustError(Reason.UNTRUSTED_ISSUER, "iss is not the bundle's issuer")
 
     with run.step("seal_certificate"):
         _check_seal(trust, sealed[-1], iat, now)
@@ -346,7 +353,9 @@ def verify_sd_jwt(
             wanted = next(
                 (p for p in ctype.profiles if p.id == policy.required_profile), None
             )
-            if wanted is None or not wanted.claims <= set(claims):
+            # Exactly the profile's claims, as a QR view shows: a station
+            # asking for less may not be given more.
+            if wanted is None or wanted.claims != set(claims):
                 raise PolicyError(Reason.PROFILE_NOT_ACCEPTED)
 
     with run.step("validity"):
@@ -417,9 +426,13 @@ def _check_times(iat: int, exp: int, policy: Policy, now: int) -> None:
         raise ValidityError(Reason.NOT_YET_VALID)
 
 
+#: 2200-01-01, the end of the dates eSeal reads (as in the QR form).
+_LAST_TIME = 7_258_118_400
+
+
 def _int_claim(payload: Mapping[str, object], name: str) -> int:
     value = payload.get(name)
-    if type(value) is not int or not 0 <= value < 2**40:
+    if type(value) is not int or not 0 <= value < _LAST_TIME:
         raise DecodeError(Reason.MALFORMED, f"{name} must be a whole number of seconds")
     return value
 
@@ -542,6 +555,7 @@ def _outcome(
             bundle_age=age,
             bundle_warning=warning,
             mode=run.mode,
+            detail=error.detail,
             type_id=run.type_id,
             serial=run.serial,
         )

@@ -112,7 +112,7 @@ return {0, '0', quota - used - 1}
 class RedisLimits:
     """Counts kept in Redis, shared by every instance using ``prefix``."""
 
-    def __init__(self, client: Any, prefix: str = "eseal:verifier:") -> None:
+    def __init__(self, client: Any, prefix: str = "eseal-verifier:") -> None:
         self._redis = client
         self._prefix = prefix
         self._script = client.register_script(_TAKE)
@@ -140,12 +140,15 @@ class RedisLimits:
         await self._redis.aclose()
 
 
-def limits_from_url(url: str) -> Limits:
+def limits_from_url(url: str, prefix: str = "eseal-verifier:") -> Limits:
     """Redis at ``url`` when it is set, else this process's memory."""
     if not url:
         return MemoryLimits()
     import redis.asyncio
 
-    return RedisLimits(
-        redis.asyncio.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    # A pool that waits for a free connection (up to the socket timeout)
+    # rather than failing the 101st request at once.
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url, max_connections=256, timeout=2, socket_timeout=2, socket_connect_timeout=2
     )
+    return RedisLimits(redis.asyncio.Redis(connection_pool=pool), prefix)

@@ -27,6 +27,8 @@ class Verifier:
     #: This counter's name in the verification log.
     station: str = "counter"
     live: LiveStatus | None = None
+    #: Whether the counter page is served (off where only the API is public).
+    counter_page: bool = True
 
     def current_trust(self, now: dt.datetime) -> Trust | None:
         try:

@@ -52,8 +52,16 @@ class Trust:
             self._lists[list_id] = verified
         return statuslist.status_of(verified, index)
 
+    def bundled_list_iat(self, list_id: int) -> int | None:
+        """When the bundle's copy of a list was signed (None: no usable copy)."""
+        try:
+            self.status(list_id, 0, now=self.bundle.iat)
+        except EsealError:
+            return None
+        return self._lists[list_id].iat
+
     def verify_list(
-        self, token: str, list_id: int, *, now: int
+        self, token: str, list_id: int, *, now: int, leeway: int = 0
     ) -> statuslist.VerifiedStatusList:
         """Verify a status list token, from the bundle or fetched live.
 
@@ -72,6 +80,7 @@ class Trust:
                 seal_public_key(cert),
                 now=now,
                 sub=f"{self.bundle.issuer}/status-lists/{list_id}",
+                leeway=leeway,
             )
             signed = dt.datetime.fromtimestamp(verified.iat, dt.UTC)
             retired_at = self.bundle.retired.get(kid)

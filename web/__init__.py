@@ -18,11 +18,18 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from credential import strictjson
-from credential.errors import DecodeError, EsealError, LimitError, Reason
+from credential.errors import (
+    DecodeError,
+    EsealError,
+    LimitError,
+    Reason,
+    UnavailableError,
+)
 from credential.problem import PROBLEM_JSON, problem
 
 __all__ = [
     "SECURITY_HEADERS",
+    "audit_page",
     "audit_response",
     "exception_handlers",
     "page",
@@ -90,10 +97,27 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
 
 
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
+    if _database_away(exc):
+        log.warning("database unreachable: %s", type(exc).__name__)
+        return problem_response(UnavailableError())
     # Log the kind only: a message could carry personal data.
     log.error("unexpected %s", type(exc).__name__, exc_info=False)
     body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
     return Response(body, status_code=500, media_type=PROBLEM_JSON)
+
+
+def _database_away(exc: Exception) -> bool:
+    """Whether an error says the database cannot be reached right now."""
+    import asyncpg
+
+    return isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError,
+    )
 
 
 def exception_handlers() -> ExceptionHandlersMap:
@@ -130,7 +154,17 @@ def parse_since(since: str | None) -> dt.datetime | None:
         ) from None
     if start.tzinfo is None:
         raise DecodeError(Reason.BAD_REQUEST, "since needs a time zone")
-    return start
+    try:
+        return start.astimezone(dt.UTC)
+    except OverflowError:
+        raise DecodeError(Reason.BAD_REQUEST, "since is out of range") from None
+
+
+def audit_page(after: int, limit: int) -> tuple[int, int]:
+    """An audit query's ``after`` (an id) and ``limit`` (1 to 10,000), checked."""
+    if not 0 <= after < 2**63:
+        raise DecodeError(Reason.BAD_REQUEST, "after must be an id from the log")
+    return after, max(1, min(limit, 10_000))
 
 
 def audit_response(
@@ -141,7 +175,9 @@ def audit_response(
         {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in row.items()}
         for row in rows
     ]
-    if format != "csv":
+    if format not in ("csv", "json"):
+        raise DecodeError(Reason.BAD_REQUEST, "format must be json or csv")
+    if format == "json":
         return Response({"entries": shown})
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns))
@@ -153,4 +189,6 @@ def audit_response(
 
 def _csv_safe(value: str) -> str:
     # A cell a spreadsheet would run as a formula is written as text.
+    if value == "-":
+        return value  # "nobody": no formula
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

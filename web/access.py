@@ -147,7 +147,7 @@ class Access:
         if not key:
             await self._refused("-", right, Reason.UNAUTHORIZED, now)
             raise AuthError(
-                Reason.UNAUTHORIZED, f"an {self._service} API key is required"
+                Reason.UNAUTHORIZED, f"a key for the {self._service} API is required"
             )
         client = self._recent(key)
         if client is not None:

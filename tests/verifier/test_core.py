@@ -126,10 +126,10 @@ def test_a_counter_nonce_is_good_once_and_only_from_this_station(world: dict) ->
             return error.reason
         return None
 
-    assert reason(shown(b"another counter's")) == Reason.HOLDER_PROOF_INVALID
-    assert reason(shown(None)) == Reason.HOLDER_PROOF_INVALID
+    assert reason(shown(b"another counter's")) == Reason.COUNTER_NONCE
+    assert reason(shown(None)) == Reason.COUNTER_NONCE
     assert reason(shown(nonce)) is None
-    assert reason(shown(nonce)) == Reason.HOLDER_PROOF_INVALID  # used
+    assert reason(shown(nonce)) == Reason.COUNTER_NONCE  # used
 
 
 def test_a_nonce_ends_with_its_lifetime() -> None:

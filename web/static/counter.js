@@ -50,13 +50,40 @@
     if (nonce) { nonce.src = "/verifier/nonce.svg?t=" + Date.now(); }
   }
 
+  function refused(reason, zh, en) {
+    const section = document.createElement("section");
+    section.className = "result invalid";
+    section.id = "result";
+    section.dataset.result = "INVALID";
+    section.dataset.reason = reason;
+    const title = document.createElement("h2");
+    title.textContent = "✗ 无效 INVALID";
+    const text = document.createElement("p");
+    text.textContent = zh + " · " + en;
+    const code = document.createElement("code");
+    code.textContent = reason;
+    section.append(title, text, code);
+    box.textContent = "";
+    box.appendChild(section);
+  }
+
   async function send(data) {
     field.value = "";
     try {
       const answer = await fetch("/verifier/check?part=result", {
         method: "POST", body: data, credentials: "same-origin", cache: "no-store"
       });
-      box.innerHTML = await answer.text();
+      const kind = answer.headers.get("content-type") || "";
+      if (kind.indexOf("text/html") === 0) {
+        box.innerHTML = await answer.text();
+      } else {
+        // Refused before any verification (a photo too large, say):
+        // problem details, shown as a red result built from text only.
+        const problem = await answer.json().catch(function () { return {}; });
+        refused(problem.reason || "bad_request",
+          (problem.message && problem.message["zh-CN"]) || "无法核验",
+          problem.detail || "");
+      }
       remember(document.getElementById("result"));
     } catch (e) {
       box.textContent = "核验服务不可用 · the verifier is not reachable";
@@ -94,6 +121,9 @@
   document.addEventListener("click", function (event) {
     if (event.target === document.body) { field.focus(); }
   });
-  if (nonce) { setInterval(renewNonce, 60000); }
+  // A new code well before the shown one ends (half its lifetime).
+  if (nonce) {
+    setInterval(renewNonce, 1000 * parseInt(nonce.dataset.refresh || "60", 10));
+  }
   show(load());
 }());
