@@ -7,8 +7,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from cryptography import x509
-
 from credential import compact, cose, sdjwt, statuslist
 from credential.algorithms import PublicKey
 from credential.errors import (
@@ -21,9 +19,8 @@ from credential.errors import (
     TrustError,
     ValidityError,
 )
-from keys.certs import cert_kid, seal_names, seal_public_key
 from schemas import CredentialType, get_type, type_by_code
-from verifier.trust import Trust
+from verifier.trust import Seal, Trust
 
 __all__ = [
     "Check",
@@ -210,12 +207,12 @@ def verify_qr(
 
     with run.step("seal_signature"):
         kid = presentation.sign1.kid
-        cert = _seal(trust, kid.hex() if kid else "")
-        payload = cose.verify_sign1(presentation.sign1, seal_public_key(cert))
+        seal = _seal(trust, kid.hex() if kid else "")
+        payload = cose.verify_sign1(presentation.sign1, seal.public_key)
 
     with run.step("seal_certificate"):
         cred = compact.decode_credential(payload)
-        _check_seal(trust, cert, cred.iat, now)
+        _check_seal(seal, cred.iat, now)
 
     with run.step("policy"):
         try:
@@ -257,7 +254,6 @@ def verify_qr(
         value, run.mode = status(trust, cred.status_list, cred.status_index, now)
         _check_status(value)
 
-    bureau, seal = seal_names(cert)
     return VerifiedCredential(
         type_id=ctype.id,
         type_name_zh=ctype.name_zh,
@@ -270,8 +266,8 @@ def verify_qr(
         ),
         issued_at=dt.datetime.fromtimestamp(cred.iat, dt.UTC),
         expires_at=dt.datetime.fromtimestamp(cred.exp, dt.UTC),
-        bureau=bureau,
-        seal_name=seal,
+        bureau=seal.bureau,
+        seal_name=seal.seal_name,
         profile=profile.id,
         profile_label_zh=profile.label_zh,
         profile_label_en=profile.label_en,
@@ -301,12 +297,12 @@ def verify_sd_jwt(
     with run.step("trust_bundle"):
         _check_bundle_age(trust, policy, now)
 
-    sealed: list[x509.Certificate] = []
+    sealed: list[Seal] = []
 
     def seal_key(header: Mapping[str, object]) -> PublicKey:
-        cert = _seal(trust, str(header.get("kid", "")))
-        sealed.append(cert)
-        return seal_public_key(cert)
+        seal = _seal(trust, str(header.get("kid", "")))
+        sealed.append(seal)
+        return seal.public_key
 
     with run.step("decode"):
         if not isinstance(text, str) or "~" not in text:
@@ -327,7 +323,7 @@ def verify_sd_jwt(
     iat, exp = _int_claim(payload, "iat"), _int_claim(payload, "exp")
 
     with run.step("seal_certificate"):
-        _check_seal(trust, sealed[-1], iat, now)
+        _check_seal(sealed[-1], iat, now)
 
     with run.step("policy"):
         ctype = _type_of_vct(trust, payload.get("vct"))
@@ -360,7 +356,7 @@ def verify_sd_jwt(
         value, run.mode = status(trust, list_id, index, now)
         _check_status(value)
 
-    bureau, seal = seal_names(sealed[-1])
+    seal = sealed[-1]
     return VerifiedCredential(
         type_id=ctype.id,
         type_name_zh=ctype.name_zh,
@@ -373,8 +369,8 @@ def verify_sd_jwt(
         ),
         issued_at=dt.datetime.fromtimestamp(iat, dt.UTC),
         expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
-        bureau=bureau,
-        seal_name=seal,
+        bureau=seal.bureau,
+        seal_name=seal.seal_name,
         profile=profile[0],
         profile_label_zh=profile[1],
         profile_label_en=profile[2],
@@ -387,20 +383,19 @@ def _check_bundle_age(trust: Trust, policy: Policy, now: int) -> None:
         raise TrustError(Reason.TRUST_BUNDLE_STALE)
 
 
-def _seal(trust: Trust, kid: str) -> x509.Certificate:
-    cert = trust.bundle.seals.get(kid) if kid else None
-    if cert is None:
+def _seal(trust: Trust, kid: str) -> Seal:
+    seal = trust.seal(kid)
+    if seal is None:
         raise TrustError(Reason.UNTRUSTED_ISSUER, "the seal is not in the trust bundle")
-    return cert
+    return seal
 
 
-def _check_seal(trust: Trust, cert: x509.Certificate, iat: int, now: int) -> None:
+def _check_seal(seal: Seal, iat: int, now: int) -> None:
     # The seal must have been valid when it signed, and must be still; a
     # retired seal's later signatures are refused.
-    _check_certificate(cert, dt.datetime.fromtimestamp(iat, dt.UTC))
-    _check_certificate(cert, dt.datetime.fromtimestamp(now, dt.UTC))
-    retired_at = trust.bundle.retired.get(cert_kid(cert))
-    if retired_at is not None and iat > retired_at:
+    _check_certificate(seal, iat)
+    _check_certificate(seal, now)
+    if seal.retired_at is not None and iat > seal.retired_at:
         raise TrustError(Reason.SEAL_RETIRED)
 
 
@@ -457,10 +452,10 @@ def _disclosed_profile(ctype: CredentialType, shown: set[str]) -> tuple[str, str
     return "selected", "所选信息", "Selected claims"
 
 
-def _check_certificate(cert: x509.Certificate, at: dt.datetime) -> None:
-    if at < cert.not_valid_before_utc:
+def _check_certificate(seal: Seal, at: int) -> None:
+    if at < seal.not_before:
         raise TrustError(Reason.CERTIFICATE_NOT_YET_VALID)
-    if at > cert.not_valid_after_utc:
+    if at > seal.not_after:
         raise TrustError(Reason.CERTIFICATE_EXPIRED)
 
 
