@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from credential import compact, cose, sdjwt, statuslist
 from credential.algorithms import PublicKey
@@ -156,30 +156,32 @@ class Outcome:
         return body
 
 
-@dataclass
 class _Run:
-    checks: dict[str, Check] = field(
-        default_factory=lambda: {name: Check(name) for name in CHECKS}
-    )
-    # What the audit log may keep of a credential, once it is known.
-    type_id: str = ""
-    serial: str = ""
-    mode: str = "offline"
+    """The checks of one verification as they run: each step is marked failed
+    when it starts and passed when it ends, so a refusal leaves the step that
+    refused failed and the later ones not run."""
 
-    def step(self, name: str) -> _Step:
-        return _Step(self.checks[name])
+    def __init__(self) -> None:
+        self.outcomes = dict.fromkeys(CHECKS, "not_run")
+        # What the audit log may keep of a credential, once it is known.
+        self.type_id = ""
+        self.serial = ""
+        self.mode = "offline"
+        self._current = ""
 
-
-@dataclass
-class _Step:
-    check: Check
+    def step(self, name: str) -> _Run:
+        self._current = name
+        return self
 
     def __enter__(self) -> None:
-        self.check.outcome = "failed"
+        self.outcomes[self._current] = "failed"
 
     def __exit__(self, kind: object, *_: object) -> None:
         if kind is None:
-            self.check.outcome = "passed"
+            self.outcomes[self._current] = "passed"
+
+    def checks(self) -> list[Check]:
+        return [Check(name, outcome) for name, outcome in self.outcomes.items()]
 
 
 def verify_qr(
@@ -520,7 +522,7 @@ def _outcome(
     warning = age is not None and age >= policy.bundle_warn_age
     try:
         if trust is None:
-            run.checks["trust_bundle"].outcome = "failed"
+            run.outcomes["trust_bundle"] = "failed"
             raise TrustError(
                 Reason.TRUST_BUNDLE_STALE, "no trust bundle has been imported"
             )
@@ -533,7 +535,7 @@ def _outcome(
             reason=error.reason,
             message_zh=error.message_zh,
             message_en=error.message_en,
-            checks=list(run.checks.values()),
+            checks=run.checks(),
             bundle_age=age,
             bundle_warning=warning,
             mode=run.mode,
@@ -547,7 +549,7 @@ def _outcome(
         reason=None,
         message_zh="凭证有效",
         message_en="The credential is valid",
-        checks=list(run.checks.values()),
+        checks=run.checks(),
         bundle_age=age,
         bundle_warning=warning,
         mode=run.mode,
