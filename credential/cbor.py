@@ -55,60 +55,70 @@ def _items(  # noqa: C901 - one flat loop, kept for speed
     map), ``depth`` arrays and maps deep; return the position after them."""
     seen: set[object] = set()
     is_key = in_map
-    for _ in range(count):
-        if pos >= size:
-            raise _malformed("CBOR item ends early")
-        initial = data[pos]
-        pos += 1
-        major, arg = initial >> 5, initial & 0x1F
-        if arg >= 24:
-            if arg > 27:
-                # 28-30 are reserved; 31 is an indefinite length or a break.
-                raise _malformed("CBOR indefinite length or reserved value")
-            if arg == 24:
-                if major == _SIMPLE:
-                    raise _malformed("CBOR simple value not accepted")
-                if pos >= size:
-                    raise _malformed("CBOR item ends early")
-                arg = data[pos]
-                pos += 1
-            else:
-                end = pos + _HEAD_SIZES[arg]
-                if end > size:
-                    raise _malformed("CBOR item ends early")
-                arg = int.from_bytes(data[pos:end], "big")
-                pos = end
-        elif major == _SIMPLE and arg not in _SIMPLE_VALUES:
-            raise _malformed("CBOR simple value not accepted")
+    try:
+        for _ in range(count):
+            initial = data[pos]  # IndexError past the end: the item ends early
+            pos += 1
+            if initial < 0x38 and initial & 0x1F < 24:
+                # An integer held in the head byte itself: most keys and codes.
+                if is_key:
+                    key: object = initial if initial < 0x20 else 0x1F - initial
+                    if key in seen:
+                        raise _malformed("duplicate CBOR map key")
+                    seen.add(key)
+                if in_map:
+                    is_key = not is_key
+                continue
 
-        if major == _BYTES or major == _TEXT:
-            if arg > size - pos:
-                raise _malformed("CBOR string longer than the input")
-            if is_key:
-                key: object = (major, data[pos : pos + arg])
-                if key in seen:
-                    raise _malformed("duplicate CBOR map key")
-                seen.add(key)
-            pos += arg
-        elif major == _UINT or major == _NINT:
-            if is_key:
-                key = arg if major == _UINT else -1 - arg
-                if key in seen:
-                    raise _malformed("duplicate CBOR map key")
-                seen.add(key)
-        elif major == _TAG:
-            raise _malformed("CBOR tags are not accepted")
-        elif is_key:
-            raise _malformed("CBOR map key must be an integer or a string")
-        elif major != _SIMPLE:
-            inner = arg if major == _ARRAY else 2 * arg
-            if inner > size - pos:
-                raise _malformed("CBOR container longer than the input")
-            if depth >= MAX_DEPTH:
-                raise _malformed("CBOR nested too deeply")
-            pos = _items(data, pos, size, inner, depth + 1, major == _MAP)
-        if in_map:
-            is_key = not is_key
+            major, arg = initial >> 5, initial & 0x1F
+            if arg >= 24:
+                if arg > 27:
+                    # 28-30 are reserved; 31 is an indefinite length or a break.
+                    raise _malformed("CBOR indefinite length or reserved value")
+                if arg == 24:
+                    if major == _SIMPLE:
+                        raise _malformed("CBOR simple value not accepted")
+                    arg = data[pos]
+                    pos += 1
+                else:
+                    end = pos + _HEAD_SIZES[arg]
+                    if end > size:
+                        raise _malformed("CBOR item ends early")
+                    arg = int.from_bytes(data[pos:end], "big")
+                    pos = end
+            elif major == _SIMPLE and arg not in _SIMPLE_VALUES:
+                raise _malformed("CBOR simple value not accepted")
+
+            if major == _BYTES or major == _TEXT:
+                if arg > size - pos:
+                    raise _malformed("CBOR string longer than the input")
+                if is_key:
+                    key = (major, data[pos : pos + arg])
+                    if key in seen:
+                        raise _malformed("duplicate CBOR map key")
+                    seen.add(key)
+                pos += arg
+            elif major == _UINT or major == _NINT:
+                if is_key:
+                    key = arg if major == _UINT else -1 - arg
+                    if key in seen:
+                        raise _malformed("duplicate CBOR map key")
+                    seen.add(key)
+            elif major == _TAG:
+                raise _malformed("CBOR tags are not accepted")
+            elif is_key:
+                raise _malformed("CBOR map key must be an integer or a string")
+            elif major != _SIMPLE:
+                inner = arg if major == _ARRAY else 2 * arg
+                if inner > size - pos:
+                    raise _malformed("CBOR container longer than the input")
+                if depth >= MAX_DEPTH:
+                    raise _malformed("CBOR nested too deeply")
+                pos = _items(data, pos, size, inner, depth + 1, major == _MAP)
+            if in_map:
+                is_key = not is_key
+    except IndexError:
+        raise _malformed("CBOR item ends early") from None
     return pos
 
 
