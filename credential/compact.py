@@ -92,6 +92,7 @@ _FIRST_DAY = (FIRST_DATE - _EPOCH).days
 _LAST_DAY = (LAST_DATE - _EPOCH).days
 _TIME_LIMIT = 7_258_118_400  # 2200-01-01T00:00:00Z
 _HOLDER_CONTEXT = b"eSeal ES1 holder proof\x00"
+_P256 = ec.SECP256R1()
 
 _TYPE, _STATUS, _HOLDER, _CLAIMS, _PROFILE = -1, -2, -3, -4, -5
 _EXP, _IAT, _SERIAL = 4, 6, 7
@@ -223,7 +224,16 @@ def _is_time(value: object) -> TypeGuard[int]:
 
 
 def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+    if type(value) is int:  # what CBOR gives: the common case, checked first
+        return -_INT_BOUND < value < _INT_BOUND
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and abs(value) < _INT_BOUND
+    )
+
+
+_INT_BOUND = 2**63
 
 
 _DERIVED: dict[str, Callable[[str], str]] = {
@@ -542,28 +552,25 @@ def decode_credential(payload: bytes) -> CompactCredential:
         iat, exp, claims = data[_IAT], data[_EXP], data[_CLAIMS]
     except KeyError:
         raise DecodeError(Reason.MALFORMED, "the credential lacks a member") from None
+    slot = _status_slot(status, type_code)
     if not (
         _is_int(type_code)
         and (isinstance(serial, str) and len(serial) <= 64 or _is_int(serial))
-        and _status_slot(status, type_code) is not None
+        and slot is not None
         and isinstance(holder, bytes)
         and _is_time(iat)
         and _is_time(exp)
         and exp > iat
         and isinstance(claims, dict)
-        and set(data) <= _MEMBERS
+        and data.keys() <= _MEMBERS
     ):
         raise DecodeError(Reason.MALFORMED, "a credential member has the wrong form")
     profile = data.get(_PROFILE, 0)
     # Full is said by leaving -5 out, so that one credential has one encoding.
     if not (_is_int(profile) and 0 < profile < 256 or _PROFILE not in data):
         raise DecodeError(Reason.MALFORMED, "the profile has the wrong form")
-    slot = _status_slot(status, type_code)
-    assert slot is not None
     try:
-        holder_key = ec.EllipticCurvePublicKey.from_encoded_point(
-            ec.SECP256R1(), holder
-        )
+        holder_key = ec.EllipticCurvePublicKey.from_encoded_point(_P256, holder)
     except ValueError:
         raise DecodeError(
             Reason.MALFORMED, "the holder key is not a P-256 point"
