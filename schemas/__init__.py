@@ -245,18 +245,18 @@ class CredentialType:
                 if error.en != _MESSAGES["required"][1]
             ]
         for check, fields in self._day_free_checks:
-            if all(f in claims for f in fields):
+            if fields <= claims.keys():
                 problem = _run_check(check, claims, dt.date.min, self)
                 if problem is not None:
                     problems.append(problem)
         return problems
 
     @cached_property
-    def _day_free_checks(self) -> tuple[tuple[Mapping[str, str], tuple[str, ...]], ...]:
+    def _day_free_checks(self) -> tuple[tuple[Mapping[str, str], frozenset[str]], ...]:
         """The checks ``recheck`` runs (not those that depend on the day of
         issue), each with the claims it needs."""
         return tuple(
-            (check, tuple(v for k, v in check.items() if k in _CHECKED_FIELDS))
+            (check, frozenset(v for k, v in check.items() if k in _CHECKED_FIELDS))
             for check in self.checks
             if check["check"] not in ("date_not_future", "date_not_past")
         )
