@@ -9,7 +9,7 @@ PORT ?= 8000
 export ESEAL_HOME ?= $(CURDIR)/var
 export ESEAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint bench bench-issue clean venv
+.PHONY: run test lint bench bench-issue bench-verify clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: venv
 
 bench-issue: venv
 	$(BIN)/python bench/issue.py
+
+bench-verify: venv
+	$(BIN)/python bench/verify.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

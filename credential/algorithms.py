@@ -15,10 +15,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from credential.errors import Reason, SignatureError, TrustError
 
@@ -37,9 +34,10 @@ __all__ = [
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
-_CURVES: dict[str, tuple[str, hashes.HashAlgorithm, int]] = {
-    "secp256r1": ("ES256", hashes.SHA256(), 32),
-    "secp384r1": ("ES384", hashes.SHA384(), 48),
+#: Curve name to JOSE algorithm, ECDSA with its hash, and scalar size.
+_CURVES: dict[str, tuple[str, ec.ECDSA, int]] = {
+    "secp256r1": ("ES256", ec.ECDSA(hashes.SHA256()), 32),
+    "secp384r1": ("ES384", ec.ECDSA(hashes.SHA384()), 48),
 }
 
 #: What a refusal of any other key says.
@@ -71,21 +69,40 @@ def expected_alg(key: PublicKey | PrivateKey) -> str:
     Any other key (RSA, P-521, a shared secret) is one eSeal never trusts:
     ``TrustError(UNTRUSTED_ISSUER)``, whatever the token says.
     """
-    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+    kind = _kind(key)
+    if kind == "ed25519":
         return "EdDSA"
-    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
-        entry = _CURVES.get(key.curve.name)
+    if kind == "ec":
+        entry = _CURVES.get(key.curve.name)  # type: ignore[union-attr]
         if entry is not None:
             return entry[0]
     raise TrustError(Reason.UNTRUSTED_ISSUER, ONLY_SUPPORTED)
+
+
+#: The kind of each key class met: a check against the key ABCs costs more
+#: than the rest of ``expected_alg``, and a class that is one stays one.
+_KINDS: dict[type, str] = {}
+
+
+def _kind(key: object) -> str | None:
+    kind = _KINDS.get(type(key))
+    if kind is None:
+        if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+            kind = "ed25519"
+        elif isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+            kind = "ec"
+        else:
+            return None
+        _KINDS[type(key)] = kind
+    return kind
 
 
 def sign_with_key(key: PrivateKey, data: bytes) -> bytes:
     """Sign with a private key in memory; the JOSE signature form."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
-    _, digest, size = _CURVES[key.curve.name]
-    r, s = decode_dss_signature(key.sign(data, ec.ECDSA(digest)))
+    _, ecdsa, size = _CURVES[key.curve.name]
+    r, s = decode_dss_signature(key.sign(data, ecdsa))
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
@@ -100,14 +117,30 @@ def verify_signature(key: PublicKey, alg: str, data: bytes, signature: bytes) ->
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, data)
             return
-        _, digest, size = _CURVES[key.curve.name]
+        _, ecdsa, size = _CURVES[key.curve.name]
         if len(signature) != 2 * size:
             raise SignatureError(Reason.BAD_SIGNATURE)
-        r = int.from_bytes(signature[:size], "big")
-        s = int.from_bytes(signature[size:], "big")
-        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(digest))
+        key.verify(_der_signature(signature, size), data, ecdsa)
     except InvalidSignature:
         raise SignatureError(Reason.BAD_SIGNATURE) from None
+
+
+def _der_signature(signature: bytes, size: int) -> bytes:
+    """A JOSE-form ECDSA signature r || s, each ``size`` bytes, as the DER
+    ``Ecdsa-Sig-Value`` (RFC 3279 section 2.2.3) that OpenSSL reads: what
+    ``encode_dss_signature`` makes of the two integers, without making them."""
+    r, s = _der_integer(signature[:size]), _der_integer(signature[size:])
+    # At most 2 * (2 + 1 + 48) bytes for P-384: a one-byte length (X.690 8.1.3).
+    return b"\x30" + bytes((len(r) + len(s),)) + r + s
+
+
+def _der_integer(unsigned: bytes) -> bytes:
+    # The shortest two's complement form: no leading zero byte unless the
+    # next byte's high bit would make the number negative (X.690 8.3.2).
+    value = unsigned.lstrip(b"\x00")
+    if not value or value[0] & 0x80:
+        value = b"\x00" + value
+    return b"\x02" + bytes((len(value),)) + value
 
 
 class KeySigner:

@@ -41,73 +41,85 @@ def _malformed(detail: str) -> DecodeError:
     return DecodeError(Reason.MALFORMED, detail)
 
 
-def _check(data: bytes) -> None:  # noqa: C901 - one flat loop, kept for speed
+def _check(data: bytes) -> None:
     """Walk one CBOR item covering all of ``data``; raise on anything refused."""
-    # ``pending`` holds, per open array or map, the items it still expects (a
-    # map counts keys and values); ``keys`` holds a map's keys seen so far.
     size = len(data)
-    pending: list[int] = [1]
-    keys: list[set[object] | None] = [None]
-    pos = 0
-    while pending:
-        if pending[-1] == 0:
-            pending.pop()
-            keys.pop()
-            continue
-        pending[-1] -= 1
-        seen = keys[-1]
-        is_key = seen is not None and pending[-1] % 2 == 1
-
-        if pos >= size:
-            raise _malformed("CBOR item ends early")
-        initial = data[pos]
-        major, arg = initial >> 5, initial & 0x1F
-        pos += 1
-        if arg >= 24:
-            width = _HEAD_SIZES.get(arg)
-            if width is None:
-                # 28-30 are reserved; 31 is an indefinite length or a break.
-                raise _malformed("CBOR indefinite length or reserved value")
-            if major == _SIMPLE and width == 1:
-                raise _malformed("CBOR simple value not accepted")
-            if pos + width > size:
-                raise _malformed("CBOR item ends early")
-            arg = int.from_bytes(data[pos : pos + width], "big")
-            pos += width
-        elif major == _SIMPLE and arg not in _SIMPLE_VALUES:
-            raise _malformed("CBOR simple value not accepted")
-
-        if major == _BYTES or major == _TEXT:
-            if arg > size - pos:
-                raise _malformed("CBOR string longer than the input")
-            if is_key:
-                key: object = (major, data[pos : pos + arg])
-            pos += arg
-        elif major == _UINT:
-            key = arg
-        elif major == _NINT:
-            key = -1 - arg
-        elif major == _TAG:
-            raise _malformed("CBOR tags are not accepted")
-        elif is_key:
-            raise _malformed("CBOR map key must be an integer or a string")
-        elif major == _SIMPLE:
-            pass
-        else:
-            count = arg if major == _ARRAY else 2 * arg
-            if count > size - pos:
-                raise _malformed("CBOR container longer than the input")
-            if len(pending) > MAX_DEPTH:
-                raise _malformed("CBOR nested too deeply")
-            pending.append(count)
-            keys.append(set() if major == _MAP else None)
-
-        if is_key and seen is not None:
-            if key in seen:
-                raise _malformed("duplicate CBOR map key")
-            seen.add(key)
-    if pos != size:
+    if _items(data, 0, size, 1, 0, False) != size:
         raise _malformed("bytes after the CBOR item")
+
+
+def _items(  # noqa: C901 - one flat loop, kept for speed
+    data: bytes, pos: int, size: int, count: int, depth: int, in_map: bool
+) -> int:
+    """Walk ``count`` items from ``pos`` (keys and values alternating in a
+    map), ``depth`` arrays and maps deep; return the position after them."""
+    seen: set[object] = set()
+    is_key = in_map
+    try:
+        for _ in range(count):
+            initial = data[pos]  # IndexError past the end: the item ends early
+            pos += 1
+            if initial < 0x38 and initial & 0x1F < 24:
+                # An integer held in the head byte itself: most keys and codes.
+                if is_key:
+                    key: object = initial if initial < 0x20 else 0x1F - initial
+                    if key in seen:
+                        raise _malformed("duplicate CBOR map key")
+                    seen.add(key)
+                if in_map:
+                    is_key = not is_key
+                continue
+
+            major, arg = initial >> 5, initial & 0x1F
+            if arg >= 24:
+                if arg > 27:
+                    # 28-30 are reserved; 31 is an indefinite length or a break.
+                    raise _malformed("CBOR indefinite length or reserved value")
+                if arg == 24:
+                    if major == _SIMPLE:
+                        raise _malformed("CBOR simple value not accepted")
+                    arg = data[pos]
+                    pos += 1
+                else:
+                    end = pos + _HEAD_SIZES[arg]
+                    if end > size:
+                        raise _malformed("CBOR item ends early")
+                    arg = int.from_bytes(data[pos:end], "big")
+                    pos = end
+            elif major == _SIMPLE and arg not in _SIMPLE_VALUES:
+                raise _malformed("CBOR simple value not accepted")
+
+            if major == _BYTES or major == _TEXT:
+                if arg > size - pos:
+                    raise _malformed("CBOR string longer than the input")
+                if is_key:
+                    key = (major, data[pos : pos + arg])
+                    if key in seen:
+                        raise _malformed("duplicate CBOR map key")
+                    seen.add(key)
+                pos += arg
+            elif major == _UINT or major == _NINT:
+                if is_key:
+                    key = arg if major == _UINT else -1 - arg
+                    if key in seen:
+                        raise _malformed("duplicate CBOR map key")
+                    seen.add(key)
+            elif major == _TAG:
+                raise _malformed("CBOR tags are not accepted")
+            elif is_key:
+                raise _malformed("CBOR map key must be an integer or a string")
+            elif major != _SIMPLE:
+                inner = arg if major == _ARRAY else 2 * arg
+                if inner > size - pos:
+                    raise _malformed("CBOR container longer than the input")
+                if depth >= MAX_DEPTH:
+                    raise _malformed("CBOR nested too deeply")
+                pos = _items(data, pos, size, inner, depth + 1, major == _MAP)
+            if in_map:
+                is_key = not is_key
+    except IndexError:
+        raise _malformed("CBOR item ends early") from None
+    return pos
 
 
 def loads(data: bytes, *, max_size: int = 8192) -> object:

@@ -45,6 +45,8 @@ from credential.errors import (
 from credential.inflate import deflate, inflate
 from schemas import ClaimSpec, CredentialType, Profile
 from schemas.checks import (
+    FIRST_DATE,
+    LAST_DATE,
     LONG_TERM,
     citizen_id_birth_date,
     citizen_id_check_char,
@@ -85,8 +87,12 @@ _MAX_BYTES = 4_096
 #: (up to about 300 bytes with a counter nonce) this stays within MAX_TEXT.
 MAX_CLAIM_BYTES = 900
 _EPOCH = dt.date(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_FIRST_DAY = (FIRST_DATE - _EPOCH).days
+_LAST_DAY = (LAST_DATE - _EPOCH).days
 _TIME_LIMIT = 7_258_118_400  # 2200-01-01T00:00:00Z
 _HOLDER_CONTEXT = b"eSeal ES1 holder proof\x00"
+_P256 = ec.SECP256R1()
 
 _TYPE, _STATUS, _HOLDER, _CLAIMS, _PROFILE = -1, -2, -3, -4, -5
 _EXP, _IAT, _SERIAL = 4, 6, 7
@@ -139,20 +145,21 @@ def _decode_value(encoding: str, values: tuple[str, ...], raw: object) -> str:
         raise DecodeError(Reason.MALFORMED, "a text claim holds forbidden characters")
     if encoding == "citizen_id" and citizen_id_problem(value, None):
         raise DecodeError(Reason.MALFORMED, "the ID number is not valid")
-    if encoding.startswith("date") and value != LONG_TERM:
-        parse_date(value)  # ValueError outside 1900-2199: malformed
     return value
 
 
 _TEXTS = ("text", "text_or_enum", "authority", "address")
+#: Encodings that carry names from a table as small integers.
+_TABLED = ("enum", "text_or_enum", "ethnicity", "authority")
 
 
 def _decode_raw(encoding: str, values: tuple[str, ...], raw: object) -> str:
     if encoding in _TEXTS and isinstance(raw, bytes) and len(raw) <= 256:
         return raw.decode("gb18030")
-    table = _code_table(encoding, values)
-    if _is_int(raw) and raw in table:
-        return table[raw]
+    if encoding in _TABLED:
+        table = _code_table(encoding, values)
+        if _is_int(raw) and raw in table:
+            return table[raw]
     value = _decode_packed(encoding, raw)
     if value is None:
         raise DecodeError(Reason.MALFORMED, "a claim has the wrong form")
@@ -187,8 +194,11 @@ def _decode_packed(encoding: str, raw: object) -> str | None:
     if encoding == "alnum" and isinstance(raw, bytes) and 0 < len(raw) <= 24 and raw[0]:
         text = _base36(int.from_bytes(raw, "big"))
         return text[1:] if text[0] == "1" and len(text) > 1 else None
-    if encoding in ("date", "date_or_long_term") and _is_int(raw) and abs(raw) < 10**6:
-        return (_EPOCH + dt.timedelta(days=raw)).isoformat()
+    if encoding in ("date", "date_or_long_term") and _is_int(raw):
+        # Only the dates a credential may name (parse_date: 1900 to 2199).
+        if _FIRST_DAY <= raw <= _LAST_DAY:
+            return dt.date.fromordinal(_EPOCH_ORDINAL + raw).isoformat()
+        return None
     if encoding == "date_or_long_term" and raw is None:
         return LONG_TERM
     if encoding == "citizen_id" and _is_int(raw) and 0 <= raw < 10**17:
@@ -214,7 +224,16 @@ def _is_time(value: object) -> TypeGuard[int]:
 
 
 def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+    if type(value) is int:  # what CBOR gives: the common case, checked first
+        return -_INT_BOUND < value < _INT_BOUND
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and abs(value) < _INT_BOUND
+    )
+
+
+_INT_BOUND = 2**63
 
 
 _DERIVED: dict[str, Callable[[str], str]] = {
@@ -318,7 +337,7 @@ def decode_claims(
     if view is None:
         raise DecodeError(Reason.MALFORMED, "unknown presentation profile")
     specs = ctype.shown(view)
-    if not set(raw) <= {spec.qr_key for spec in specs if spec.qr_key is not None}:
+    if not raw.keys() <= ctype.carried_keys(view):
         raise DecodeError(Reason.MALFORMED, "a claim key the profile does not carry")
     try:
         carried = {
@@ -533,28 +552,25 @@ def decode_credential(payload: bytes) -> CompactCredential:
         iat, exp, claims = data[_IAT], data[_EXP], data[_CLAIMS]
     except KeyError:
         raise DecodeError(Reason.MALFORMED, "the credential lacks a member") from None
+    slot = _status_slot(status, type_code)
     if not (
         _is_int(type_code)
         and (isinstance(serial, str) and len(serial) <= 64 or _is_int(serial))
-        and _status_slot(status, type_code) is not None
+        and slot is not None
         and isinstance(holder, bytes)
         and _is_time(iat)
         and _is_time(exp)
         and exp > iat
         and isinstance(claims, dict)
-        and set(data) <= _MEMBERS
+        and data.keys() <= _MEMBERS
     ):
         raise DecodeError(Reason.MALFORMED, "a credential member has the wrong form")
     profile = data.get(_PROFILE, 0)
     # Full is said by leaving -5 out, so that one credential has one encoding.
     if not (_is_int(profile) and 0 < profile < 256 or _PROFILE not in data):
         raise DecodeError(Reason.MALFORMED, "the profile has the wrong form")
-    slot = _status_slot(status, type_code)
-    assert slot is not None
     try:
-        holder_key = ec.EllipticCurvePublicKey.from_encoded_point(
-            ec.SECP256R1(), holder
-        )
+        holder_key = ec.EllipticCurvePublicKey.from_encoded_point(_P256, holder)
     except ValueError:
         raise DecodeError(
             Reason.MALFORMED, "the holder key is not a P-256 point"

@@ -112,6 +112,17 @@ def _header_map(value: object) -> Mapping[int, object]:
     return MappingProxyType(value)
 
 
+@lru_cache(maxsize=16)
+def _protected_header(protected_bytes: bytes) -> Mapping[int, object]:
+    # One seal puts the same bytes in every credential it signs, so they are
+    # read (strictly, as any other CBOR) once; the view returned is read-only.
+    # RFC 9052 section 3: an empty protected header is the empty byte string.
+    if protected_bytes in (b"", _EMPTY_MAP):
+        return MappingProxyType({})
+    # Part of a message already held to its bound.
+    return _header_map(cbor.loads(protected_bytes, max_size=len(protected_bytes)))
+
+
 def decode_sign1(data: bytes, *, max_size: int = 8192) -> UnverifiedSign1:
     """Read a COSE_Sign1, tagged (18) or not; ``DecodeError`` on bad structure."""
     if len(data) > max_size:
@@ -130,11 +141,7 @@ def decode_sign1(data: bytes, *, max_size: int = 8192) -> UnverifiedSign1:
     if not isinstance(signature, bytes):
         raise _malformed("COSE signature is not a byte string")
 
-    # RFC 9052 section 3: an empty protected header is the empty byte string.
-    if protected_bytes in (b"", _EMPTY_MAP):
-        protected: Mapping[int, object] = MappingProxyType({})
-    else:
-        protected = _header_map(cbor.loads(protected_bytes, max_size=max_size))
+    protected = _protected_header(protected_bytes)
     unprotected_map = _header_map(unprotected)
     overlap = set(protected) & set(unprotected_map)
     if overlap:

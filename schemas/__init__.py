@@ -127,7 +127,7 @@ class CredentialType:
         raise NotFoundError(Reason.NOT_FOUND, "the type has no such profile")
 
     def profile_by_code(self, code: int) -> Profile | None:
-        return next((p for p in self.profiles if p.code == code), None)
+        return self._by_code.get(code)
 
     def shown(self, profile: Profile) -> tuple[ClaimSpec, ...]:
         """The claims a view of ``profile`` shows, in display order.
@@ -135,12 +135,38 @@ class CredentialType:
         A claim the QR form does not carry (sex, birth date) is shown when
         the claim it comes from (the ID number) is.
         """
-        return tuple(
-            spec
-            for spec in (*self.claims, *self.attested)
-            if spec.name in profile.claims
-            or (spec.qr_key is None and spec.derived_from in profile.claims)
-        )
+        shown = self._shown.get(profile)
+        if shown is None:
+            shown = tuple(
+                spec
+                for spec in (*self.claims, *self.attested)
+                if spec.name in profile.claims
+                or (spec.qr_key is None and spec.derived_from in profile.claims)
+            )
+            self._shown[profile] = shown
+        return shown
+
+    def carried_keys(self, profile: Profile) -> frozenset[int]:
+        """The QR keys a view of ``profile`` carries."""
+        keys = self._carried.get(profile)
+        if keys is None:
+            shown = self.shown(profile)
+            keys = frozenset(spec.qr_key for spec in shown if spec.qr_key is not None)
+            self._carried[profile] = keys
+        return keys
+
+    # Tables read at every verification, built once a type.
+    @cached_property
+    def _by_code(self) -> dict[int, Profile]:
+        return {profile.code: profile for profile in self.profiles}
+
+    @cached_property
+    def _shown(self) -> dict[Profile, tuple[ClaimSpec, ...]]:
+        return {}
+
+    @cached_property
+    def _carried(self) -> dict[Profile, frozenset[int]]:
+        return {}
 
     def claim(self, name: str) -> ClaimSpec:
         for spec in self.claims:
@@ -191,27 +217,49 @@ class CredentialType:
     def _fast_validator(self) -> Callable[[object], object] | None:
         return _compiled(self.json_schema)
 
+    @cached_property
+    def _fast_recheck(self) -> Callable[[object], object] | None:
+        schema = {k: v for k, v in self.json_schema.items() if k != "required"}
+        return _compiled(schema)
+
+    @cached_property
+    def _claim_names(self) -> frozenset[str]:
+        return frozenset(spec.name for spec in self.claims)
+
     def recheck(self, claims: Mapping[str, str]) -> list[FieldError]:
         """The type's checks that hold whatever the day, on the claims a view
         shows: what a verifier re-runs on sealed claims, so that nothing the
         issuer would refuse is shown as valid."""
-        own = {spec.name for spec in self.claims}
-        problems = [
-            error
-            for error in _schema_errors(
-                self._validator, {k: v for k, v in claims.items() if k in own}
-            )
-            if error.en != _MESSAGES["required"][1]
-        ]
-        for check in self.checks:
-            if check["check"] in ("date_not_future", "date_not_past"):
-                continue  # they depend on the day of issue
-            fields = [v for k, v in check.items() if k in ("field", "start", "end")]
-            if all(f in claims for f in fields):
+        own = self._claim_names
+        shown = {k: v for k, v in claims.items() if k in own}
+        # As in ``validate``: the compiled check (without "required", since a
+        # view may withhold claims) answers "sound"; only a refusal is read
+        # again by jsonschema, which decides and names the fields.
+        fast = self._fast_recheck
+        if fast is not None and _passes(fast, shown):
+            problems = []
+        else:
+            problems = [
+                error
+                for error in _schema_errors(self._validator, shown)
+                if error.en != _MESSAGES["required"][1]
+            ]
+        for check, fields in self._day_free_checks:
+            if fields <= claims.keys():
                 problem = _run_check(check, claims, dt.date.min, self)
                 if problem is not None:
                     problems.append(problem)
         return problems
+
+    @cached_property
+    def _day_free_checks(self) -> tuple[tuple[Mapping[str, str], frozenset[str]], ...]:
+        """The checks ``recheck`` runs (not those that depend on the day of
+        issue), each with the claims it needs."""
+        return tuple(
+            (check, frozenset(v for k, v in check.items() if k in _CHECKED_FIELDS))
+            for check in self.checks
+            if check["check"] not in ("date_not_future", "date_not_past")
+        )
 
     def _value_problem(self, name: str, value: str) -> tuple[str, str] | None:
         problem = text_problem(value)
@@ -226,6 +274,8 @@ class CredentialType:
         names = [spec.name for spec in self.claims]
         return names.index(field) if field in names else len(names)
 
+
+_CHECKED_FIELDS = ("field", "start", "end")
 
 _MESSAGES: dict[str, tuple[str, str]] = {
     "required": ("缺少此项", "is required"),
@@ -444,14 +494,15 @@ def _order_problem(
     first, last = _date_or_none(claims.get(start)), _date_or_none(claims.get(end))
     if first is None or last is None:
         return None
-    label = ctype.claim(start)
     if kind == "date_order" and last <= first:
+        label = ctype.claim(start)
         return FieldError(
             end,
             f"应晚于{label.label_zh}",
             f"must be after the {label.label_en.lower()}",
         )
     if last < first:
+        label = ctype.claim(start)
         return FieldError(
             end,
             f"不能早于{label.label_zh}",

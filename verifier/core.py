@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-
-from cryptography import x509
+from dataclasses import dataclass
 
 from credential import compact, cose, sdjwt, statuslist
 from credential.algorithms import PublicKey
@@ -21,9 +19,8 @@ from credential.errors import (
     TrustError,
     ValidityError,
 )
-from keys.certs import cert_kid, seal_names, seal_public_key
 from schemas import CredentialType, get_type, type_by_code
-from verifier.trust import Trust
+from verifier.trust import Seal, Trust
 
 __all__ = [
     "Check",
@@ -161,30 +158,32 @@ class Outcome:
         return body
 
 
-@dataclass
 class _Run:
-    checks: dict[str, Check] = field(
-        default_factory=lambda: {name: Check(name) for name in CHECKS}
-    )
-    # What the audit log may keep of a credential, once it is known.
-    type_id: str = ""
-    serial: str = ""
-    mode: str = "offline"
+    """The checks of one verification as they run: each step is marked failed
+    when it starts and passed when it ends, so a refusal leaves the step that
+    refused failed and the later ones not run."""
 
-    def step(self, name: str) -> _Step:
-        return _Step(self.checks[name])
+    def __init__(self) -> None:
+        self.outcomes = dict.fromkeys(CHECKS, "not_run")
+        # What the audit log may keep of a credential, once it is known.
+        self.type_id = ""
+        self.serial = ""
+        self.mode = "offline"
+        self._current = ""
 
-
-@dataclass
-class _Step:
-    check: Check
+    def step(self, name: str) -> _Run:
+        self._current = name
+        return self
 
     def __enter__(self) -> None:
-        self.check.outcome = "failed"
+        self.outcomes[self._current] = "failed"
 
     def __exit__(self, kind: object, *_: object) -> None:
         if kind is None:
-            self.check.outcome = "passed"
+            self.outcomes[self._current] = "passed"
+
+    def checks(self) -> list[Check]:
+        return [Check(name, outcome) for name, outcome in self.outcomes.items()]
 
 
 def verify_qr(
@@ -212,12 +211,12 @@ def verify_qr(
 
     with run.step("seal_signature"):
         kid = presentation.sign1.kid
-        cert = _seal(trust, kid.hex() if kid else "")
-        payload = cose.verify_sign1(presentation.sign1, seal_public_key(cert))
+        seal = _seal(trust, kid.hex() if kid else "")
+        payload = cose.verify_sign1(presentation.sign1, seal.public_key)
 
     with run.step("seal_certificate"):
         cred = compact.decode_credential(payload)
-        _check_seal(trust, cert, cred.iat, now)
+        _check_seal(seal, cred.iat, now)
 
     with run.step("policy"):
         try:
@@ -256,7 +255,6 @@ def verify_qr(
         value, run.mode = status(trust, cred.status_list, cred.status_index, now)
         _check_status(value)
 
-    bureau, seal = seal_names(cert)
     return VerifiedCredential(
         type_id=ctype.id,
         type_name_zh=ctype.name_zh,
@@ -269,8 +267,8 @@ def verify_qr(
         ),
         issued_at=dt.datetime.fromtimestamp(cred.iat, dt.UTC),
         expires_at=dt.datetime.fromtimestamp(cred.exp, dt.UTC),
-        bureau=bureau,
-        seal_name=seal,
+        bureau=seal.bureau,
+        seal_name=seal.seal_name,
         profile=profile.id,
         profile_label_zh=profile.label_zh,
         profile_label_en=profile.label_en,
@@ -300,12 +298,12 @@ def verify_sd_jwt(
     with run.step("trust_bundle"):
         _check_bundle_age(trust, policy, now)
 
-    sealed: list[x509.Certificate] = []
+    sealed: list[Seal] = []
 
     def seal_key(header: Mapping[str, object]) -> PublicKey:
-        cert = _seal(trust, str(header.get("kid", "")))
-        sealed.append(cert)
-        return seal_public_key(cert)
+        seal = _seal(trust, str(header.get("kid", "")))
+        sealed.append(seal)
+        return seal.public_key
 
     with run.step("decode"):
         if not isinstance(text, str) or "~" not in text:
@@ -334,7 +332,7 @@ def verify_sd_jwt(
         raise TrustError(Reason.UNTRUSTED_ISSUER, "iss is not the bundle's issuer")
 
     with run.step("seal_certificate"):
-        _check_seal(trust, sealed[-1], iat, now)
+        _check_seal(sealed[-1], iat, now)
 
     with run.step("policy"):
         ctype = _type_of_vct(trust, payload.get("vct"))
@@ -369,7 +367,7 @@ def verify_sd_jwt(
         value, run.mode = status(trust, list_id, index, now)
         _check_status(value)
 
-    bureau, seal = seal_names(sealed[-1])
+    seal = sealed[-1]
     return VerifiedCredential(
         type_id=ctype.id,
         type_name_zh=ctype.name_zh,
@@ -382,8 +380,8 @@ def verify_sd_jwt(
         ),
         issued_at=dt.datetime.fromtimestamp(iat, dt.UTC),
         expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
-        bureau=bureau,
-        seal_name=seal,
+        bureau=seal.bureau,
+        seal_name=seal.seal_name,
         profile=profile[0],
         profile_label_zh=profile[1],
         profile_label_en=profile[2],
@@ -396,20 +394,19 @@ def _check_bundle_age(trust: Trust, policy: Policy, now: int) -> None:
         raise TrustError(Reason.TRUST_BUNDLE_STALE)
 
 
-def _seal(trust: Trust, kid: str) -> x509.Certificate:
-    cert = trust.bundle.seals.get(kid) if kid else None
-    if cert is None:
+def _seal(trust: Trust, kid: str) -> Seal:
+    seal = trust.seal(kid)
+    if seal is None:
         raise TrustError(Reason.UNTRUSTED_ISSUER, "the seal is not in the trust bundle")
-    return cert
+    return seal
 
 
-def _check_seal(trust: Trust, cert: x509.Certificate, iat: int, now: int) -> None:
+def _check_seal(seal: Seal, iat: int, now: int) -> None:
     # The seal must have been valid when it signed, and must be still; a
     # retired seal's later signatures are refused.
-    _check_certificate(cert, dt.datetime.fromtimestamp(iat, dt.UTC))
-    _check_certificate(cert, dt.datetime.fromtimestamp(now, dt.UTC))
-    retired_at = trust.bundle.retired.get(cert_kid(cert))
-    if retired_at is not None and iat > retired_at:
+    _check_certificate(seal, iat)
+    _check_certificate(seal, now)
+    if seal.retired_at is not None and iat > seal.retired_at:
         raise TrustError(Reason.SEAL_RETIRED)
 
 
@@ -470,10 +467,10 @@ def _disclosed_profile(ctype: CredentialType, shown: set[str]) -> tuple[str, str
     return "selected", "所选信息", "Selected claims"
 
 
-def _check_certificate(cert: x509.Certificate, at: dt.datetime) -> None:
-    if at < cert.not_valid_before_utc:
+def _check_certificate(seal: Seal, at: int) -> None:
+    if at < seal.not_before:
         raise TrustError(Reason.CERTIFICATE_NOT_YET_VALID)
-    if at > cert.not_valid_after_utc:
+    if at > seal.not_after:
         raise TrustError(Reason.CERTIFICATE_EXPIRED)
 
 
@@ -538,7 +535,7 @@ def _outcome(
     warning = age is not None and age >= policy.bundle_warn_age
     try:
         if trust is None:
-            run.checks["trust_bundle"].outcome = "failed"
+            run.outcomes["trust_bundle"] = "failed"
             raise TrustError(
                 Reason.TRUST_BUNDLE_STALE, "no trust bundle has been imported"
             )
@@ -551,7 +548,7 @@ def _outcome(
             reason=error.reason,
             message_zh=error.message_zh,
             message_en=error.message_en,
-            checks=list(run.checks.values()),
+            checks=run.checks(),
             bundle_age=age,
             bundle_warning=warning,
             mode=run.mode,
@@ -566,7 +563,7 @@ def _outcome(
         reason=None,
         message_zh="凭证有效",
         message_en="The credential is valid",
-        checks=list(run.checks.values()),
+        checks=run.checks(),
         bundle_age=age,
         bundle_warning=warning,
         mode=run.mode,

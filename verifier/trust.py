@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from credential import jws, statuslist
+from credential.algorithms import PublicKey
 from credential.errors import (
     ConfigError,
     DecodeError,
@@ -22,11 +23,27 @@ from credential.errors import (
     TrustError,
 )
 from keys.bundle import TrustBundle, verify_bundle
-from keys.certs import seal_public_key
+from keys.certs import seal_names, seal_public_key
 
-__all__ = ["Trust", "TrustStore"]
+__all__ = ["Seal", "Trust", "TrustStore"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Seal:
+    """A seal of the bundle, with what every verification reads of it."""
+
+    kid: str
+    cert: x509.Certificate
+    public_key: PublicKey
+    #: The certificate's validity, in Unix seconds.
+    not_before: float
+    not_after: float
+    #: When the seal was retired (its later signatures are refused), if it was.
+    retired_at: int | None
+    bureau: str
+    seal_name: str
 
 
 @dataclass
@@ -35,6 +52,34 @@ class Trust:
 
     bundle: TrustBundle
     _lists: dict[int, statuslist.VerifiedStatusList] = field(default_factory=dict)
+    _seals: dict[str, Seal] = field(default_factory=dict)
+
+    def seal(self, kid: str) -> Seal | None:
+        """The bundle's seal of key id ``kid``, or None.
+
+        ``TrustError(untrusted_issuer)`` for a seal whose key eSeal does not
+        use.  Read once a bundle, not once a verification: a certificate's
+        fingerprint, key and names cost more than the rest of the checks.
+        """
+        seal = self._seals.get(kid)
+        if seal is None:
+            cert = self.bundle.seals.get(kid) if kid else None
+            if cert is None:
+                return None
+            bureau, seal_name = seal_names(cert)
+            seal = Seal(
+                # The bundle keys its seals by cert_kid (keys.bundle).
+                kid=kid,
+                cert=cert,
+                public_key=seal_public_key(cert),
+                not_before=cert.not_valid_before_utc.timestamp(),
+                not_after=cert.not_valid_after_utc.timestamp(),
+                retired_at=self.bundle.retired.get(kid),
+                bureau=bureau,
+                seal_name=seal_name,
+            )
+            self._seals[kid] = seal
+        return seal
 
     def status(self, list_id: int, index: int, *, now: int) -> int:
         """The status value of one slot, or ``StatusError(status_unknown)``.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credential import cbor
@@ -184,3 +185,97 @@ def test_keys_of_every_length_sort_bytewise_not_length_first() -> None:
     value = {-5: 1, 4: 1, 100: 1, -1: 2, "a": 1, b"": 0, 2**40: 0}
     assert cbor.dumps(value) == cbor._reference(value)
     assert cbor.dumps(value).hex().startswith("a704011864011b")
+
+
+def _flat_walk(data: bytes) -> None:  # noqa: C901
+    """The first, flat form of the strict walk, kept to check the recursive
+    one against: both must refuse the same inputs, for the same reason."""
+    size, pos = len(data), 0
+    pending: list[int] = [1]
+    keys: list[set[object] | None] = [None]
+    while pending:
+        if pending[-1] == 0:
+            pending.pop()
+            keys.pop()
+            continue
+        pending[-1] -= 1
+        seen = keys[-1]
+        is_key = seen is not None and pending[-1] % 2 == 1
+        if pos >= size:
+            raise cbor._malformed("CBOR item ends early")
+        major, arg = data[pos] >> 5, data[pos] & 0x1F
+        pos += 1
+        if arg >= 24:
+            width = {24: 1, 25: 2, 26: 4, 27: 8}.get(arg)
+            if width is None:
+                raise cbor._malformed("CBOR indefinite length or reserved value")
+            if major == 7 and width == 1:
+                raise cbor._malformed("CBOR simple value not accepted")
+            if pos + width > size:
+                raise cbor._malformed("CBOR item ends early")
+            arg = int.from_bytes(data[pos : pos + width], "big")
+            pos += width
+        elif major == 7 and arg not in (20, 21, 22):
+            raise cbor._malformed("CBOR simple value not accepted")
+        key: object = None
+        if major in (2, 3):
+            if arg > size - pos:
+                raise cbor._malformed("CBOR string longer than the input")
+            key = (major, data[pos : pos + arg])
+            pos += arg
+        elif major in (0, 1):
+            key = arg if major == 0 else -1 - arg
+        elif major == 6:
+            raise cbor._malformed("CBOR tags are not accepted")
+        elif is_key:
+            raise cbor._malformed("CBOR map key must be an integer or a string")
+        elif major in (4, 5):
+            count = arg if major == 4 else 2 * arg
+            if count > size - pos:
+                raise cbor._malformed("CBOR container longer than the input")
+            if len(pending) > cbor.MAX_DEPTH:
+                raise cbor._malformed("CBOR nested too deeply")
+            pending.append(count)
+            keys.append(set() if major == 5 else None)
+        if is_key and seen is not None:
+            if key in seen:
+                raise cbor._malformed("duplicate CBOR map key")
+            seen.add(key)
+    if pos != size:
+        raise cbor._malformed("bytes after the CBOR item")
+
+
+def _verdict(walk: Callable[[bytes], None], data: bytes) -> str:
+    try:
+        walk(data)
+    except DecodeError as error:
+        return error.detail
+    return "accepted"
+
+
+@st.composite
+def _damaged(draw: st.DrawFn) -> bytes:
+    data = bytearray(cbor.dumps(draw(_float_free)))
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(data)))
+        byte = draw(st.integers(0, 255))
+        action = draw(st.sampled_from(["set", "insert", "cut"]))
+        if action == "insert":
+            data.insert(at, byte)
+        elif action == "cut":
+            del data[at:]
+        elif at < len(data):
+            data[at] = byte
+    return bytes(data)
+
+
+@settings(max_examples=2000)
+@given(st.one_of(_damaged(), st.binary(max_size=40)))
+def test_walk_refuses_what_the_flat_walk_refuses(data: bytes) -> None:
+    assert _verdict(cbor._check, data) == _verdict(_flat_walk, data)
+
+
+@pytest.mark.parametrize("depth", [15, 16, 17])
+def test_walk_depth_bound_is_the_flat_walks(depth: int) -> None:
+    data = b"\xa1\x01" * depth + b"\x00"
+    assert _verdict(cbor._check, data) == _verdict(_flat_walk, data)

@@ -15,6 +15,7 @@ from schemas.codes import authorities, division_names, split_address
 VEHICLE = get_type("vehicle-licence")
 LAWYER = get_type("lawyer-household-query")
 DOG = get_type("dog-licence")
+RESIDENT = get_type("resident-id")
 
 
 def _round_trip(ctype_id: str, name: str, value: str) -> object:
@@ -116,7 +117,32 @@ BAD = {
     "digits_too_large": (LAWYER, 2, 10**19),
     "digits_negative": (LAWYER, 2, -15),
     "digits_as_bytes": (LAWYER, 2, b"123"),
+    "date_before_1900": (RESIDENT, 8, -25_568),
+    "date_after_2199": (RESIDENT, 8, 84_006),
+    "date_before_year_1": (RESIDENT, 8, -800_000),
+    "date_far_after": (RESIDENT, 8, 10**7),
+    "date_as_bool": (RESIDENT, 8, True),
+    "date_as_text": (RESIDENT, 8, "2019-06-20"),
+    "date_or_long_term_before_1900": (RESIDENT, 9, -25_568),
 }
+
+
+@pytest.mark.parametrize(
+    ("key", "day", "text"),
+    [
+        (8, -25_567, "1900-01-01"),
+        (8, 84_005, "2199-12-31"),
+        (8, 0, "1970-01-01"),
+        (9, 84_005, "2199-12-31"),
+        (9, None, "长期"),
+    ],
+    ids=["first-day", "last-day", "epoch", "long-term-last-day", "long-term"],
+)
+def test_dates_travel_as_days_from_1900_to_2199(
+    key: int, day: int | None, text: str
+) -> None:
+    name = RESIDENT.claims[[s.qr_key for s in RESIDENT.claims].index(key)].name
+    assert compact.decode_claims(RESIDENT, {key: day}) == {name: text}
 
 
 @pytest.mark.parametrize(("ctype", "key", "raw"), BAD.values(), ids=list(BAD))

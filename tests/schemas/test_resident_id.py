@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from credential.errors import ClaimsError, Reason
 from schemas import get_type
@@ -43,6 +45,24 @@ def test_check_character_of_published_examples(number: str) -> None:
 
 def test_check_character_of_the_sample_resident() -> None:
     assert citizen_id_check_char(GOOD["id_number"][:17]) == "1"
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789", min_size=17, max_size=17),
+        st.text(alphabet="0123456789١٢٣٤０９a_ +-", min_size=15, max_size=19),
+    )
+)
+def test_check_character_fast_path_agrees_with_the_definition(first17: str) -> None:
+    # ISO 7064 MOD 11-2 as written in GB 11643: the sum of digit times weight.
+    weights = [pow(2, 17 - i, 11) for i in range(17)]
+    try:
+        total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
+    except ValueError:
+        with pytest.raises(ValueError):
+            citizen_id_check_char(first17)
+        return
+    assert citizen_id_check_char(first17) == "10X98765432"[total % 11]
 
 
 def test_valid_claims_pass_in_the_type_order() -> None:
