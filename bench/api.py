@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import socket
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from issue import _drop_database, _scratch_database  # the scratch database
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -41,16 +42,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def _eseal(env: dict[str, str], *args: str) -> str:
@@ -163,15 +154,14 @@ def _ms(values: list[float], share: float) -> float:
 
 
 async def run(admin_url: str, seconds: float, rounds: int) -> None:
-    name = f"eseal_bench_{secrets.token_hex(4)}"
-    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    database = await _scratch_database(admin_url)
     home = Path(tempfile.mkdtemp(prefix="eseal-bench-"))
     port = _free_port()
     env = {
         **os.environ,
         "ESEAL_HOME": str(home),
         "ESEAL_DEV": "1",
-        "ESEAL_DATABASE_URL": admin_url.rsplit("/", 1)[0] + "/" + name,
+        "ESEAL_DATABASE_URL": database,
         "ESEAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
         # Presentations are made before the run and must stay fresh through it.
         "ESEAL_MAX_PRESENTATION_AGE": "3600",
@@ -218,7 +208,7 @@ async def run(admin_url: str, seconds: float, rounds: int) -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _drop_database(admin_url, database)
 
     per_s = int(statistics.median(v[0] for v in verified))
     latencies = [x for v in verified for x in v[1]]

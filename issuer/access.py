@@ -19,7 +19,7 @@ from typing import Any
 
 from credential.errors import Reason
 from issuer.tables import IssuerApiKey, IssuerAudit
-from web.access import Access, Client
+from web.access import Access, Client, read_log
 
 __all__ = [
     "ACCESS",
@@ -116,19 +116,10 @@ async def audit_rows(
     *, since: dt.datetime | None = None, after: int = 0, limit: int = 1000
 ) -> Sequence[dict[str, Any]]:
     """Lines in the order written; page with ``after`` (the last ``id`` seen)."""
-    query = IssuerAudit.select(
-        IssuerAudit._meta.primary_key.as_alias("id"),
-        IssuerAudit.at,
-        IssuerAudit.actor,
-        IssuerAudit.action,
-        IssuerAudit.target,
-        IssuerAudit.result,
+    return await read_log(
+        IssuerAudit,
+        ("at", "actor", "action", "target", "result"),
+        since=since,
+        after=after,
+        limit=limit,
     )
-    if since is not None:
-        query = query.where(IssuerAudit.at >= since)
-    if after:
-        query = query.where(IssuerAudit._meta.primary_key > after)
-    rows: Sequence[dict[str, Any]] = await query.order_by(
-        IssuerAudit._meta.primary_key
-    ).limit(limit)
-    return rows

@@ -24,7 +24,7 @@ from typing import Any
 
 from credential.errors import Reason
 from verifier.tables import VerifierApiKey, VerifierAudit
-from web.access import Access
+from web.access import Access, read_log
 
 __all__ = ["ACCESS", "RIGHTS", "VerificationLog"]
 
@@ -126,18 +126,9 @@ class VerificationLog:
     ) -> Sequence[dict[str, Any]]:
         """Lines in the order written; page with ``after`` (the last ``id`` seen)."""
         await self.flush()
-        query = VerifierAudit.select(
-            VerifierAudit._meta.primary_key.as_alias("id"),
-            *(getattr(VerifierAudit, name) for name in COLUMNS[1:]),
+        return await read_log(
+            VerifierAudit, COLUMNS[1:], since=since, after=after, limit=limit
         )
-        if since is not None:
-            query = query.where(VerifierAudit.at >= since)
-        if after:
-            query = query.where(VerifierAudit._meta.primary_key > after)
-        rows: Sequence[dict[str, Any]] = await query.order_by(
-            VerifierAudit._meta.primary_key
-        ).limit(limit)
-        return rows
 
 
 async def _refused(actor: str, right: str, reason: Reason, now: dt.datetime) -> None:

@@ -15,7 +15,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from piccolo.table import Table
 
 from credential.errors import AuthError, ConflictError, DecodeError, Reason
 
-__all__ = ["Access", "Client"]
+__all__ = ["Access", "Client", "read_log"]
 
 log = logging.getLogger(__name__)
 
@@ -193,3 +193,25 @@ class Access:
                 f"this needs the {self.rights[right]} role; the key is {client.role}",
             )
         return client
+
+
+async def read_log(
+    table: type[Table],
+    columns: Sequence[str],
+    *,
+    since: dt.datetime | None,
+    after: int,
+    limit: int,
+) -> Sequence[dict[str, Any]]:
+    """A service's audit lines in the order written: ``columns`` after the
+    ``id``, from ``since``, paged with ``after`` (the last ``id`` seen)."""
+    key: Any = table._meta.primary_key
+    query = table.select(
+        key.as_alias("id"), *(getattr(table, name) for name in columns)
+    )
+    if since is not None:
+        query = query.where(getattr(table, "at") >= since)  # noqa: B009
+    if after:
+        query = query.where(key > after)
+    rows: Sequence[dict[str, Any]] = await query.order_by(key).limit(limit)
+    return rows
