@@ -73,6 +73,7 @@ __all__ = [
     "make_credentials",
     "parse_presentation",
     "present",
+    "printed",
     "unpack_serial",
     "verify_holder",
     "view_claims",
@@ -613,6 +614,15 @@ def present(
     return PREFIX + base45.encode(packed if len(packed) < len(raw) else raw)
 
 
+def printed(credential: bytes) -> str:
+    """The QR text printed on a proof: the credential alone, with no holder
+    signature, for paper cannot sign.  A verifier accepts this form only for
+    types printed on paper (those with a page template)."""
+    raw = cbor.dumps([1, credential])
+    packed = deflate(raw)
+    return PREFIX + base45.encode(packed if len(packed) < len(raw) else raw)
+
+
 @dataclass(frozen=True)
 class UnverifiedPresentation:
     """A presentation read from QR text; nothing in it has been verified."""
@@ -622,6 +632,8 @@ class UnverifiedPresentation:
     at: int
     holder_signature: bytes
     nonce: bytes
+    #: The printed form: the credential alone (``at`` and the signature empty).
+    printed: bool = False
 
 
 def parse_presentation(text: str) -> UnverifiedPresentation:
@@ -640,6 +652,15 @@ def parse_presentation(text: str) -> UnverifiedPresentation:
     members = cbor.loads(raw, max_size=_MAX_BYTES)
     if not isinstance(members, list) or not members or members[0] != 1:
         raise DecodeError(Reason.MALFORMED, "not a presentation")
+    if len(members) == 2 and isinstance(members[1], bytes):
+        return UnverifiedPresentation(
+            sign1=cose.decode_sign1(members[1], max_size=_MAX_BYTES),
+            credential=members[1],
+            at=0,
+            holder_signature=b"",
+            nonce=b"",
+            printed=True,
+        )
     if len(members) < 4:
         raise HolderBindingError(Reason.HOLDER_PROOF_MISSING)
     if len(members) > 5:
@@ -673,6 +694,8 @@ def verify_holder(
     nonce: bytes | None = None,
 ) -> None:
     """Check the holder's signature, its age, and the counter's nonce."""
+    if presentation.printed:
+        raise HolderBindingError(Reason.HOLDER_PROOF_MISSING)
     message = _holder_message(
         presentation.credential, presentation.at, presentation.nonce
     )

@@ -81,6 +81,12 @@ def _result_html(outcome: Outcome) -> str:
         f"出示内容 Shown: {html.escape(cred.profile_label_zh)} · "
         f"{html.escape(cred.profile_label_en)}</p>"
         + (f'<p class="number">{html.escape(cred.number)}</p>' if cred.number else "")
+        + (
+            '<p class="printed">打印的证明（二维码无持有人签名）'
+            "Printed proof (no holder signature)</p>"
+            if cred.printed
+            else ""
+        )
         + f"<dl>{rows}</dl>"
         f"<p>{html.escape(cred.bureau)} · {html.escape(cred.seal_name)}</p>"
         f"</section>{footer}"

@@ -53,6 +53,9 @@ class Policy:
     required_profile: str | None = None
     #: Whether a QR must carry a nonce this station handed out (and not used).
     require_nonce: bool = False
+    #: Whether a proof's printed QR (no holder signature; paper cannot sign)
+    #: is accepted.  Only types printed on paper ever are.
+    accept_printed: bool = True
 
 
 #: (trust, list id, index, now) to (status value, "online" or "offline").
@@ -81,6 +84,7 @@ class VerifiedCredential:
     profile_label_zh: str = "全部信息"
     profile_label_en: str = "Full"
     number: str = ""  # a proof's number in the bureau's style
+    printed: bool = False  # shown from paper: the proof's QR, no holder signature
 
 
 #: The checks in the order they run; a result lists each with its outcome.
@@ -140,6 +144,7 @@ class Outcome:
                 "type_name": {"zh-CN": cred.type_name_zh, "en": cred.type_name_en},
                 "serial": cred.serial,
                 **({"number": cred.number} if cred.number else {}),
+                "presented": "printed" if cred.printed else "holder",
                 "profile": {
                     "id": cred.profile,
                     "label": {
@@ -238,13 +243,16 @@ def verify_qr(
         _check_times(cred.iat, cred.exp, policy, now)
 
     with run.step("holder"):
-        compact.verify_holder(
-            presentation,
-            cred.holder_key,
-            now=now,
-            max_age=policy.max_presentation_age,
-            leeway=policy.clock_leeway,
-        )
+        if presentation.printed:
+            _check_printed(ctype, policy)
+        else:
+            compact.verify_holder(
+                presentation,
+                cred.holder_key,
+                now=now,
+                max_age=policy.max_presentation_age,
+                leeway=policy.clock_leeway,
+            )
         # Only a proven presentation may use up a nonce.
         if policy.require_nonce and not (
             presentation.nonce and nonces is not None and nonces(presentation.nonce)
@@ -273,7 +281,21 @@ def verify_qr(
         profile_label_zh=profile.label_zh,
         profile_label_en=profile.label_en,
         number=ctype.document_number(serial),
+        printed=presentation.printed,
     )
+
+
+def _check_printed(ctype: CredentialType, policy: Policy) -> None:
+    """A QR without a holder signature passes only as a printed proof: a type
+    with a page template, at a station that takes paper and asks no nonce."""
+    if not ctype.template:
+        raise HolderBindingError(
+            Reason.HOLDER_PROOF_MISSING, "only a printed proof comes without one"
+        )
+    if not policy.accept_printed or policy.require_nonce:
+        raise HolderBindingError(
+            Reason.HOLDER_PROOF_MISSING, "this station takes no printed proofs"
+        )
 
 
 def verify_sd_jwt(

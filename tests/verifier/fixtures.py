@@ -20,7 +20,7 @@ from credential.algorithms import KeySigner, Signer
 from keys.bundle import make_bundle, verify_bundle
 from keys.certs import cert_kid, make_root, make_seal_cert
 from keys.store import generate_key
-from schemas import get_type
+from schemas import CredentialType, get_type
 from verifier.core import Policy
 from verifier.trust import Trust
 
@@ -129,15 +129,16 @@ def issue(
     index: int = 7,
     iat: int = NOW - DAY,
     exp: int = NOW + 365 * DAY,
+    ctype: CredentialType = RESIDENT,
 ) -> bytes:
-    """A compact resident e-ID credential signed by ``seal``."""
+    """A compact credential (a resident e-ID unless told) signed by ``seal``."""
     holder_key = holder_signer.public_key()
     assert isinstance(holder_key, ec.EllipticCurvePublicKey)
     return compact.make_credential(
-        ctype=RESIDENT,
+        ctype=ctype,
         claims=claims,
         serial=serial,
-        status=(RESIDENT.code, index),
+        status=(ctype.code, index),
         holder_key=holder_key,
         iat=iat,
         exp=exp,
@@ -164,8 +165,9 @@ def list_token(
     suspended: Sequence[int] = (),
     size: int = 1024,
     iat: int = NOW - 7200,
+    list_id: int = RESIDENT.code,
 ) -> str:
-    """A signed 2-bit status list for the resident e-ID type."""
+    """A signed 2-bit status list (the resident e-ID type's unless told)."""
     slots = statuslist.StatusList(size, bits=2)
     for index in revoked:
         slots.set(index, statuslist.INVALID)
@@ -174,7 +176,7 @@ def list_token(
     return statuslist.make_token(
         slots,
         signer,
-        sub=f"{ISSUER_URL}/status-lists/{RESIDENT.code}",
+        sub=f"{ISSUER_URL}/status-lists/{list_id}",
         iat=iat,
         exp=iat + 30 * DAY,
         ttl=60,

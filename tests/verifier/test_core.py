@@ -9,6 +9,7 @@ import pytest
 
 from credential import base45, cbor, compact
 from credential.errors import EsealError, Reason, TrustError
+from schemas import get_type
 from verifier.core import Policy, VerifiedCredential, check, verify_qr
 from verifier.nonces import NonceBook
 
@@ -506,3 +507,82 @@ def test_markup_in_labels_is_printed_as_it_is(world: dict) -> None:
         _print_outcome(outcome)
     text = captured.get()
     assert "[/oops]" in text and "[link=http://127.0.0.1/]x[/link]" in text
+
+
+# -- printed proofs: the QR on paper carries no holder signature --------------
+
+PROOF = get_type("no-criminal-record")
+PROOF_CLAIMS = {
+    "name": "王秀英",
+    "sex": "女",
+    "id_number": CLAIMS["id_number"],
+    "period_from": "2021-12-01",
+    "period_to": "2026-11-30",
+    "purpose": "入职审查",
+    "issue_date": "2026-12-01",
+    "valid_until": "2027-02-28",
+}
+
+
+@pytest.fixture(scope="module")
+def proof_world() -> dict[str, object]:
+    seal = make_seal()
+    credential = issue(
+        seal, holder(), ctype=PROOF, claims=PROOF_CLAIMS, serial="WFZ202600000042"
+    )
+    lists = {
+        str(code): list_token(seal.signer, list_id=code, iat=NOW - 7200)
+        for code in (RESIDENT.code, PROOF.code)
+    }
+    return {
+        "seal": seal,
+        "credential": credential,
+        "trust": make_trust(seal, lists=lists),
+        "text": compact.printed(credential),
+    }
+
+
+def test_a_printed_proof_verifies_without_a_holder_signature(
+    proof_world: dict,
+) -> None:
+    verified = verify_qr(proof_world["text"], proof_world["trust"], POLICY, now=NOW)
+
+    assert verified.printed and verified.type_id == "no-criminal-record"
+    assert verified.number == "泰公(无犯)证字〔2026〕第000042号"
+    outcome = check(proof_world["text"], proof_world["trust"], POLICY, now=NOW)
+    assert outcome.as_json()["credential"]["presented"] == "printed"  # type: ignore[index]
+
+
+def test_a_printed_proof_stays_valid_past_the_presentation_age(
+    proof_world: dict,
+) -> None:
+    later = NOW + 2 * DAY  # far past the 120 s a phone presentation lives
+    verified = verify_qr(proof_world["text"], proof_world["trust"], POLICY, now=later)
+    assert verified.printed
+
+
+def test_a_card_in_printed_form_is_holder_proof_missing(world: dict) -> None:
+    assert _reason(compact.printed(world["credential"]), world["trust"]) == (
+        Reason.HOLDER_PROOF_MISSING
+    )
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Policy(accept_printed=False), Policy(require_nonce=True)],
+    ids=["station-takes-no-paper", "station-requires-a-nonce"],
+)
+def test_a_station_may_refuse_printed_proofs(proof_world: dict, policy: Policy) -> None:
+    assert _reason(proof_world["text"], proof_world["trust"], policy) == (
+        Reason.HOLDER_PROOF_MISSING
+    )
+
+
+def test_a_proof_shown_from_a_phone_is_not_marked_printed(proof_world: dict) -> None:
+    seal, signer = proof_world["seal"], holder()
+    credential = issue(
+        seal, signer, ctype=PROOF, claims=PROOF_CLAIMS, serial="WFZ202600000042"
+    )
+    text = compact.present(credential, signer, now=NOW)
+    verified = verify_qr(text, proof_world["trust"], POLICY, now=NOW)
+    assert not verified.printed
