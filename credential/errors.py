@@ -11,7 +11,8 @@ value or a detail of how a signature failed.
     ├── TrustError             untrusted_issuer, certificate_expired,
     │                          certificate_not_yet_valid, certificate_usage,
     │                          seal_retired, trust_bundle_stale
-    ├── SignatureError         bad_signature
+    ├── SignatureError         bad_signature, not_signed,
+    │                          modified_after_signing, content_mismatch
     ├── ValidityError          expired, not_yet_valid
     ├── StatusError            revoked, suspended, status_unknown
     ├── HolderBindingError     holder_proof_missing, holder_proof_invalid,
@@ -95,6 +96,9 @@ class Reason(enum.StrEnum):
     COUNTER_NONCE = "counter_nonce"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
+    NOT_SIGNED = "not_signed"
+    MODIFIED_AFTER_SIGNING = "modified_after_signing"
+    CONTENT_MISMATCH = "content_mismatch"
 
 
 #: Short messages for people, Chinese first.
@@ -188,6 +192,15 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.QUOTA_EXCEEDED: (
         "今日核验次数已用完",
         "Today's verification quota is used up",
+    ),
+    Reason.NOT_SIGNED: ("文件没有电子印章签名", "The file carries no seal signature"),
+    Reason.MODIFIED_AFTER_SIGNING: (
+        "文件在签章后被修改过",
+        "The file was changed after it was signed",
+    ),
+    Reason.CONTENT_MISMATCH: (
+        "证明的文字与二维码不一致",
+        "The proof's text does not match its QR",
     ),
 }
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from credential.errors import DecodeError, Reason
 
-__all__ = ["MAX_TEXT_CHARS", "qr_version", "render_png", "render_svg"]
+__all__ = ["MAX_TEXT_CHARS", "qr_modules", "qr_version", "render_png", "render_svg"]
 
 #: The most characters accepted: version 40 at error correction M holds 3,391
 #: alphanumeric characters (ISO/IEC 18004, table 7); longer text cannot be drawn.
@@ -64,7 +64,8 @@ def _fit(text: str) -> qrcode.QRCode[Any]:
     return code
 
 
-def _modules(text: str) -> list[list[bool]]:
+def qr_modules(text: str) -> list[list[bool]]:
+    """The dark (True) and light modules of ``text``'s QR code, without border."""
     code = _fit(text)
     code.make(fit=False)  # places the modules and picks the mask (most of the cost)
     matrix: list[list[bool]] = code.get_matrix()
@@ -91,7 +92,7 @@ def render_png(text: str, *, box_size: int = 8, border: int = 4) -> bytes:
     if not 0 <= border <= _MAX_BORDER:
         raise DecodeError(Reason.MALFORMED, "border must be from 0 to 16")
 
-    matrix = _modules(text)
+    matrix = qr_modules(text)
     side = len(matrix) + 2 * border
 
     # Draw one pixel per module (0 is black), then enlarge without smoothing:
@@ -117,7 +118,7 @@ def render_svg(text: str, *, inline: bool = False) -> str:
     of black runs; it refers to nothing outside itself, so a page can inline
     it or serve it as a file.  It scales to any size through its viewBox.
     """
-    matrix = _modules(text)
+    matrix = qr_modules(text)
     border = 4
     side = len(matrix) + 2 * border
 

@@ -64,7 +64,12 @@ def create_app(
     return Litestar(
         route_handlers=[
             index,
-            issuer_router(services.issuer, services.offers, clock=clock),  # type: ignore[arg-type]
+            issuer_router(
+                services.issuer,
+                services.offers,
+                clock=clock,  # type: ignore[arg-type]
+                proofs=services.proofs,
+            ),
             *well_known_routes(services.issuer),
             wallet_router(services.wallet, clock=clock),  # type: ignore[arg-type]
             verifier_router(services.verifier, clock=clock),  # type: ignore[arg-type]

@@ -15,12 +15,14 @@ from credential.errors import ConfigError, Reason
 from eseal.db import bind, engine_from_url, migrate
 from eseal.settings import Settings
 from issuer.offers import Offers
+from issuer.proofs import ProofDesk
 from issuer.service import IssuedResult, Issuer, IssuerConfig
 from keys.store import KeyFolder
 from schemas import all_types
 from verifier.access import VerificationLog
 from verifier.core import Policy
 from verifier.limits import limits_from_url
+from verifier.lookup import ProofLookup
 from verifier.nonces import NonceBook
 from verifier.online import LiveStatus
 from verifier.service import Verifier
@@ -78,6 +80,8 @@ def make_issuer(settings: Settings) -> Issuer:
             subject_key=settings.secret("subject_hash_key"),
             status_ttl=settings.status_ttl,
             idempotency_ttl=settings.idempotency_ttl,
+            pdf_font=settings.pdf_font,
+            tsa_url=settings.tsa_url,
         ),
     )
 
@@ -144,6 +148,7 @@ def make_policy(settings: Settings) -> Policy:
         accepted_types=settings.station_types,
         required_profile=profile,
         require_nonce=settings.require_nonce,
+        accept_printed=settings.accept_printed,
     )
 
 
@@ -164,6 +169,7 @@ def make_verifier(settings: Settings) -> Verifier:
         station=settings.station,
         live=live,
         counter_page=settings.counter_page,
+        proofs=ProofLookup(httpx.AsyncClient(timeout=5, follow_redirects=False)),
     )
 
 
@@ -175,6 +181,7 @@ class Services:
     policy: Policy
     offers: Offers
     verifier: Verifier
+    proofs: ProofDesk
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -189,6 +196,7 @@ class Services:
             # Claims waiting in offers are sealed under a key derived from
             # the subject-hash secret (HKDF, its own label).
             offers=Offers(issuer, sealing_key=settings.secret("subject_hash_key")),
+            proofs=ProofDesk(issuer, root=KeyFolder(settings.keys_dir).root_cert()),
         )
 
 

@@ -69,6 +69,11 @@ class Settings:
     redis_prefix: str = "eseal-verifier:"
     #: Whether this server offers the counter page (off on a public API).
     counter_page: bool = True
+    #: Proofs: the CJK font file ("" finds one), the RFC 3161 timestamp
+    #: authority ("" for none), and whether counters take printed proofs.
+    pdf_font: str = ""
+    tsa_url: str = ""
+    accept_printed: bool = True
 
     def passphrase(self) -> bytes:
         """The seal key passphrase, from the environment or a file it names."""
@@ -209,4 +214,7 @@ def load() -> Settings:
         redis_url=os.environ.get("ESEAL_REDIS_URL", ""),
         redis_prefix=_label("ESEAL_REDIS_PREFIX", "eseal-verifier") + ":",
         counter_page=os.environ.get("ESEAL_COUNTER_PAGE", "1") != "0",
+        pdf_font=os.environ.get("ESEAL_PDF_FONT", ""),
+        tsa_url=os.environ.get("ESEAL_TSA_URL", ""),
+        accept_printed=os.environ.get("ESEAL_STATION_PRINTED", "1") != "0",
     )

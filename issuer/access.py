@@ -2,7 +2,8 @@
 
 Roles (least privilege; one role a client):
 
-- ``officer``: issue, offer, revoke, suspend, reinstate, re-issue, look up;
+- ``officer``: issue, offer, revoke, suspend, reinstate, re-issue, look up,
+  print proofs;
 - ``auditor``: read the audit log;
 - ``admin``: manage clients.
 
@@ -44,6 +45,7 @@ RIGHTS: dict[str, str] = {
     "reinstate": "officer",
     "reissue": "officer",
     "lookup": "officer",
+    "print": "officer",
     "audit": "auditor",
     "clients": "admin",
 }

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 
 from credential import strictjson
@@ -41,6 +42,7 @@ from issuer.access import (
     revoke_client,
 )
 from issuer.offers import PRE_AUTHORIZED_GRANT, Offers
+from issuer.proofs import ProofDesk
 from issuer.service import BatchResult, IssuedResult, Issuer, IssueRequest
 from schemas import CredentialType, all_types, get_type
 from schemas.checks import text_problem
@@ -263,8 +265,15 @@ _STATE_DOCS = {
 class _Api:
     """What every route needs: the services, the clock, and the access checks."""
 
-    def __init__(self, issuer: Issuer, offers: Offers, clock: Clock) -> None:
-        self.issuer, self.offers, self.clock = issuer, offers, clock
+    def __init__(
+        self, issuer: Issuer, offers: Offers, proofs: ProofDesk, clock: Clock
+    ) -> None:
+        self.issuer, self.offers, self.proofs, self.clock = (
+            issuer,
+            offers,
+            proofs,
+            clock,
+        )
 
     async def client(self, request: Request[Any, Any, Any], right: str) -> Client:
         return await authenticate(
@@ -668,6 +677,68 @@ def _admin_routes(api: _Api) -> list[Any]:
     return [audit_log, clients, add_client, remove_client]
 
 
+def _pdf(pdf: bytes, serial: str) -> Response[bytes]:
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{serial}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _proof_routes(api: _Api) -> list[Any]:
+    proofs, clock, client, audited, body_of = (
+        api.proofs,
+        api.clock,
+        api.client,
+        api.audited,
+        api.body_of,
+    )
+
+    @get(
+        "/api/v1/proofs/{name:str}",
+        security=ISSUER_API_KEY,
+        media_type="application/pdf",
+        responses={200: ResponseSpec(None, media_type="application/pdf")},
+    )
+    async def proof_pdf(
+        request: Request[Any, Any, Any], name: FromPath[str]
+    ) -> Response[bytes]:
+        """The signed A4 PDF of a proof that is valid now (``{serial}.pdf``),
+        for an officer to print or send to the resident."""
+        who = await client(request, "print")
+        serial = await api.serial_of(who, "print", name.removesuffix(".pdf"))
+        pdf = await audited(who, "print", serial, proofs.pdf(serial, now=clock()))
+        await audit(who.name, "print", serial, "ok", now=clock())
+        return _pdf(pdf, serial)
+
+    @post("/proofs/download", status_code=200, request_max_body_size=MAX_BODY)
+    async def holder_download(request: Request[Any, Any, Any]) -> Response[bytes]:
+        """A proof's PDF for its holder's wallet: JSON ``{"request": JWT}``, the
+        JWT signed with the holder key the proof is bound to."""
+        body = await body_of(request)
+        token = body.get("request")
+        if not isinstance(token, str):
+            raise DecodeError(Reason.BAD_REQUEST, "request must be the signed JWT")
+        pdf = await proofs.holder_pdf(token, now=clock())
+        return _pdf(pdf, "proof")
+
+    @post("/proofs/lookup", status_code=200, request_max_body_size=MAX_BODY)
+    async def proof_lookup(request: Request[Any, Any, Any]) -> dict[str, str]:
+        """A proof's printed QR text by its serial and check code, for a
+        verifier to check (revocation included).  An unknown serial and a
+        wrong code get the same 404."""
+        body = await body_of(request)
+        serial, code = body.get("serial"), body.get("check_code")
+        if not isinstance(serial, str) or not isinstance(code, str):
+            raise DecodeError(Reason.BAD_REQUEST, "give serial and check_code as text")
+        return {"qr": await proofs.lookup(serial, code, now=clock())}
+
+    return [proof_pdf, holder_download, proof_lookup]
+
+
 def _public_routes(api: _Api) -> list[Any]:
     issuer, clock = api.issuer, api.clock
 
@@ -727,9 +798,15 @@ async def _no_store_by_default(response: Response[Any]) -> Response[Any]:
     return response
 
 
-def issuer_router(issuer: Issuer, offers: Offers, *, clock: Clock) -> Router:
+def issuer_router(
+    issuer: Issuer,
+    offers: Offers,
+    *,
+    clock: Clock,
+    proofs: ProofDesk | None = None,
+) -> Router:
     """The issuer's routes under /issuer, bound to one ``Issuer``."""
-    api = _Api(issuer, offers, clock)
+    api = _Api(issuer, offers, proofs or ProofDesk(issuer), clock)
     return Router(
         path="/issuer",
         after_request=_no_store_by_default,
@@ -738,6 +815,7 @@ def issuer_router(issuer: Issuer, offers: Offers, *, clock: Clock) -> Router:
             *_registry_routes(api),
             *_offer_routes(api),
             *_admin_routes(api),
+            *_proof_routes(api),
             *_public_routes(api),
         ],
         exception_handlers=exception_handlers(),

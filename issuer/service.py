@@ -64,6 +64,22 @@ class IssuerConfig:
     #: Seconds an idempotency key answers with its first result; after that
     #: it is forgotten and may be used again.
     idempotency_ttl: int = 86_400
+    #: The CJK font proofs are set in ("" finds one), and the RFC 3161
+    #: timestamp authority that stamps their signatures ("" for none).
+    pdf_font: str = ""
+    tsa_url: str = ""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One registry row with its compact credential opened."""
+
+    serial: str
+    type_id: str
+    state: str  # valid, suspended, revoked or expired
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    compact: bytes
 
 
 @dataclass(frozen=True)
@@ -938,6 +954,35 @@ class Issuer:
         if not rows:
             raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
         return rows[0]
+
+    async def recorded(self, serial: str, *, now: dt.datetime) -> Recorded:
+        """A credential as recorded, with its compact form opened: for printing
+        a proof and for looking one up.  Never logged, never answered as is."""
+        rows = (
+            await IssuedCredential.select(
+                IssuedCredential.serial,
+                IssuedCredential.type_id,
+                IssuedCredential.state,
+                IssuedCredential.issued_at,
+                IssuedCredential.expires_at,
+                IssuedCredential.compact,
+            )
+            .where(IssuedCredential.serial == serial)
+            .first()
+        )
+        if rows is None:
+            raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
+        state = rows["state"]
+        if state == "valid" and rows["expires_at"] <= now:
+            state = "expired"
+        return Recorded(
+            serial=serial,
+            type_id=rows["type_id"],
+            state=state,
+            issued_at=rows["issued_at"],
+            expires_at=rows["expires_at"],
+            compact=self._open(serial, "compact", rows["compact"]),
+        )
 
     async def find_by_subject(
         self, id_number: str, *, now: dt.datetime

@@ -68,6 +68,20 @@ class ClaimSpec:
         return self.sd != "never"
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _chinese_date(value: str) -> str:
+    """2026-12-04 as 2026年12月4日; anything else as it is."""
+    if not _ISO_DATE.fullmatch(value):
+        return value
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 @dataclass(frozen=True)
 class Profile:
     """What a presentation shows: every claim (``full``) or a named subset.
@@ -119,6 +133,20 @@ class CredentialType:
         if not self.number_format or len(digits) != 12 or not digits.isdigit():
             return ""
         return self.number_format.format(year=digits[:4], number=int(digits[4:]))
+
+    def page_text(self, claims: Mapping[str, str]) -> str:
+        """A proof's printed text: the type's template filled with the claims,
+        dates written the Chinese way (2026年12月4日).  Both the issuer that
+        prints it and the verifier that compares a PDF's text use this."""
+        if not self.template:
+            raise NotFoundError(Reason.NOT_FOUND, "the type is not printed")
+        values = {name: _chinese_date(value) for name, value in claims.items()}
+        try:
+            return self.template.format_map(values)
+        except (KeyError, IndexError, ValueError):
+            raise NotFoundError(
+                Reason.NOT_FOUND, "the claims do not fill the type's template"
+            ) from None
 
     def profile(self, profile_id: str) -> Profile:
         for profile in self.profiles:

@@ -16,13 +16,21 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromQuery
 
 from credential.compact import MAX_TEXT
-from credential.errors import DecodeError, EsealError, Reason
+from credential.errors import (
+    DecodeError,
+    EsealError,
+    NotFoundError,
+    Reason,
+    UnavailableError,
+)
 from credential.problem import PROBLEM_JSON, problem
 from credential.qrcode_render import render_svg
 from verifier.access import ACCESS, COLUMNS
 from verifier.core import Outcome
 from verifier.limits import Allowance
+from verifier.lookup import lookup_input
 from verifier.nonces import NonceBook
+from verifier.pdf import is_pdf
 from verifier.scan import MAX_IMAGE_BYTES, read_qr_text
 from verifier.service import Verifier
 from web import (
@@ -118,9 +126,21 @@ def _counter_page(verifier: Verifier, now: dt.datetime, result: str = "") -> str
         '<label for="qr">扫码枪输入 Scan</label>'
         '<input type="text" id="qr" name="qr" autofocus autocomplete="off" '
         f'maxlength="{MAX_TEXT}">'
-        '<p><label for="image">或上传或粘贴图片 or upload or paste a photo</label> '
-        '<input type="file" id="image" name="image" accept="image/*"></p>'
+        '<p><label for="image">或上传图片、证明 PDF，或粘贴图片 '
+        "or upload a photo or a proof's PDF, or paste a photo</label> "
+        '<input type="file" id="image" name="image" '
+        'accept="image/*,application/pdf,.pdf"></p>'
         '<button type="submit">核验 Verify</button></form>'
+        '<form id="lookup-form" method="post" action="/verifier/check" '
+        'enctype="multipart/form-data" class="lookup">'
+        "<p>按证明编号与查验码在线查验 · Look a printed proof up</p>"
+        '<label for="serial">查验编号 Serial</label> '
+        '<input type="text" id="serial" name="serial" autocomplete="off" '
+        'maxlength="64" placeholder="WFZ202600000123"> '
+        '<label for="check_code">查验码 Check code</label> '
+        '<input type="text" id="check_code" name="check_code" autocomplete="off" '
+        'maxlength="40" placeholder="XXXXX-XXXXX"> '
+        '<button type="submit">查验 Look up</button></form>'
         f"{nonce}"
         f'<div id="result-box">{result}</div>'
         f'<p class="muted" id="bundle-age">信任数据更新于 {html.escape(age)} 前 · '
@@ -133,6 +153,21 @@ def _counter_page(verifier: Verifier, now: dt.datetime, result: str = "") -> str
     return page("电子证照核验", body, scripts=("/static/counter.js",))
 
 
+@dataclass(frozen=True)
+class _Presented:
+    """What a call asks to verify: one of a QR text, an SD-JWT presentation
+    (with the audience and nonce asked for), a proof PDF, or a proof's
+    serial and check code."""
+
+    qr: str | None = None
+    sd_jwt: str | None = None
+    aud: str | None = None
+    nonce: str | None = None
+    pdf: bytes | None = None
+    serial: str | None = None
+    check_code: str = ""
+
+
 #: Pictures decoded at once.
 _DECODING = asyncio.Semaphore(2)
 
@@ -141,19 +176,31 @@ def _age_text(seconds: int) -> str:
     return f"{seconds // 3600} 小时 {seconds % 3600 // 60} 分钟"
 
 
-async def _text_from_form(data: dict[str, Any]) -> str:
-    image = data.get("image")
-    if isinstance(image, UploadFile) and image.filename:
-        content = await image.read(MAX_IMAGE_BYTES + 1)
-        if content:
-            # Decoding a big picture takes a while: off the event loop, and
-            # a few at a time, so that other requests keep being answered.
-            async with _DECODING:
-                return await asyncio.to_thread(read_qr_text, content)
+async def _from_form(data: dict[str, Any]) -> _Presented:
+    """A form's QR text, photo of a QR, proof PDF, or serial and check code."""
+    for field in ("pdf", "image"):
+        upload = data.get(field)
+        if not (isinstance(upload, UploadFile) and upload.filename):
+            continue
+        content = await upload.read(MAX_IMAGE_BYTES + 1)
+        if not content:
+            continue
+        if is_pdf(content):
+            return _Presented(pdf=content)
+        # Decoding a big picture takes a while: off the event loop, and
+        # a few at a time, so that other requests keep being answered.
+        async with _DECODING:
+            return _Presented(qr=await asyncio.to_thread(read_qr_text, content))
+    serial, code = data.get("serial"), data.get("check_code")
+    if isinstance(serial, str) and serial.strip():
+        serial, code = lookup_input(serial, code)
+        return _Presented(serial=serial, check_code=code)
     text = data.get("qr", "")
     if not isinstance(text, str) or not text.strip():
-        raise DecodeError(Reason.BAD_REQUEST, "give the scanned text or an image")
-    return text
+        raise DecodeError(
+            Reason.BAD_REQUEST, "give the scanned text, an image, a PDF or a serial"
+        )
+    return _Presented(qr=text)
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -177,25 +224,21 @@ def _optional_text(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
-@dataclass(frozen=True)
-class _Presented:
-    """What an API call asks to verify."""
-
-    qr: str | None = None
-    sd_jwt: str | None = None
-    aud: str | None = None
-    nonce: str | None = None
-
-
 async def _presented(request: Request[Any, Any, Any]) -> _Presented:
-    """JSON ``{"qr": ...}`` or ``{"sd_jwt": ..., "aud"?, "nonce"?}``, or a
-    multipart ``image`` of a QR."""
+    """JSON ``{"qr": ...}``, ``{"sd_jwt": ..., "aud", "nonce"}`` or
+    ``{"serial": ..., "check_code": ...}``; a multipart ``image`` of a QR or
+    ``pdf`` of a proof; or the PDF itself as ``application/pdf``."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        return _Presented(qr=await _text_from_form(await _form(request)))
+        return await _from_form(await _form(request))
+    if content_type.split(";")[0].strip() == "application/pdf":
+        return _Presented(pdf=await request.body())
     body = read_json(await request.body(), max_size=MAX_JSON)
     if not isinstance(body, dict):
         raise DecodeError(Reason.BAD_REQUEST, "the body must be a JSON object")
+    if set(body) == {"serial", "check_code"}:
+        serial, code = lookup_input(body["serial"], body["check_code"])
+        return _Presented(serial=serial, check_code=code)
     qr, token = body.get("qr"), body.get("sd_jwt")
     if isinstance(qr, str) and token is None:
         return _Presented(qr=qr)
@@ -211,6 +254,35 @@ async def _presented(request: Request[Any, Any, Any]) -> _Presented:
     raise DecodeError(
         Reason.BAD_REQUEST, "give either the QR text as 'qr' or an SD-JWT as 'sd_jwt'"
     )
+
+
+async def _verify(
+    verifier: Verifier,
+    asked: _Presented,
+    *,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> Outcome:
+    if asked.pdf is not None:
+        return await verifier.verify_pdf(
+            asked.pdf, actor=actor, channel=channel, now=now
+        )
+    if asked.serial is not None:
+        return await verifier.lookup_proof(
+            asked.serial, asked.check_code, actor=actor, channel=channel, now=now
+        )
+    if asked.sd_jwt is not None:
+        return await verifier.verify_sd_jwt(
+            asked.sd_jwt,
+            aud=asked.aud,
+            nonce=asked.nonce,
+            actor=actor,
+            channel=channel,
+            now=now,
+        )
+    assert asked.qr is not None
+    return await verifier.verify_qr(asked.qr, actor=actor, channel=channel, now=now)
 
 
 def _refusal(outcome: Outcome) -> Response[object]:
@@ -263,13 +335,12 @@ def _counter_routes(verifier: Verifier, clock: Clock) -> list[Any]:
         """
         now = clock()
         try:
-            text = await _text_from_form(await _form(request))
-        except DecodeError as error:
-            outcome = _unread(error)
-        else:
-            outcome = await verifier.verify_qr(
-                text, actor=verifier.station, channel="counter", now=now
+            asked = await _from_form(await _form(request))
+            outcome = await _verify(
+                verifier, asked, actor=verifier.station, channel="counter", now=now
             )
+        except (DecodeError, NotFoundError, UnavailableError) as error:
+            outcome = _unread(error)
         result = _result_html(outcome)
         if request.query_params.get("part") == "result":
             return Response(result, headers=SECURITY_HEADERS)
@@ -301,9 +372,12 @@ def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
     )
     async def verifications(request: Request[Any, Any, Any]) -> Response[object]:
         """Verify a QR text (JSON ``{"qr": ...}``), a photo of one (multipart
-        ``image``), or an SD-JWT VC presentation (JSON ``{"sd_jwt": ...,
+        ``image``), an SD-JWT VC presentation (JSON ``{"sd_jwt": ...,
         "aud": ..., "nonce": ...}``, the audience and nonce the key binding
-        must name).
+        must name), a printed proof by its serial and check code (JSON
+        ``{"serial": ..., "check_code": ...}``, looked up at the issuer), or
+        a proof's signed PDF (the body as ``application/pdf``, or multipart
+        ``pdf``; at most 2 MB).
 
         A valid credential gets 200 with VALID and its claims; anything else
         gets 422 with problem details: the reason code (malformed, revoked,
@@ -342,20 +416,9 @@ def _api_routes(verifier: Verifier, clock: Clock) -> list[Any]:
         except EsealError as error:  # over the limits, or Redis away
             await note("refused", error)
             raise
-        if asked.sd_jwt is not None:
-            outcome = await verifier.verify_sd_jwt(
-                asked.sd_jwt,
-                aud=asked.aud,
-                nonce=asked.nonce,
-                actor=who.name,
-                channel="api",
-                now=clock(),
-            )
-        else:
-            assert asked.qr is not None
-            outcome = await verifier.verify_qr(
-                asked.qr, actor=who.name, channel="api", now=clock()
-            )
+        outcome = await _verify(
+            verifier, asked, actor=who.name, channel="api", now=clock()
+        )
         if not outcome.valid:
             return _refusal(outcome)
         return Response(outcome.as_json())
@@ -405,7 +468,7 @@ def _docs_routes() -> list[Any]:
     return [docs, docs_json]
 
 
-def _unread(error: DecodeError) -> Outcome:
+def _unread(error: EsealError) -> Outcome:
     return Outcome(
         valid=False,
         credential=None,

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from cryptography import x509
+
 from credential import compact, cose, sdjwt, statuslist
 from credential.algorithms import PublicKey
 from credential.errors import (
@@ -19,6 +21,7 @@ from credential.errors import (
     TrustError,
     ValidityError,
 )
+from keys.certs import cert_kid
 from schemas import CredentialType, get_type, type_by_code
 from verifier.trust import Seal, Trust
 
@@ -26,11 +29,14 @@ __all__ = [
     "Check",
     "Outcome",
     "Policy",
+    "Run",
     "StatusLookup",
     "VerifiedCredential",
     "check",
     "check_sd_jwt",
     "offline_status",
+    "outcome_of",
+    "seal_of",
     "verify_qr",
     "verify_sd_jwt",
 ]
@@ -163,7 +169,7 @@ class Outcome:
         return body
 
 
-class _Run:
+class Run:
     """The checks of one verification as they run: each step is marked failed
     when it starts and passed when it ends, so a refusal leaves the step that
     refused failed and the later ones not run."""
@@ -176,7 +182,7 @@ class _Run:
         self.mode = "offline"
         self._current = ""
 
-    def step(self, name: str) -> _Run:
+    def step(self, name: str) -> Run:
         self._current = name
         return self
 
@@ -197,7 +203,7 @@ def verify_qr(
     policy: Policy,
     *,
     now: int,
-    run: _Run | None = None,
+    run: Run | None = None,
     type_lookup: Callable[[int], CredentialType] = type_by_code,
     nonces: Callable[[bytes], bool] | None = None,
     status: StatusLookup = offline_status,
@@ -207,7 +213,7 @@ def verify_qr(
     ``nonces`` redeems a counter nonce (True once for each nonce the station
     handed out); ``status`` looks the credential up, offline by default.
     """
-    run = run or _Run()
+    run = run or Run()
     with run.step("trust_bundle"):
         _check_bundle_age(trust, policy, now)
 
@@ -304,7 +310,7 @@ def verify_sd_jwt(
     policy: Policy,
     *,
     now: int,
-    run: _Run | None = None,
+    run: Run | None = None,
     aud: str | None = None,
     nonce: str | None = None,
     status: StatusLookup = offline_status,
@@ -316,7 +322,7 @@ def verify_sd_jwt(
     when the caller gives them), no older than the station's presentation
     age.  The claims shown are those disclosed, in the type's order.
     """
-    run = run or _Run()
+    run = run or Run()
     with run.step("trust_bundle"):
         _check_bundle_age(trust, policy, now)
 
@@ -414,6 +420,16 @@ def verify_sd_jwt(
 def _check_bundle_age(trust: Trust, policy: Policy, now: int) -> None:
     if trust.bundle.age(now) > policy.bundle_max_age:
         raise TrustError(Reason.TRUST_BUNDLE_STALE)
+
+
+def seal_of(trust: Trust, cert: x509.Certificate, *, signed_at: int, now: int) -> Seal:
+    """The bundle's seal holding ``cert``, checked valid at ``signed_at`` and
+    ``now`` and not retired then; ``TrustError`` otherwise."""
+    seal = _seal(trust, cert_kid(cert))
+    if seal.cert != cert:
+        raise TrustError(Reason.UNTRUSTED_ISSUER, "the seal is not in the trust bundle")
+    _check_seal(seal, signed_at, now)
+    return seal
 
 
 def _seal(trust: Trust, kid: str) -> Seal:
@@ -515,7 +531,7 @@ def check(
     status: StatusLookup = offline_status,
 ) -> Outcome:
     """Verify a QR presentation and turn the answer, or refusal, into an ``Outcome``."""
-    return _outcome(
+    return outcome_of(
         trust,
         policy,
         now,
@@ -536,7 +552,7 @@ def check_sd_jwt(
     status: StatusLookup = offline_status,
 ) -> Outcome:
     """``check`` for an SD-JWT VC presentation."""
-    return _outcome(
+    return outcome_of(
         trust,
         policy,
         now,
@@ -546,13 +562,14 @@ def check_sd_jwt(
     )
 
 
-def _outcome(
+def outcome_of(
     trust: Trust | None,
     policy: Policy,
     now: int,
-    verify: Callable[[Trust, _Run], VerifiedCredential],
+    verify: Callable[[Trust, Run], VerifiedCredential],
 ) -> Outcome:
-    run = _Run()
+    """Run ``verify`` and turn its answer, or refusal, into an ``Outcome``."""
+    run = Run()
     age = trust.bundle.age(now) if trust is not None else None
     warning = age is not None and age >= policy.bundle_warn_age
     try:

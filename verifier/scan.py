@@ -19,7 +19,7 @@ from PIL import (
 
 from credential.errors import DecodeError, Reason
 
-__all__ = ["MAX_IMAGE_BYTES", "MAX_PIXELS", "read_qr_text"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_PIXELS", "read_qr_pixels", "read_qr_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -251,16 +251,20 @@ def read_qr_text(image: bytes) -> str:
     width, height = opened.size
     _check_pixels(width, height)
 
-    grey = _greyscale(opened, orientation)
+    return read_qr_pixels(_greyscale(opened, orientation))
 
+
+def read_qr_pixels(image: Image.Image) -> str:
+    """The text of the first QR code in decoded pixels (a photo, or a PDF
+    page rendered by the verifier); ``DecodeError(malformed)`` when none."""
     found = zxingcpp.read_barcodes(
-        grey, formats=_QR_ONLY, text_mode=zxingcpp.TextMode.Plain
+        image, formats=_QR_ONLY, text_mode=zxingcpp.TextMode.Plain
     )
     for barcode in found:
         if barcode.valid and barcode.content_type == zxingcpp.ContentType.Text:
-            logger.debug("QR code read from a %dx%d image", width, height)
+            logger.debug("QR code read from a %dx%d image", *image.size)
             text: str = barcode.text
             return text
 
-    logger.debug("no QR code in a %dx%d image", width, height)
+    logger.debug("no QR code in a %dx%d image", *image.size)
     raise DecodeError(Reason.MALFORMED, _NO_QR)

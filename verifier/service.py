@@ -3,16 +3,31 @@ status, client limits and the verification log, behind two calls."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from credential.errors import EsealError
+from credential.errors import EsealError, Reason, SignatureError, UnavailableError
 from verifier.access import VerificationLog
-from verifier.core import Outcome, Policy, check, check_sd_jwt, offline_status
+from verifier.core import (
+    Outcome,
+    Policy,
+    StatusLookup,
+    VerifiedCredential,
+    check,
+    check_sd_jwt,
+    offline_status,
+    outcome_of,
+)
 from verifier.limits import Limits
+from verifier.lookup import ProofLookup
 from verifier.nonces import NonceBook
 from verifier.online import LiveStatus
+from verifier.pdf import check_pdf
 from verifier.trust import Trust, TrustStore
+
+#: PDFs checked at once: each takes a core for a few tens of milliseconds.
+_PDF_SLOTS = asyncio.Semaphore(2)
 
 __all__ = ["Verifier"]
 
@@ -29,6 +44,12 @@ class Verifier:
     live: LiveStatus | None = None
     #: Whether the counter page is served (off where only the API is public).
     counter_page: bool = True
+    #: Looks printed proofs up at the issuer by serial and check code.
+    proofs: ProofLookup | None = None
+
+    @property
+    def _status(self) -> StatusLookup:
+        return self.live.lookup if self.live else offline_status
 
     def current_trust(self, now: dt.datetime) -> Trust | None:
         try:
@@ -46,7 +67,7 @@ class Verifier:
             self.policy,
             now=int(now.timestamp()),
             nonces=self.nonces.redeem,
-            status=self.live.lookup if self.live else offline_status,
+            status=self._status,
         )
         await self._record(outcome, actor=actor, channel=channel, now=now)
         return outcome
@@ -69,8 +90,59 @@ class Verifier:
             now=int(now.timestamp()),
             aud=aud,
             nonce=nonce,
-            status=self.live.lookup if self.live else offline_status,
+            status=self._status,
         )
+        await self._record(outcome, actor=actor, channel=channel, now=now)
+        return outcome
+
+    async def verify_pdf(
+        self, data: bytes, *, actor: str, channel: str, now: dt.datetime
+    ) -> Outcome:
+        """A proof's signed PDF: its signature, printed QR and text."""
+        trust = await self._trust(now)
+        async with _PDF_SLOTS:
+            outcome = await asyncio.to_thread(
+                check_pdf,
+                data,
+                trust,
+                self.policy,
+                now=int(now.timestamp()),
+                status=self._status,
+            )
+        await self._record(outcome, actor=actor, channel=channel, now=now)
+        return outcome
+
+    async def lookup_proof(
+        self, serial: str, code: str, *, actor: str, channel: str, now: dt.datetime
+    ) -> Outcome:
+        """A proof looked up by serial and check code, checked like a scan.
+
+        A wrong pair raises ``NotFoundError`` (noted in the log first); the
+        issuer away raises ``UnavailableError``.
+        """
+        trust = await self._trust(now)
+        at = int(now.timestamp())
+        if trust is None or self.proofs is None:
+            outcome = outcome_of(trust, self.policy, at, _no_lookup)
+            await self._record(outcome, actor=actor, channel=channel, now=now)
+            return outcome
+        try:
+            text = await self.proofs.qr_text(trust, serial, code)
+        except EsealError as error:
+            await self.log.record(
+                actor=actor,
+                channel=channel,
+                action="verify",
+                result="INVALID",
+                reason=str(error.reason),
+                now=now,
+            )
+            raise
+        outcome = check(text, trust, self.policy, now=at, status=self._status)
+        found = outcome.credential
+        if found is not None and (found.serial != serial or not found.printed):
+            # The issuer answered with something else than the proof asked for.
+            outcome = outcome_of(trust, self.policy, at, _mismatch)
         await self._record(outcome, actor=actor, channel=channel, now=now)
         return outcome
 
@@ -94,3 +166,13 @@ class Verifier:
             mode=outcome.mode,
             now=now,
         )
+
+
+def _no_lookup(trust: Trust, run: object) -> VerifiedCredential:
+    raise UnavailableError(Reason.UNAVAILABLE, "proofs cannot be looked up here")
+
+
+def _mismatch(trust: Trust, run: object) -> VerifiedCredential:
+    raise SignatureError(
+        Reason.CONTENT_MISMATCH, "the issuer answered with another credential"
+    )

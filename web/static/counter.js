@@ -100,6 +100,15 @@
     if (!field.value.trim()) { field.focus(); return; }
     send(new FormData(form));
   });
+  const lookup = document.getElementById("lookup-form");
+  if (lookup) {
+    lookup.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const data = new FormData(lookup);
+      lookup.reset();
+      send(data);
+    });
+  }
   if (image) {
     image.addEventListener("change", function () {
       if (image.files && image.files.length) { send(new FormData(form)); }

@@ -1,0 +1,517 @@
+"""Printable proofs: the A4 page a resident prints, signed with the seal.
+
+The page carries the bureau's heading, the type's title and text filled with
+the claims, the number, the validity, the red seal stamped over the signing
+block, the printed QR (the credential alone, see ``compact.printed``) and a
+check code for looking the proof up online.  The file is then signed with the
+seal certificate as a PAdES baseline signature (ETSI EN 319 142-1), with a
+timestamp when a timestamp authority is configured, so a PDF reader names the
+bureau as the signer and shows any change made after signing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hmac
+import io
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from asn1crypto import tsp
+from asn1crypto import x509 as asn1_x509
+from asn1crypto.algos import SignedDigestAlgorithm
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from fpdf import FPDF
+from fpdf.enums import WrapMode
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from credential import compact, cose, jws, strictjson
+from credential.algorithms import Signer
+from credential.errors import (
+    AuthError,
+    ConfigError,
+    EsealError,
+    NotFoundError,
+    Reason,
+    StatusError,
+    UnavailableError,
+    ValidityError,
+)
+from credential.qrcode_render import qr_modules
+from issuer.seal_image import draw_seal, seal_layout
+from issuer.service import Issuer, Recorded
+from keys.certs import seal_names
+from schemas import CredentialType, get_type
+
+__all__ = [
+    "CHECK_CODE_LENGTH",
+    "DOWNLOAD_TYPE",
+    "ProofDesk",
+    "ProofPage",
+    "check_code",
+    "find_font",
+    "normalise_check_code",
+    "render_proof",
+    "sign_proof",
+]
+
+log = logging.getLogger(__name__)
+# fontTools reports every subset it makes (and a table of UMing it drops) at
+# INFO and WARNING: noise in a service's log, one batch of lines per proof.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+#: Fonts with TrueType outlines that fpdf2 can subset and embed, Song (Ming)
+#: style first, as official papers are set; ESEAL_PDF_FONT names another.
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+)
+
+# Crockford's base 32: no I, L, O or U, so a code read aloud or typed from
+# paper has no look-alike letters.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CHECK_CODE_LENGTH = 10  # 50 bits: guessing is hopeless even without a rate limit
+_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+_RED = (200, 16, 16)
+_PAGE_WIDTH = 210.0
+_MARGIN = 25.0
+
+
+def check_code(key: bytes, serial: str) -> str:
+    """The check code printed under the QR, ``XXXXX-XXXXX``.
+
+    A keyed hash of the serial (nothing stored); without the key, knowing a
+    proof's number tells nothing of its code.
+    """
+    digest = hmac.new(key, b"eSeal proof check code\x00" + serial.encode(), "sha256")
+    number = int.from_bytes(digest.digest()[:8], "big") >> (64 - 5 * CHECK_CODE_LENGTH)
+    chars = [
+        _ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(CHECK_CODE_LENGTH))
+    ]
+    half = CHECK_CODE_LENGTH // 2
+    return "".join(chars[:half]) + "-" + "".join(chars[half:])
+
+
+def normalise_check_code(text: str) -> str:
+    """A typed check code in its printed form: case, spaces, hyphens and the
+    look-alikes O, I and L forgiven.  Returns "" for anything else."""
+    if len(text) > 4 * CHECK_CODE_LENGTH:
+        return ""
+    cleaned = "".join(text.split()).replace("-", "").upper().translate(_LOOK_ALIKES)
+    if len(cleaned) != CHECK_CODE_LENGTH or any(c not in _ALPHABET for c in cleaned):
+        return ""
+    half = CHECK_CODE_LENGTH // 2
+    return cleaned[:half] + "-" + cleaned[half:]
+
+
+def find_font(configured: str | None = None) -> Path:
+    """The CJK font proofs are set in: ``configured`` (ESEAL_PDF_FONT), else
+    the first of ``FONT_CANDIDATES`` on this machine."""
+    for candidate in (configured,) if configured else FONT_CANDIDATES:
+        if candidate and os.path.isfile(candidate):
+            return Path(candidate)
+    raise ConfigError(
+        Reason.CONFIG,
+        "no CJK font for proofs: install fonts-arphic-uming or set ESEAL_PDF_FONT",
+    )
+
+
+@dataclass(frozen=True)
+class ProofPage:
+    """Everything printed on a proof."""
+
+    ctype: CredentialType
+    claims: Mapping[str, str]
+    serial: str
+    check_code: str
+    qr_text: str
+    bureau: str
+    seal_name: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    #: Where residents and third parties look a proof up, printed as a hint.
+    lookup_url: str = ""
+
+    @property
+    def number(self) -> str:
+        return self.ctype.document_number(self.serial) or self.serial
+
+
+def _china_date(moment: dt.datetime) -> str:
+    local = moment.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
+def render_proof(page: ProofPage, *, font: Path) -> bytes:
+    """The unsigned A4 PDF of ``page``: text in the CJK font (a subset
+    embedded, so any reader shows it), the seal and QR as vector drawings."""
+    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf.set_creation_date(page.issued_at)
+    pdf.set_lang("zh-CN")
+    pdf.set_title(f"{page.ctype.name_zh} {page.number}")
+    pdf.set_author(page.bureau)
+    pdf.set_creator("eSeal")
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.add_page()
+    pdf.add_font("cjk", fname=str(font), collection_font_number=0)
+    width = _PAGE_WIDTH - 2 * _MARGIN
+
+    # The heading: the bureau in red above a red rule, as official papers are.
+    pdf.set_text_color(*_RED)
+    pdf.set_font("cjk", size=24)
+    pdf.set_xy(_MARGIN, 26)
+    pdf.cell(w=width, h=12, text=page.bureau, align="C")
+    pdf.set_draw_color(*_RED)
+    pdf.set_line_width(0.8)
+    pdf.line(_MARGIN, 42, _PAGE_WIDTH - _MARGIN, 42)
+
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("cjk", size=26)
+    pdf.set_xy(_MARGIN, 50)
+    pdf.cell(w=width, h=14, text=page.ctype.name_zh, align="C")
+    pdf.set_font("cjk", size=11)
+    pdf.set_xy(_MARGIN, 66)
+    pdf.cell(w=width, h=7, text=page.number, align="R")
+
+    pdf.set_font("cjk", size=15)
+    pdf.set_xy(_MARGIN, 80)
+    for paragraph in page.ctype.page_text(page.claims).split("\n"):
+        pdf.set_x(_MARGIN)
+        pdf.multi_cell(
+            w=width, h=10, text="\u3000\u3000" + paragraph, wrapmode=WrapMode.CHAR
+        )
+        pdf.ln(2)
+
+    # The signing block, with the seal stamped over it.
+    block_y = max(pdf.get_y() + 18, 175.0)
+    pdf.set_font("cjk", size=15)
+    pdf.set_xy(_PAGE_WIDTH - _MARGIN - 80, block_y)
+    pdf.cell(w=80, h=10, text=page.bureau, align="C")
+    pdf.set_xy(_PAGE_WIDTH - _MARGIN - 80, block_y + 10)
+    pdf.cell(w=80, h=10, text=_china_date(page.issued_at), align="C")
+    draw_seal(
+        pdf,
+        seal_layout(page.bureau, page.seal_name),
+        centre_x=_PAGE_WIDTH - _MARGIN - 40,
+        centre_y=block_y + 10,
+        font_family="cjk",
+    )
+
+    _draw_qr(pdf, page.qr_text, x=_MARGIN, y=228.0, size=42.0)
+    text_x = _MARGIN + 48
+    lines = [
+        f"查验编号 Serial：{page.serial}",
+        f"查验码 Check code：{page.check_code}",
+        f"有效期至 Valid until：{_china_date(page.expires_at)}",
+        "扫描二维码，或凭查验编号与查验码在线查验。",
+        "Scan the QR, or look the proof up with its serial and check code.",
+    ]
+    if page.lookup_url:
+        lines.append(page.lookup_url)
+    pdf.set_font("cjk", size=10)
+    for i, line in enumerate(lines):
+        pdf.set_xy(text_x, 229.0 + 6.5 * i)
+        pdf.cell(w=width - 48, h=6, text=line)
+
+    pdf.set_font("cjk", size=8)
+    pdf.set_text_color(90, 90, 90)
+    pdf.set_xy(_MARGIN, 280)
+    pdf.cell(
+        w=width,
+        h=5,
+        text="本证明由电子印章签署，与纸质证明具有同等效力；打印件可凭二维码查验真伪。",
+        align="C",
+    )
+    return bytes(pdf.output())
+
+
+def _draw_qr(pdf: FPDF, text: str, *, x: float, y: float, size: float) -> None:
+    """The QR as filled squares (vector, sharp at any print resolution)."""
+    modules = qr_modules(text)
+    count = len(modules)
+    quiet = 4  # the quiet zone in modules (ISO/IEC 18004, section 6.3.8)
+    step = size / (count + 2 * quiet)
+    pdf.set_fill_color(0, 0, 0)
+    for row_index, row in enumerate(modules):
+        start = None
+        for col_index, dark in enumerate([*row, False]):
+            if dark and start is None:
+                start = col_index
+            elif not dark and start is not None:
+                pdf.rect(
+                    x + (quiet + start) * step,
+                    y + (quiet + row_index) * step,
+                    (col_index - start) * step,
+                    step,
+                    style="F",
+                )
+                start = None
+
+
+class _SealCmsSigner(signers.Signer):
+    """pyHanko's signer over eSeal's ``Signer`` (a key file or an HSM token):
+    pyHanko builds the CMS structure, the seal signs its attributes."""
+
+    def __init__(
+        self, signer: Signer, cert: x509.Certificate, chain: list[x509.Certificate]
+    ) -> None:
+        mechanism = {"ES256": "sha256_ecdsa", "ES384": "sha384_ecdsa"}.get(
+            signer.alg, "ed25519"
+        )
+        super().__init__(
+            signing_cert=_asn1(cert),
+            cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
+                [_asn1(extra) for extra in chain]
+            ),
+            signature_mechanism=SignedDigestAlgorithm({"algorithm": mechanism}),
+            embed_roots=True,
+        )
+        self._seal = signer
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        signature = await asyncio.to_thread(self._seal.sign, data)
+        if self._seal.alg == "EdDSA":
+            return signature
+        half = len(signature) // 2
+        return encode_dss_signature(
+            int.from_bytes(signature[:half], "big"),
+            int.from_bytes(signature[half:], "big"),
+        )
+
+
+class _HttpTimeStamper(TimeStamper):
+    """An RFC 3161 client over httpx (section 3.4: POST, the query and reply
+    media types), bounded in time and size."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._url = url
+        self._timeout = timeout
+
+    async def async_request_tsa_response(
+        self, req: tsp.TimeStampReq
+    ) -> tsp.TimeStampResp:
+        headers = {
+            "Content-Type": "application/timestamp-query",
+            "Accept": "application/timestamp-reply",
+        }
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as client:
+                reply = await client.post(
+                    self._url, content=req.dump(), headers=headers
+                )
+        except httpx.HTTPError as exc:
+            raise TimestampRequestError(
+                "the timestamp authority did not answer"
+            ) from exc
+        kind = reply.headers.get("content-type", "")
+        if reply.status_code != 200 or kind != "application/timestamp-reply":
+            raise TimestampRequestError("the timestamp authority's reply is not one")
+        if len(reply.content) > 64 * 1024:
+            raise TimestampRequestError("the timestamp reply is too large")
+        return tsp.TimeStampResp.load(reply.content)
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+@functools.cache
+def _digest_for(alg: str) -> str:
+    return {"ES384": "sha384", "EdDSA": "sha512"}.get(alg, "sha256")
+
+
+async def sign_proof(
+    pdf: bytes,
+    signer: Signer,
+    cert: x509.Certificate,
+    *,
+    chain: list[x509.Certificate],
+    bureau: str,
+    tsa_url: str = "",
+) -> bytes:
+    """Sign ``pdf`` as a PAdES baseline signature (B-B, or B-T with a
+    timestamp from ``tsa_url``), certificate chain embedded."""
+    meta = signers.PdfSignatureMetadata(
+        field_name="eSeal",
+        md_algorithm=_digest_for(signer.alg),
+        subfilter=fields.SigSeedSubFilter.PADES,
+        name=bureau,
+        reason="电子证明 electronic proof",
+        certify=True,
+        docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+    )
+    timestamper = _HttpTimeStamper(tsa_url) if tsa_url else None
+    pdf_signer = signers.PdfSigner(
+        meta, signer=_SealCmsSigner(signer, cert, chain), timestamper=timestamper
+    )
+    out = io.BytesIO()
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
+    await pdf_signer.async_sign_pdf(writer, output=out)
+    return out.getvalue()
+
+
+#: The ``typ`` of the JWT with which a holder's wallet asks for its proof's
+#: PDF: signed with the holder key the credential is bound to.
+DOWNLOAD_TYPE = "eseal-proof-download+jwt"
+_DOWNLOAD_LEEWAY = 120
+
+#: Proofs rendered and signed at once; each takes a core for a fraction of a
+#: second, so a burst queues instead of starving the event loop's other work.
+_AT_ONCE = 2
+
+
+@dataclass
+class ProofDesk:
+    """Prints proofs and looks them up by serial and check code."""
+
+    issuer: Issuer
+    #: The pinned root, embedded beside the seal certificate in signatures.
+    root: x509.Certificate | None = None
+    _font: Path | None = None
+    _slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(_AT_ONCE), repr=False
+    )
+
+    @functools.cached_property
+    def _code_key(self) -> bytes:
+        # Its own key, derived from the registry secret (HMAC as a PRF).
+        return hmac.new(
+            self.issuer.config.subject_key, b"eSeal proof check code key", "sha256"
+        ).digest()
+
+    def check_code(self, serial: str) -> str:
+        return check_code(self._code_key, serial)
+
+    def font(self) -> Path:
+        if self._font is None:
+            try:
+                self._font = find_font(self.issuer.config.pdf_font or None)
+            except ConfigError:
+                raise UnavailableError(
+                    Reason.UNAVAILABLE, "proofs cannot be printed: no CJK font"
+                ) from None
+        return self._font
+
+    async def pdf(self, serial: str, *, now: dt.datetime) -> bytes:
+        """The signed PDF of a proof that is valid now."""
+        record = await self.issuer.recorded(serial, now=now)
+        ctype = _printable(record)
+        if record.state == "revoked":
+            raise StatusError(Reason.REVOKED)
+        if record.state == "suspended":
+            raise StatusError(Reason.SUSPENDED)
+        if record.state == "expired":
+            raise ValidityError(Reason.EXPIRED)
+
+        unverified = cose.decode_sign1(record.compact, max_size=4096)
+        cred = compact.decode_credential(unverified.payload)
+        claims = compact.decode_claims(ctype, cred.raw_claims, profile=cred.profile)
+        bureau, seal_name = seal_names(self.issuer.signer_cert)
+        page = ProofPage(
+            ctype=ctype,
+            claims=claims,
+            serial=serial,
+            check_code=self.check_code(serial),
+            qr_text=compact.printed(record.compact),
+            bureau=bureau,
+            seal_name=seal_name,
+            issued_at=record.issued_at,
+            expires_at=record.expires_at,
+        )
+        font = self.font()
+        async with self._slots:
+            unsigned = await asyncio.to_thread(render_proof, page, font=font)
+            signed = await sign_proof(
+                unsigned,
+                self.issuer.signer,
+                self.issuer.signer_cert,
+                chain=[self.root] if self.root is not None else [],
+                bureau=bureau,
+                tsa_url=self.issuer.config.tsa_url,
+            )
+        log.info("proof printed type=%s", ctype.id)
+        return signed
+
+    async def holder_pdf(self, request_jwt: str, *, now: dt.datetime) -> bytes:
+        """The PDF of the proof a holder asks for with a JWT signed by the
+        holder key the proof is bound to (``typ`` DOWNLOAD_TYPE, ``aud`` this
+        issuer, ``sub`` the serial, a recent ``iat``).  Any fault: 401."""
+        refused = AuthError(Reason.UNAUTHORIZED, "the download request is not valid")
+        try:
+            if len(request_jwt) > 4096:
+                raise refused
+            unverified = jws.parse(request_jwt)
+            claims = strictjson.loads(unverified.payload)
+        except EsealError:
+            raise refused from None
+        serial = claims.get("sub") if isinstance(claims, dict) else None
+        if (
+            unverified.header.get("typ") != DOWNLOAD_TYPE
+            or unverified.header.get("alg") != "ES256"
+            or not isinstance(claims, dict)
+            or claims.get("aud") != self.issuer.config.issuer_url
+            or not isinstance(serial, str)
+            or not 0 < len(serial) <= 64
+        ):
+            raise refused
+        iat = claims.get("iat")
+        if (
+            not isinstance(iat, int)
+            or isinstance(iat, bool)
+            or abs(iat - now.timestamp()) > _DOWNLOAD_LEEWAY
+        ):
+            raise refused
+        try:
+            record = await self.issuer.recorded(serial, now=now)
+            unverified_sign1 = cose.decode_sign1(record.compact, max_size=4096)
+            holder_key = compact.decode_credential(unverified_sign1.payload).holder_key
+            jws.check(unverified, holder_key)
+        except EsealError:
+            raise refused from None
+        return await self.pdf(serial, now=now)
+
+    async def lookup(self, serial: str, code: str, *, now: dt.datetime) -> str:
+        """The printed QR of the proof with this serial and check code, for a
+        verifier to check like a scan (and so see a revocation).
+
+        One answer, ``not_found``, whether the serial is unknown or the code
+        wrong; the codes are compared in constant time.
+        """
+        given = normalise_check_code(code) if len(serial) <= 64 else ""
+        expected = self.check_code(serial[:64])
+        matches = hmac.compare_digest(expected.encode(), given.encode())
+        try:
+            record = await self.issuer.recorded(serial[:64], now=now)
+            _printable(record)
+        except EsealError:
+            record = None
+        if not matches or record is None:
+            raise NotFoundError(
+                Reason.NOT_FOUND, "no proof with that serial and check code"
+            )
+        return compact.printed(record.compact)
+
+
+def _printable(record: Recorded) -> CredentialType:
+    ctype = get_type(record.type_id)
+    if not ctype.template:
+        raise NotFoundError(Reason.NOT_FOUND, "that credential is not a proof")
+    return ctype

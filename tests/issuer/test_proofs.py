@@ -1,0 +1,420 @@
+"""Printable proofs end to end: issued, printed as a signed A4 PDF, read back
+from the page's pixels, validated by pyHanko, and verified three ways (the
+QR, the serial with its check code, the PDF itself)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+
+from issuer.proofs import ProofDesk, check_code, normalise_check_code
+from keys.store import KeyFolder
+from schemas import all_types
+from verifier.lookup import ProofLookup
+from verifier.scan import read_qr_text
+
+from ..conftest import EXAMPLES
+from ..eseal.http_fixtures import HOLDER, Site, assert_problem, site_fixture  # noqa: F401
+
+PROOF_TYPES = sorted(t.id for t in all_types().values() if t.template)
+PDFTOPPM = shutil.which("pdftoppm")
+
+
+def _need_pdftoppm() -> str:
+    if PDFTOPPM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pdftoppm is missing: .ci/pdf.sh installs poppler-utils")
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    return PDFTOPPM
+
+
+def _claims(type_id: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads((EXAMPLES / f"{type_id}.json").read_text())
+    return data
+
+
+def _issue_proof(site: Site, type_id: str = "no-criminal-record") -> str:
+    response = site.client.post(
+        "/issuer/api/v1/credentials",
+        headers={"X-API-Key": site.api_key},
+        json={
+            "type": type_id,
+            "holder": HOLDER,
+            "holder_key": site.holder_jwk,
+            "claims": _claims(type_id),
+        },
+    )
+    assert response.status_code == 201, response.text
+    serial: str = response.json()["serial"]
+    return serial
+
+
+def _pdf(site: Site, serial: str) -> bytes:
+    response = site.client.get(
+        f"/issuer/api/v1/proofs/{serial}.pdf", headers={"X-API-Key": site.api_key}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    return response.content
+
+
+def _upload(site: Site, pdf: bytes) -> httpx.Response:
+    return site.client.post(
+        "/verifier/api/v1/verifications",
+        content=pdf,
+        headers={**site.verifier_headers, "Content-Type": "application/pdf"},
+    )
+
+
+def _page_png(pdf: bytes, folder: Path) -> bytes:
+    source = folder / "proof.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(  # noqa: S603 - a fixed program on our own file
+        [_need_pdftoppm(), "-r", "150", "-png", "-f", "1", "-l", "1", "-singlefile"]
+        + [str(source), str(folder / "page")],
+        check=True,
+        timeout=60,
+    )
+    return (folder / "page.png").read_bytes()
+
+
+def _root(site: Site) -> asn1_x509.Certificate:
+    cert = KeyFolder(site.settings.keys_dir).root_cert()
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+@pytest.fixture
+def proofs(site: Site) -> Site:
+    """The site with the verifier's lookups reaching this app's issuer."""
+    transport = httpx.ASGITransport(app=site.client.app)
+    site.services.verifier.proofs = ProofLookup(httpx.AsyncClient(transport=transport))
+    return site
+
+
+# -- printed, read back from pixels, verified --------------------------------
+
+
+@pytest.mark.parametrize("type_id", PROOF_TYPES)
+def test_each_proof_prints_a_qr_that_verifies_from_the_rendered_page(
+    proofs: Site, type_id: str, tmp_path: Path
+) -> None:
+    serial = _issue_proof(proofs, type_id)
+    pdf = _pdf(proofs, serial)
+
+    text = read_qr_text(_page_png(pdf, tmp_path))
+    response = proofs.verify(text)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["result"] == "VALID"
+    assert body["credential"]["serial"] == serial
+    assert body["credential"]["presented"] == "printed"
+    assert body["credential"]["type"] == type_id
+
+
+def test_the_page_shows_the_template_text_number_and_check_code(
+    proofs: Site, tmp_path: Path
+) -> None:
+    serial = _issue_proof(proofs)
+    pdf = _pdf(proofs, serial)
+    source = tmp_path / "proof.pdf"
+    source.write_bytes(pdf)
+    _need_pdftoppm()
+    text = subprocess.run(  # noqa: S603 - poppler's own text extraction
+        ["pdftotext", "-layout", str(source), "-"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout.decode()
+    squeezed = "".join(text.split())
+
+    claims = _claims("no-criminal-record")
+    assert "泰安市公安局" in squeezed and "无犯罪记录证明" in squeezed
+    assert claims["name"] in squeezed and claims["id_number"] in squeezed
+    assert "2026年11月27日" in squeezed  # dates written the Chinese way
+    assert serial in squeezed
+    assert proofs.services.proofs.check_code(serial) in squeezed
+    fonts = subprocess.run(  # noqa: S603
+        ["pdffonts", str(source)], check=True, capture_output=True, timeout=60
+    ).stdout.decode()
+    assert "yes yes yes" in fonts  # embedded, subset, with a Unicode map
+
+
+def test_pyhanko_validates_the_signature_as_the_bureaus(proofs: Site) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    (signature,) = reader.embedded_signatures
+    status = validate_pdf_signature(
+        signature,
+        signer_validation_context=ValidationContext(trust_roots=[_root(proofs)]),
+        key_usage_settings=KeyUsageConstraints(key_usage={"digital_signature"}),
+    )
+
+    assert status.intact and status.valid and status.trusted
+    assert status.bottom_line
+    assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    assert status.signing_cert.subject.native["organization_name"] == "泰安市公安局"
+    # A certification signature that allows no change (PAdES, DocMDP P=1).
+    assert signature.docmdp_level is not None
+
+
+def test_the_pdf_verifies_on_upload(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    response = _upload(proofs, _pdf(proofs, serial))
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["result"] == "VALID"
+    assert body["credential"]["serial"] == serial
+    assert body["checks"]["pdf_signature"] == "passed"
+    assert body["checks"]["pdf_text"] == "passed"
+
+
+def test_the_pdf_verifies_as_a_multipart_upload_on_the_counter(proofs: Site) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+    response = proofs.client.post(
+        "/verifier/check?part=result",
+        files={"image": ("proof.pdf", pdf, "application/pdf")},
+    )
+    assert response.status_code == 200
+    assert 'data-result="VALID"' in response.text
+    assert "Printed proof" in response.text
+
+
+# -- the PDF refused ----------------------------------------------------------
+
+
+def test_one_changed_byte_is_refused(proofs: Site) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+    at = pdf.index(b"eSeal")
+    changed = pdf[:at] + b"eSeaL" + pdf[at + 5 :]
+
+    body = assert_problem(_upload(proofs, changed), status=422)
+    assert body["reason"] == "bad_signature"
+
+
+def test_no_byte_flip_anywhere_passes(proofs: Site) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+    # Across the file, and in the signature's own hex string (where a change
+    # of case alters no signed byte).
+    gap = pdf.index(b"/Contents <") + 11
+    for at in [*range(7, len(pdf), len(pdf) // 23), gap + 5, gap + 200]:
+        changed = pdf[:at] + bytes([pdf[at] ^ 0x20]) + pdf[at + 1 :]
+        response = _upload(proofs, changed)
+        assert response.status_code == 422, (at, response.text)
+
+
+def test_a_file_that_is_not_a_pdf_is_malformed(proofs: Site) -> None:
+    body = assert_problem(_upload(proofs, b"GIF89a not a proof"), status=422)
+    assert body["reason"] == "malformed"
+
+
+def test_an_unsigned_pdf_is_not_signed(proofs: Site) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+    # Cut at the signed revision's start: the page as it was before signing.
+    unsigned = pdf[: pdf.rindex(b"%%EOF", 0, pdf.index(b"/ByteRange")) + 5]
+    body = assert_problem(_upload(proofs, unsigned), status=422)
+    assert body["reason"] == "not_signed"
+
+
+def test_an_incremental_update_after_signing_is_refused(proofs: Site) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    info = generic.DictionaryObject(
+        {generic.NameObject("/Title"): generic.TextStringObject("changed")}
+    )
+    writer.set_info(info)
+    out = io.BytesIO()
+    writer.write(out)
+
+    body = assert_problem(_upload(proofs, out.getvalue()), status=422)
+    assert body["reason"] == "modified_after_signing"
+
+
+def test_a_pdf_signed_by_another_key_is_untrusted(proofs: Site, tmp_path: Path) -> None:
+    other = KeyFolder(tmp_path / "other-keys")
+    passphrase = b"another bureau's passphrase"
+    now = proofs.clock()
+    other.create_root(passphrase, organisation="泰安市公安局", now=now)
+    other.create_seal(
+        passphrase, bureau="泰安市公安局", seal_name="电子证明专用章", now=now, dev=True
+    )
+    signer = other.signer(passphrase, dev=True)
+    # The same page from the same registry, signed by a key the bundle lacks.
+    issuer = dataclasses.replace(
+        proofs.services.issuer, signer=signer, signer_cert=signer.cert
+    )
+    desk = ProofDesk(issuer, root=other.root_cert())
+    serial = _issue_proof(proofs)
+    forged = proofs.run(lambda: desk.pdf(serial, now=proofs.clock()))
+
+    body = assert_problem(_upload(proofs, forged), status=422)
+    assert body["reason"] == "untrusted_issuer"
+
+
+def test_a_50_mb_upload_is_refused_before_it_is_read(proofs: Site) -> None:
+    big = b"%PDF-1.7\n" + b"0" * (50 * 1024 * 1024)
+    response = _upload(proofs, big)
+    assert response.status_code == 413
+
+
+def test_a_revoked_proofs_pdf_is_refused_on_upload(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    pdf = _pdf(proofs, serial)
+    revoked = proofs.client.post(
+        f"/issuer/api/v1/credentials/{serial}/revoke",
+        headers={"X-API-Key": proofs.api_key},
+        json={},
+    )
+    assert revoked.status_code == 200, revoked.text
+    proofs.clock.advance(120)
+    proofs.refresh_trust()
+
+    body = assert_problem(_upload(proofs, pdf), status=422)
+    assert body["reason"] == "revoked"
+
+
+def test_a_revoked_proof_is_not_printed(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    proofs.client.post(
+        f"/issuer/api/v1/credentials/{serial}/revoke",
+        headers={"X-API-Key": proofs.api_key},
+        json={},
+    )
+    response = proofs.client.get(
+        f"/issuer/api/v1/proofs/{serial}.pdf", headers={"X-API-Key": proofs.api_key}
+    )
+    assert assert_problem(response, status=422)["reason"] == "revoked"
+
+
+def test_a_card_is_not_a_proof(proofs: Site) -> None:
+    response = proofs.client.get(
+        f"/issuer/api/v1/proofs/{proofs.serial}.pdf",
+        headers={"X-API-Key": proofs.api_key},
+    )
+    assert_problem(response, status=404)
+
+
+def test_printing_needs_an_officer_key(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    response = proofs.client.get(f"/issuer/api/v1/proofs/{serial}.pdf")
+    assert_problem(response, status=401)
+
+
+# -- looked up by serial and check code ----------------------------------------
+
+
+def _lookup(site: Site, serial: str, code: str) -> httpx.Response:
+    return site.client.post(
+        "/verifier/api/v1/verifications",
+        json={"serial": serial, "check_code": code},
+        headers=site.verifier_headers,
+    )
+
+
+def test_a_proof_is_found_by_serial_and_check_code(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    code = proofs.services.proofs.check_code(serial)
+
+    response = _lookup(proofs, serial, code)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["credential"]["serial"] == serial
+
+
+def test_a_typed_code_may_be_lower_case_spaced_and_with_look_alikes(
+    proofs: Site,
+) -> None:
+    serial = _issue_proof(proofs)
+    code = proofs.services.proofs.check_code(serial)
+    typed = " ".join(code.replace("-", "").lower().replace("0", "o").replace("1", "l"))
+
+    assert _lookup(proofs, serial.lower(), typed).status_code == 200
+
+
+def test_a_wrong_code_and_an_unknown_serial_get_the_same_answer(
+    proofs: Site,
+) -> None:
+    serial = _issue_proof(proofs)
+    code = proofs.services.proofs.check_code(serial)
+    wrong = ("1" if code[0] != "1" else "2") + code[1:]
+    unknown = serial[:-1] + ("9" if serial[-1] != "9" else "8")
+
+    one = assert_problem(_lookup(proofs, serial, wrong), status=404)
+    other = assert_problem(_lookup(proofs, unknown, code), status=404)
+
+    assert one == other
+
+
+def test_a_revoked_proof_looked_up_is_revoked(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    code = proofs.services.proofs.check_code(serial)
+    proofs.client.post(
+        f"/issuer/api/v1/credentials/{serial}/revoke",
+        headers={"X-API-Key": proofs.api_key},
+        json={},
+    )
+    proofs.clock.advance(120)
+    proofs.refresh_trust()
+
+    body = assert_problem(_lookup(proofs, serial, code), status=422)
+    assert body["reason"] == "revoked"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"serial": 7, "check_code": "x"},
+        {"serial": "WFZ2026", "check_code": "ABCDE-FGHJK"},
+        {"serial": "WFZ202600000001", "check_code": "x" * 41},
+    ],
+    ids=["serial-not-text", "serial-too-short", "code-too-long"],
+)
+def test_bad_lookup_input_is_bad_request(proofs: Site, body: dict[str, Any]) -> None:
+    response = proofs.client.post(
+        "/verifier/api/v1/verifications", json=body, headers=proofs.verifier_headers
+    )
+    assert assert_problem(response, status=400)["reason"] == "bad_request"
+
+
+# -- check codes ------------------------------------------------------------------
+
+
+def test_check_codes_are_ten_crockford_characters_and_differ_by_serial() -> None:
+    key = b"k" * 32
+    codes = {check_code(key, f"WFZ2026{n:08d}") for n in range(2000)}
+
+    assert len(codes) == 2000
+    for code in codes:
+        assert len(code) == 11 and code[5] == "-"
+        assert not set(code.replace("-", "")) & set("ILOU")
+        assert normalise_check_code(code.lower()) == code
+    assert check_code(b"j" * 32, "WFZ202600000001") != check_code(
+        key, "WFZ202600000001"
+    )
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "ABCDE", "ABCDE-FGHJK-1", "ABCDE-FGHJ!", "Ü" * 10]
+)
+def test_malformed_check_codes_normalise_to_nothing(typed: str) -> None:
+    assert normalise_check_code(typed) == ""
