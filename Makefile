@@ -22,12 +22,14 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 venv: $(VENV)/.installed
 
 run: venv
+	bash .ci/pdf.sh || echo "make run: no CJK font installed; proofs cannot be printed" >&2
 	ESEAL_DEV=1 $(BIN)/eseal dev-setup
 	ESEAL_DEV=1 $(BIN)/eseal serve --host $(HOST) --port $(PORT)
 
 test: venv
 	bash .ci/softhsm.sh >/dev/null
 	bash .ci/chromium.sh >/dev/null
+	bash .ci/pdf.sh --test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy credential keys schemas issuer wallet verifier eseal web

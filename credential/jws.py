@@ -33,6 +33,7 @@ from credential.algorithms import PublicKey, verify_signature
 from credential.errors import DecodeError, Reason
 
 __all__ = [
+    "PROOF_DOWNLOAD_TYP",
     "UnverifiedJws",
     "VerifiedJws",
     "b64url_decode",
@@ -41,6 +42,10 @@ __all__ = [
     "parse",
     "verify",
 ]
+
+#: The ``typ`` of the JWT with which a wallet asks the issuer for its
+#: proof's PDF, signed with the holder key the proof is bound to.
+PROOF_DOWNLOAD_TYP = "eseal-proof-download+jwt"
 
 _TO_STD = str.maketrans("-_", "+/")
 _FROM_STD = bytes.maketrans(b"+/", b"-_")

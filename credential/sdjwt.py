@@ -48,6 +48,7 @@ __all__ = [
     "VerifiedSdJwt",
     "issue",
     "present",
+    "sign_jws",
     "verify",
 ]
 
@@ -102,7 +103,8 @@ def _digest(disclosure: str) -> str:
 # --- JWS compact ------------------------------------------------------------
 
 
-def _sign_jws(header: Mapping[str, object], payload: object, signer: Signer) -> str:
+def sign_jws(header: Mapping[str, object], payload: object, signer: Signer) -> str:
+    """A compact JWS of ``payload`` with exactly ``header``, signed by ``signer``."""
     signing_input = _b64e(_json_dumps(dict(header))) + "." + _b64e(_json_dumps(payload))
     signature = signer.sign(signing_input.encode("ascii"))
     return signing_input + "." + _b64e(signature)
@@ -177,9 +179,7 @@ def issue(
         jws_header[key] = value
 
     return (
-        _sign_jws(jws_header, body, signer)
-        + "~"
-        + "".join(d + "~" for d in disclosures)
+        sign_jws(jws_header, body, signer) + "~" + "".join(d + "~" for d in disclosures)
     )
 
 
@@ -301,7 +301,7 @@ def present(
     if holder is None:
         return kept
     kb_payload = {"iat": iat, "aud": aud, "nonce": nonce, "sd_hash": _sd_hash(kept)}
-    return kept + _sign_jws({"alg": holder.alg, "typ": KB_TYP}, kb_payload, holder)
+    return kept + sign_jws({"alg": holder.alg, "typ": KB_TYP}, kb_payload, holder)
 
 
 def _sd_hash(presented: str) -> str:

@@ -122,7 +122,11 @@ async def issue_into_wallet(
 
 
 def make_wallet(settings: Settings) -> Wallet:
-    return Wallet(storage_key=settings.secret("wallet_storage_key"))
+    return Wallet(
+        storage_key=settings.secret("wallet_storage_key"),
+        issuer_url=settings.issuer_url,
+        http=httpx.AsyncClient(timeout=30, follow_redirects=False),
+    )
 
 
 def make_policy(settings: Settings) -> Policy:

@@ -364,13 +364,17 @@ async def sign_proof(
     )
     out = io.BytesIO()
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
-    await pdf_signer.async_sign_pdf(writer, output=out)
+    try:
+        await pdf_signer.async_sign_pdf(writer, output=out)
+    except TimestampRequestError:
+        log.warning("proof not signed: the timestamp authority did not answer")
+        raise UnavailableError(
+            Reason.UNAVAILABLE, "the timestamp authority did not answer"
+        ) from None
     return out.getvalue()
 
 
-#: The ``typ`` of the JWT with which a holder's wallet asks for its proof's
-#: PDF: signed with the holder key the credential is bound to.
-DOWNLOAD_TYPE = "eseal-proof-download+jwt"
+DOWNLOAD_TYPE = jws.PROOF_DOWNLOAD_TYP
 _DOWNLOAD_LEEWAY = 120
 
 #: Proofs rendered and signed at once; each takes a core for a fraction of a

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Cookie
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from credential.errors import AuthError, DecodeError, Reason
 from credential.qrcode_render import render_svg
-from schemas import FULL
+from schemas import FULL, get_type
 from verifier.nonces import counter_nonce
 from wallet.service import Card, Wallet
 from web import SECURITY_HEADERS, exception_handlers, page, read_json
@@ -45,6 +46,34 @@ def _card_face(card: Card) -> str:
         f"{html.escape(name)}<br>"
         f"<small>电子证照有效期至 {card.expires.date().isoformat()}</small></a></div>"
     )
+
+
+def _proof_route(
+    wallet: Wallet, clock: Clock, account: Callable[[Any], Awaitable[str]]
+) -> Any:
+    @get(
+        "/api/v1/cards/{serial:str}/proof.pdf",
+        security=WALLET_TOKEN,
+        media_type="application/pdf",
+        responses={200: ResponseSpec(None, media_type="application/pdf")},
+    )
+    async def proof_pdf(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> Response[bytes]:
+        """A proof card's signed A4 PDF, to print; fetched from the issuer
+        with a request signed by the card's holder key."""
+        name = await account(request)
+        pdf = await wallet.proof_pdf(name, serial, now=clock())
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{serial}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    return proof_pdf
 
 
 def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
@@ -125,7 +154,14 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             f'<p class="countdown" id="countdown">{REFRESH_SECONDS} 秒后刷新</p>'
             f"<dl>{rows}</dl>"
             f'<p class="muted">证照编号 {html.escape(card.serial)}</p>'
-            '<p><a href="/wallet/">返回 Back</a></p></main>'
+            + (
+                f'<p><a class="download" href="/wallet/api/v1/cards/'
+                f'{html.escape(serial)}/proof.pdf" download>'
+                "下载 PDF 打印 · Download the PDF to print</a></p>"
+                if get_type(card.type_id).template
+                else ""
+            )
+            + '<p><a href="/wallet/">返回 Back</a></p></main>'
         )
         return Response(
             page(card.type_name_zh, body, scripts=("/static/card.js",)),
@@ -210,7 +246,15 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
 
     return Router(
         path="/wallet",
-        route_handlers=[enter, home, card_page, list_cards, presentation, sd_jwt],
+        route_handlers=[
+            enter,
+            home,
+            card_page,
+            list_cards,
+            presentation,
+            sd_jwt,
+            _proof_route(wallet, clock, account),
+        ],
         exception_handlers=exception_handlers(),
         tags=["wallet"],
     )

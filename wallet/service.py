@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from credential import compact, cose, sdjwt
+from credential import compact, cose, jws, sdjwt, strictjson
 from credential.algorithms import KeySigner
 from credential.errors import (
     AuthError,
@@ -26,9 +27,10 @@ from credential.errors import (
     FieldError,
     NotFoundError,
     Reason,
+    UnavailableError,
 )
 from credential.sealing import Sealer
-from schemas import FULL, type_by_code
+from schemas import FULL, get_type, type_by_code
 from wallet.tables import WalletAccount, WalletCredential
 
 __all__ = ["Card", "Wallet"]
@@ -81,6 +83,9 @@ class Wallet:
     """The wallet service.  ``storage_key`` seals everything at rest (AES-GCM)."""
 
     storage_key: bytes
+    #: The issuer's base URL and an HTTP client to reach it (proof PDFs).
+    issuer_url: str = ""
+    http: httpx.AsyncClient | None = None
 
     def __post_init__(self) -> None:
         if len(self.storage_key) != 32:
@@ -309,3 +314,53 @@ class Wallet:
             nonce=nonce,
             iat=int(now.timestamp()),
         )
+
+    async def proof_pdf(self, name: str, serial: str, *, now: dt.datetime) -> bytes:
+        """A proof's signed PDF, fetched from the issuer with a request signed
+        by the holder key the proof is bound to."""
+        await self._stored(name, serial)  # theirs, or 404
+        row = (
+            await WalletCredential.select(WalletCredential.type_id)
+            .where(WalletCredential.serial == serial)
+            .first()
+        )
+        ctype = get_type(str(row["type_id"])) if row else None
+        if (
+            ctype is None
+            or not ctype.template
+            or self.http is None
+            or not self.issuer_url
+        ):
+            raise NotFoundError(Reason.NOT_FOUND, "the card has no printable proof")
+        holder = KeySigner(await self._holder_key(name))
+        request = sdjwt.sign_jws(
+            {"alg": holder.alg, "typ": jws.PROOF_DOWNLOAD_TYP},
+            {"aud": self.issuer_url, "sub": serial, "iat": int(now.timestamp())},
+            holder,
+        )
+        if self.http is None:
+            raise UnavailableError(Reason.UNAVAILABLE, "the wallet has no issuer link")
+        try:
+            reply = await self.http.post(
+                self.issuer_url.rstrip("/") + "/proofs/download",
+                json={"request": request},
+            )
+        except httpx.HTTPError:
+            raise UnavailableError(
+                Reason.UNAVAILABLE, "the issuer cannot be reached"
+            ) from None
+        if reply.status_code == 200 and reply.content.startswith(b"%PDF-"):
+            return reply.content
+        if 400 <= reply.status_code < 500:
+            # The issuer's own reason (revoked, expired, …), passed on.
+            reason = _problem_reason(reply)
+            raise NotFoundError(reason, "the issuer would not print this proof")
+        raise UnavailableError(Reason.UNAVAILABLE, "the issuer could not print it")
+
+
+def _problem_reason(reply: httpx.Response) -> Reason:
+    try:
+        body = strictjson.loads(reply.content[:4096])
+        return Reason(body["reason"]) if isinstance(body, dict) else Reason.NOT_FOUND
+    except (EsealError, KeyError, ValueError):
+        return Reason.NOT_FOUND

@@ -151,3 +151,31 @@ def test_verify_of_a_missing_file_is_a_usage_error(env: Settings, path: str) -> 
     code, output = eseal("verify", path)
     assert code == 2, output
     assert "no such file" in output
+
+
+def test_a_proof_printed_and_verified_from_its_pdf(
+    env: Settings, tmp_path: Path
+) -> None:
+    assert eseal("wallet", "create", "resident-p")[0] == 0
+    code, output = issue_sample("resident-p", "no-criminal-record")
+    assert code == 0, output
+    serial = output.strip()
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+
+    pdf = tmp_path / "proof.pdf"
+    code, output = eseal("proof", serial, "--output", str(pdf))
+    assert code == 0, output
+    assert "check code" in output and pdf.read_bytes().startswith(b"%PDF-")
+
+    code, output = eseal("verify", str(pdf), "--json")
+    assert code == 0, output
+    result = json.loads(output)
+    assert result["credential"]["presented"] == "printed"
+    assert result["checks"]["pdf_signature"] == "passed"
+
+    assert eseal("revoke", serial)[0] == 0
+    refresh_trust(env.home, env.keys_dir / "root.crt.pem")
+    code, output = eseal("verify", str(pdf), "--json")
+    assert code == 1 and json.loads(output)["reason"] == "revoked"
+    code, output = eseal("proof", serial, "--output", str(tmp_path / "again.pdf"))
+    assert code != 0 and "revoked" in output

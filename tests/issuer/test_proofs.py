@@ -25,14 +25,19 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from credential import jws, sdjwt
+from credential.algorithms import KeySigner
+from credential.errors import UnavailableError
+from eseal.services import issue_into_wallet
 from issuer.proofs import ProofDesk, check_code, normalise_check_code
-from keys.store import KeyFolder
+from keys.store import KeyFolder, generate_key
 from schemas import all_types
 from verifier.lookup import ProofLookup
 from verifier.scan import read_qr_text
 
 from ..conftest import EXAMPLES
 from ..eseal.http_fixtures import HOLDER, Site, assert_problem, site_fixture  # noqa: F401
+from .tsa import timestamp_authority
 
 PROOF_TYPES = sorted(t.id for t in all_types().values() if t.template)
 PDFTOPPM = shutil.which("pdftoppm")
@@ -418,3 +423,171 @@ def test_check_codes_are_ten_crockford_characters_and_differ_by_serial() -> None
 )
 def test_malformed_check_codes_normalise_to_nothing(typed: str) -> None:
     assert normalise_check_code(typed) == ""
+
+
+# -- downloaded by the holder's wallet -------------------------------------------
+
+
+@pytest.fixture
+def wallet_proof(proofs: Site) -> tuple[Site, str]:
+    """A proof in the site's resident's wallet, the wallet linked to the issuer."""
+    transport = httpx.ASGITransport(app=proofs.client.app)
+    wallet = proofs.services.wallet
+    wallet.http = httpx.AsyncClient(transport=transport)
+    wallet.issuer_url = proofs.settings.issuer_url
+    result = proofs.run(
+        lambda: issue_into_wallet(
+            proofs.services.issuer,
+            wallet,
+            "no-criminal-record",
+            _claims("no-criminal-record"),
+            holder=HOLDER,
+            now=proofs.clock(),
+        )
+    )
+    return proofs, result.serial
+
+
+def test_a_resident_downloads_their_proof_and_it_verifies(
+    wallet_proof: tuple[Site, str],
+) -> None:
+    site, serial = wallet_proof
+    response = site.client.get(
+        f"/wallet/api/v1/cards/{serial}/proof.pdf",
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    verified = _upload(site, response.content)
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["credential"]["serial"] == serial
+
+
+def test_another_residents_proof_is_not_found(wallet_proof: tuple[Site, str]) -> None:
+    site, serial = wallet_proof
+    token, _ = site.add_resident("resident-other")
+    response = site.client.get(
+        f"/wallet/api/v1/cards/{serial}/proof.pdf",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert_problem(response, status=404)
+
+
+def test_a_card_has_no_pdf(wallet_proof: tuple[Site, str]) -> None:
+    site, _ = wallet_proof
+    response = site.client.get(
+        f"/wallet/api/v1/cards/{site.serial}/proof.pdf",
+        headers={"Authorization": f"Bearer {site.token}"},
+    )
+    assert_problem(response, status=404)
+
+
+def _download_request(
+    site: Site, serial: str, signer: KeySigner, **changes: object
+) -> httpx.Response:
+    payload = {
+        "aud": site.settings.issuer_url,
+        "sub": serial,
+        "iat": int(site.clock().timestamp()),
+        **changes,
+    }
+    token = sdjwt.sign_jws(
+        {"alg": "ES256", "typ": jws.PROOF_DOWNLOAD_TYP}, payload, signer
+    )
+    return site.client.post("/issuer/proofs/download", json={"request": token})
+
+
+def test_the_issuer_prints_a_proof_for_its_holder_key(
+    wallet_proof: tuple[Site, str],
+) -> None:
+    site, serial = wallet_proof
+    key = site.run(lambda: site.services.wallet._holder_key(HOLDER))
+    assert _download_request(site, serial, KeySigner(key)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"signer": "another"},
+        {"iat": -600},
+        {"aud": "http://elsewhere.invalid/issuer"},
+        {"sub": "WFZ209900000001"},
+    ],
+    ids=["another-key", "stale", "other-audience", "unknown-serial"],
+)
+def test_the_issuer_refuses_a_download_not_signed_by_the_holder(
+    wallet_proof: tuple[Site, str], change: dict[str, Any]
+) -> None:
+    site, serial = wallet_proof
+    key = site.run(lambda: site.services.wallet._holder_key(HOLDER))
+    signer = KeySigner(generate_key() if change.get("signer") else key)
+    claims: dict[str, object] = {}
+    if "iat" in change:
+        claims["iat"] = int(site.clock().timestamp()) + change["iat"]
+    for name in ("aud", "sub"):
+        if name in change:
+            claims[name] = change[name]
+
+    response = _download_request(site, serial, signer, **claims)
+
+    assert assert_problem(response, status=401)["reason"] == "unauthorized"
+
+
+# -- timestamped (PAdES B-T) -------------------------------------------------------
+
+
+def _desk_with_tsa(site: Site, url: str) -> ProofDesk:
+    issuer = site.services.issuer
+    config = dataclasses.replace(issuer.config, tsa_url=url)
+    return ProofDesk(
+        dataclasses.replace(issuer, config=config),
+        root=KeyFolder(site.settings.keys_dir).root_cert(),
+    )
+
+
+def test_with_a_timestamp_authority_the_signature_is_timestamped(
+    proofs: Site,
+) -> None:
+    serial = _issue_proof(proofs)
+    with timestamp_authority(proofs.clock()) as tsa:
+        desk = _desk_with_tsa(proofs, tsa.url)
+        pdf = proofs.run(lambda: desk.pdf(serial, now=proofs.clock()))
+    assert tsa.requests  # pyHanko also asks once to size the signature
+
+    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    status = validate_pdf_signature(
+        signature,
+        signer_validation_context=ValidationContext(trust_roots=[_root(proofs)]),
+        ts_validation_context=ValidationContext(trust_roots=[tsa.root]),
+        key_usage_settings=KeyUsageConstraints(key_usage={"digital_signature"}),
+    )
+    stamp = status.timestamp_validity
+    assert stamp is not None and stamp.intact and stamp.valid and stamp.trusted
+    assert stamp.timestamp == proofs.clock()
+    assert _upload(proofs, pdf).status_code == 200
+
+
+def test_a_timestamp_authority_away_is_503_not_a_proof_without_a_stamp(
+    proofs: Site,
+) -> None:
+    serial = _issue_proof(proofs)
+    with timestamp_authority(proofs.clock()) as tsa:
+        url = tsa.url  # closed when the block ends: nothing listens there now
+    desk = _desk_with_tsa(proofs, url)
+
+    with pytest.raises(UnavailableError):
+        proofs.run(lambda: desk.pdf(serial, now=proofs.clock()))
+
+
+def test_a_proof_cards_page_offers_the_pdf_and_a_cards_does_not(
+    wallet_proof: tuple[Site, str],
+) -> None:
+    site, serial = wallet_proof
+    auth = {"Authorization": f"Bearer {site.token}"}
+
+    proof_page = site.client.get(f"/wallet/cards/{serial}", headers=auth)
+    card_page = site.client.get(f"/wallet/cards/{site.serial}", headers=auth)
+
+    assert f"/wallet/api/v1/cards/{serial}/proof.pdf" in proof_page.text
+    assert "proof.pdf" not in card_page.text

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Make sure what printable proofs need is installed: a CJK font with
+# TrueType outlines that proofs are set in (AR PL UMing, a Song face, as
+# official papers use) and, for the tests, poppler-utils (pdftoppm turns a
+# proof's page into a PNG, pdftotext and pdffonts read it back).  Installs
+# with apt-get only what is missing, so running it again changes nothing.
+# ESEAL_PDF_FONT names another font file instead of UMing.
+set -euo pipefail
+
+packages=()
+if [ -z "${ESEAL_PDF_FONT:-}" ] && [ ! -e /usr/share/fonts/truetype/arphic/uming.ttc ]; then
+  packages+=(fonts-arphic-uming)
+fi
+if [ "${1:-}" = "--test" ] && ! command -v pdftoppm >/dev/null; then
+  packages+=(poppler-utils)
+fi
+
+if [ "${#packages[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  log="$(mktemp)"
+  trap 'rm -f "$log"' EXIT
+  if ! { $sudo apt-get update -qq &&
+         $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"; } \
+       >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "pdf.sh: apt-get could not install ${packages[*]}" >&2
+    exit 1
+  fi
+fi
