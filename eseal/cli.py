@@ -820,7 +820,8 @@ def serve(
 
 @app.command("dev-setup")
 def dev_setup() -> None:
-    """Development: keys, database, a sample resident with a resident e-ID, trust."""
+    """Development: keys, database, a sample resident with a resident e-ID and
+    a proof, trust."""
     from eseal.sample import setup_sample
 
     keys_init_dev(force=False)
@@ -835,6 +836,10 @@ def dev_setup() -> None:
     out.print(f"wallet (sample resident): {url}{info['wallet_link']}")
     out.print(f"counter page:             {url}/verifier/")
     out.print(f"API docs:                 {url}/docs")
+    out.print(
+        f"sample proof:             {url}/wallet/cards/{info['proof_serial']}"
+        f" (check code {info['proof_check_code']})"
+    )
     out.print(f"issuer API key (dev):     {info['api_key']}")
     out.print(f"data folder:              {settings.home}")
 
