@@ -51,6 +51,7 @@ except ImportError:  # pragma: no cover - the test extras install it
 
 __all__ = [
     "CHROMIUM",
+    "EXAMPLES",
     "HOLDER",
     "LOOPBACK",
     "LiveSite",
@@ -100,6 +101,8 @@ class LiveSite:
     serial: str
     claims: dict[str, str]
     loop: asyncio.AbstractEventLoop
+    #: The application the server runs, for in-process calls to it.
+    app: Any = None
 
     def run(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run a coroutine on the server's own event loop."""
@@ -182,6 +185,7 @@ def live_fixture(
             serial="",
             claims=claims,
             loop=loop,
+            app=app,
         )
         site.token, site.serial, bundle = site.run(
             lambda: _prepare(services, claims, clock())

@@ -11,17 +11,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from PIL import Image
 
 from credential import base45, cbor
 from credential.compact import MAX_TEXT, PREFIX
 from credential.qrcode_render import render_png
+from eseal.services import issue_into_wallet
 from schemas import load_types
+from verifier.lookup import ProofLookup
 from verifier.nonces import NONCE_PREFIX
 from verifier.scan import read_qr_text
 
 from ..browser import (  # noqa: F401
+    EXAMPLES,
+    HOLDER,
     LiveSite,
     Tab,
     browser_fixture,
@@ -319,3 +324,62 @@ def test_the_page_fits_a_phone_and_a_desktop(
     with Image.open(path) as shot:
         assert shot.width == width * scale
         assert shot.height >= height * scale
+
+
+@pytest.fixture(scope="module")
+def proof(live: LiveSite) -> tuple[str, str, bytes]:
+    """A proof in the resident's wallet: its serial, check code and PDF; the
+    counter's lookups reach this server's issuer in-process."""
+    services = live.services
+    claims = json.loads((EXAMPLES / "no-criminal-record.json").read_text("utf-8"))
+    result = live.run(
+        lambda: issue_into_wallet(
+            services.issuer,
+            services.wallet,
+            "no-criminal-record",
+            claims,
+            holder=HOLDER,
+            now=live.clock(),
+        )
+    )
+    pdf = live.run(lambda: services.proofs.pdf(result.serial, now=live.clock()))
+    services.verifier.proofs = ProofLookup(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=live.app))
+    )
+    return result.serial, services.proofs.check_code(result.serial), pdf
+
+
+def test_an_uploaded_proof_pdf_is_verified(
+    live: LiveSite, tab: Tab, proof: tuple[str, str, bytes]
+) -> None:
+    page = tab.page
+    page.goto(COUNTER)
+    serial, _, pdf = proof
+
+    page.set_input_files(
+        "#image",
+        files=[{"name": "proof.pdf", "mimeType": "application/pdf", "buffer": pdf}],
+    )
+    expect(page.locator("#recent li")).to_have_count(1)
+    expect(page.locator("#result")).to_have_class("result valid")
+    expect(page.locator("#result .printed")).to_be_visible()
+    assert serial not in page.evaluate("JSON.stringify(localStorage)")
+
+
+def test_a_proof_is_looked_up_by_serial_and_check_code(
+    live: LiveSite, tab: Tab, proof: tuple[str, str, bytes]
+) -> None:
+    page = tab.page
+    page.goto(COUNTER)
+    serial, code, _ = proof
+
+    page.fill("#serial", serial)
+    page.fill("#check_code", code.lower())
+    page.click("#lookup-form button")
+    expect(page.locator("#result")).to_have_class("result valid")
+    assert page.input_value("#serial") == "" and page.input_value("#check_code") == ""
+
+    page.fill("#serial", serial)
+    page.fill("#check_code", "AAAAA-AAAAA")
+    page.click("#lookup-form button")
+    expect(page.locator("#result")).to_have_attribute("data-reason", "not_found")
