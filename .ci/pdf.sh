@@ -15,16 +15,6 @@ if [ "${1:-}" = "--test" ] && ! command -v pdftoppm >/dev/null; then
   packages+=(poppler-utils)
 fi
 
-if [ "${#packages[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-  export DEBIAN_FRONTEND=noninteractive
-  log="$(mktemp)"
-  trap 'rm -f "$log"' EXIT
-  if ! { $sudo apt-get update -qq &&
-         $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"; } \
-       >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "pdf.sh: apt-get could not install ${packages[*]}" >&2
-    exit 1
-  fi
-fi
+# shellcheck source=.ci/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
+apt_install pdf.sh ${packages[@]+"${packages[@]}"}

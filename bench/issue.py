@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from world import sealed_issuer  # bench/world.py
 
 from credential.algorithms import KeySigner
 from eseal.db import engine_from_url, migrate
 from issuer.parallel import SigningPool
-from issuer.service import Issuer, IssuerConfig, IssueRequest
-from keys.certs import cert_kid, make_root, make_seal_cert
+from issuer.service import IssueRequest
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "resident-id.json"
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
@@ -76,30 +76,8 @@ async def run(admin_url: str, count: int, chunk: int, workers: int) -> None:
         engine = engine_from_url(url)
         await migrate(engine)
         await engine.start_connection_pool()  # type: ignore[attr-defined]
-        root_key = ec.generate_private_key(ec.SECP256R1())
-        seal_key = ec.generate_private_key(ec.SECP256R1())
-        root = make_root(
-            root_key, organisation="泰安市公安局", not_before=NOW, days=3650
-        )
-        cert = make_seal_cert(
-            root_key=root_key,
-            root_cert=root,
-            seal_public=seal_key.public_key(),
-            bureau="泰安市公安局",
-            seal_name="电子证明专用章",
-            not_before=NOW,
-            days=1095,
-        )
-        signer = KeySigner(seal_key, kid=cert_kid(cert))
-        issuer = Issuer(
-            signer=signer,
-            signer_cert=cert,
-            config=IssuerConfig(
-                issuer_url="http://127.0.0.1:8000/issuer",
-                status_list_size=1 << 23,
-                subject_key=secrets.token_bytes(32),
-            ),
-        )
+        sealed = sealed_issuer(NOW, list_size=1 << 23)
+        issuer, signer = sealed.issuer, sealed.signer
         if workers:
             issuer.pool = SigningPool(issuer, workers)
         claims = json.loads(EXAMPLE.read_text("utf-8"))

@@ -23,27 +23,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import secrets
 import time
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from fpdf import FPDF
+from world import ISSUER_URL, sealed_issuer  # bench/world.py
 
 from credential import compact, statuslist
-from credential.algorithms import KeySigner
 from issuer.proofs import ProofPage, check_code, find_font, render_proof, sign_proof
-from issuer.service import Issuer, IssuerConfig
-from keys.bundle import make_bundle, verify_bundle
-from keys.certs import cert_kid, make_root, make_seal_cert
 from schemas import get_type
 from verifier.core import Policy
 from verifier.pdf import verify_pdf
-from verifier.trust import Trust
 
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
-ISSUER_URL = "http://127.0.0.1:8000/issuer"
 PROOF = get_type("no-criminal-record")
 CLAIMS = {
     "name": "孙晓东",
@@ -71,37 +65,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     rounds = parser.parse_args().rounds
 
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    seal_key = ec.generate_private_key(ec.SECP256R1())
-    root = make_root(
-        root_key,
-        organisation="泰安市公安局",
-        not_before=NOW - dt.timedelta(days=400),
-        days=7300,
-    )
-    cert = make_seal_cert(
-        root_key=root_key,
-        root_cert=root,
-        seal_public=seal_key.public_key(),
-        bureau="泰安市公安局",
-        seal_name="电子证明专用章",
-        not_before=NOW - dt.timedelta(days=30),
-        days=1095,
-    )
-    signer = KeySigner(seal_key, kid=cert_kid(cert))
-    issuer = Issuer(
-        signer=signer,
-        signer_cert=cert,
-        config=IssuerConfig(
-            issuer_url=ISSUER_URL,
-            status_list_size=1024,
-            subject_key=secrets.token_bytes(32),
-        ),
-    )
+    sealed = sealed_issuer(NOW, list_size=1024)
+    signer, cert, root = sealed.signer, sealed.cert, sealed.root
     serial, issued_at = "WFZ202600000001", NOW - dt.timedelta(days=1)
     claims = PROOF.validate(CLAIMS, today=NOW.date())
     holder = ec.generate_private_key(ec.SECP256R1()).public_key()
-    result = issuer.sign(
+    result = sealed.issuer.sign(
         PROOF, claims, serial, 7, holder, issued_at, NOW + dt.timedelta(days=80)
     )
     bundle_at = int(NOW.timestamp()) - 3600
@@ -113,17 +82,9 @@ def main() -> None:
         exp=bundle_at + 86_400,
         ttl=60,
     )
-    bundle = make_bundle(
-        signer,
-        cert,
-        issuer=ISSUER_URL,
-        seals=[cert],
-        types={PROOF.id: {"code": PROOF.code}},
-        status_lists={str(PROOF.code): token},
-        iat=bundle_at,
-        next_update=bundle_at + 86_400,
+    trust = sealed.trust(
+        types={PROOF.id: PROOF.code}, lists={PROOF.code: token}, at=bundle_at, now=NOW
     )
-    trust = Trust(verify_bundle(bundle, [root], now=NOW))
     font = find_font()
     page = ProofPage(
         ctype=PROOF,
@@ -156,8 +117,8 @@ def main() -> None:
     assert verified.printed and verified.serial == serial
 
     message = b"x" * 300
-    signature = seal_key.sign(message, ec.ECDSA(hashes.SHA256()))
-    public = seal_key.public_key()
+    signature = sealed.seal_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    public = sealed.seal_key.public_key()
 
     page_s = _best(empty_page, rounds)
     render_s = _best(lambda: render_proof(page, font=font), rounds)

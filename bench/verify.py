@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,12 +34,10 @@ import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from world import ISSUER_URL, sealed_issuer  # bench/world.py
 
 from credential import compact, statuslist
 from credential.algorithms import KeySigner
-from issuer.service import Issuer, IssuerConfig
-from keys.bundle import make_bundle, verify_bundle
-from keys.certs import cert_kid, make_root, make_seal_cert
 from schemas import get_type
 from schemas.checks import citizen_id_check_char, ethnicities
 from schemas.codes import authorities, division_names
@@ -48,7 +45,6 @@ from verifier.core import Policy, verify_qr
 from verifier.trust import Trust
 
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
-ISSUER_URL = "http://127.0.0.1:8000/issuer"
 RESIDENT = get_type("resident-id")
 LIST_SIZE = 1 << 23  # as bench/issue.py: room for 8 million resident IDs
 
@@ -106,33 +102,8 @@ class _Holder:
 
 def _world(pool: int) -> tuple[Trust, ec.EllipticCurvePublicKey, list[_Holder]]:
     """A seal, ``pool`` issued credentials, and a Trust from a signed bundle."""
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    seal_key = ec.generate_private_key(ec.SECP256R1())
-    root = make_root(
-        root_key,
-        organisation="泰安市公安局",
-        not_before=NOW - dt.timedelta(days=400),
-        days=7300,
-    )
-    cert = make_seal_cert(
-        root_key=root_key,
-        root_cert=root,
-        seal_public=seal_key.public_key(),
-        bureau="泰安市公安局",
-        seal_name="电子证明专用章",
-        not_before=NOW - dt.timedelta(days=30),
-        days=1095,
-    )
-    signer = KeySigner(seal_key, kid=cert_kid(cert))
-    issuer = Issuer(
-        signer=signer,
-        signer_cert=cert,
-        config=IssuerConfig(
-            issuer_url=ISSUER_URL,
-            status_list_size=LIST_SIZE,
-            subject_key=secrets.token_bytes(32),
-        ),
-    )
+    sealed = sealed_issuer(NOW, list_size=LIST_SIZE)
+    issuer, signer = sealed.issuer, sealed.signer
 
     rng = random.Random(6)
     slots = rng.sample(range(LIST_SIZE), 2 * pool)
@@ -167,18 +138,13 @@ def _world(pool: int) -> tuple[Trust, ec.EllipticCurvePublicKey, list[_Holder]]:
         exp=bundle_at + 86_400,
         ttl=60,
     )
-    text = make_bundle(
-        signer,
-        cert,
-        issuer=ISSUER_URL,
-        seals=[cert],
-        types={RESIDENT.id: {"code": RESIDENT.code}},
-        status_lists={str(RESIDENT.code): token},
-        iat=bundle_at,
-        next_update=bundle_at + 86_400,
+    trust = sealed.trust(
+        types={RESIDENT.id: RESIDENT.code},
+        lists={RESIDENT.code: token},
+        at=bundle_at,
+        now=NOW,
     )
-    trust = Trust(verify_bundle(text, [root], now=NOW))
-    return trust, seal_key.public_key(), holders
+    return trust, sealed.seal_key.public_key(), holders
 
 
 def _der(signature: bytes) -> bytes:

@@ -51,6 +51,7 @@ from web import (
     audit_response,
     exception_handlers,
     parse_since,
+    pdf_response,
     problem_response,
     read_json,
 )
@@ -677,17 +678,6 @@ def _admin_routes(api: _Api) -> list[Any]:
     return [audit_log, clients, add_client, remove_client]
 
 
-def _pdf(pdf: bytes, serial: str) -> Response[bytes]:
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{serial}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
 def _proof_routes(api: _Api) -> list[Any]:
     proofs, clock, client, audited, body_of = (
         api.proofs,
@@ -712,7 +702,7 @@ def _proof_routes(api: _Api) -> list[Any]:
         serial = await api.serial_of(who, "print", name.removesuffix(".pdf"))
         pdf = await audited(who, "print", serial, proofs.pdf(serial, now=clock()))
         await audit(who.name, "print", serial, "ok", now=clock())
-        return _pdf(pdf, serial)
+        return pdf_response(pdf, serial)
 
     @post("/proofs/download", status_code=200, request_max_body_size=MAX_BODY)
     async def holder_download(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -723,7 +713,7 @@ def _proof_routes(api: _Api) -> list[Any]:
         if not isinstance(token, str):
             raise DecodeError(Reason.BAD_REQUEST, "request must be the signed JWT")
         pdf = await proofs.holder_pdf(token, now=clock())
-        return _pdf(pdf, "proof")
+        return pdf_response(pdf, "proof")
 
     @post("/proofs/lookup", status_code=200, request_max_body_size=MAX_BODY)
     async def proof_lookup(request: Request[Any, Any, Any]) -> dict[str, str]:

@@ -972,13 +972,10 @@ class Issuer:
         )
         if rows is None:
             raise NotFoundError(Reason.NOT_FOUND, "no credential with that serial")
-        state = rows["state"]
-        if state == "valid" and rows["expires_at"] <= now:
-            state = "expired"
         return Recorded(
             serial=serial,
             type_id=rows["type_id"],
-            state=state,
+            state=_state_now(rows, now),
             issued_at=rows["issued_at"],
             expires_at=rows["expires_at"],
             compact=self._open(serial, "compact", rows["compact"]),
@@ -1011,9 +1008,7 @@ class Issuer:
         )
         shown = []
         for row in rows:
-            state = row["state"]
-            if state == "valid" and row["expires_at"] <= now:
-                state = "expired"
+            state = _state_now(row, now)
             number = _number(row["type_id"], row["serial"])
             shown.append(
                 {
@@ -1128,6 +1123,13 @@ async def write_transaction(engine: Any) -> AsyncIterator[None]:
                 if connection is not None and pool is not None:
                     await pool.release(connection)
             log.warning("a database transaction ended with its connection lost")
+
+
+def _state_now(row: Mapping[str, Any], now: dt.datetime) -> str:
+    """A registry row's state, with a valid credential past its expiry shown
+    as expired."""
+    state: str = row["state"]
+    return "expired" if state == "valid" and row["expires_at"] <= now else state
 
 
 def _write_transaction(engine: object) -> dict[str, Any]:

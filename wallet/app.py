@@ -18,7 +18,7 @@ from credential.qrcode_render import render_svg
 from schemas import FULL, get_type
 from verifier.nonces import counter_nonce
 from wallet.service import Card, Wallet
-from web import SECURITY_HEADERS, exception_handlers, page, read_json
+from web import SECURITY_HEADERS, exception_handlers, page, pdf_response, read_json
 from web.docs import WALLET_TOKEN
 
 __all__ = ["REFRESH_SECONDS", "wallet_router"]
@@ -64,14 +64,7 @@ def _proof_route(
         with a request signed by the card's holder key."""
         name = await account(request)
         pdf = await wallet.proof_pdf(name, serial, now=clock())
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": f'attachment; filename="{serial}.pdf"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return pdf_response(pdf, serial)
 
     return proof_pdf
 

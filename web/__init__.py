@@ -34,6 +34,7 @@ __all__ = [
     "exception_handlers",
     "page",
     "parse_since",
+    "pdf_response",
     "problem_response",
     "read_json",
 ]
@@ -62,6 +63,20 @@ def read_json(raw: bytes, *, max_size: int) -> object:
     if len(raw) > max_size:
         raise HTTPException(status_code=413, detail="the request body is too large")
     return strictjson.loads(raw, reason=Reason.BAD_REQUEST)
+
+
+def pdf_response(pdf: bytes, serial: str) -> Response[bytes]:
+    """A proof's PDF as a download named after its serial (already checked to
+    be one), never cached."""
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{serial}.pdf"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def problem_response(error: EsealError, status: int | None = None) -> Response[object]:
