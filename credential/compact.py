@@ -650,7 +650,10 @@ def parse_presentation(text: str) -> UnverifiedPresentation:
     if raw[:1] == b"\x78":
         raw = inflate(raw, max_size=_MAX_BYTES)
     members = cbor.loads(raw, max_size=_MAX_BYTES)
-    if not isinstance(members, list) or not members or members[0] != 1:
+    # The version is the integer 1: not true, not 1.0 (which Python calls equal).
+    if not isinstance(members, list) or not members or type(members[0]) is not int:
+        raise DecodeError(Reason.MALFORMED, "not a presentation")
+    if members[0] != 1:
         raise DecodeError(Reason.MALFORMED, "not a presentation")
     if len(members) == 2 and isinstance(members[1], bytes):
         return UnverifiedPresentation(

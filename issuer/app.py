@@ -717,14 +717,15 @@ def _proof_routes(api: _Api) -> list[Any]:
 
     @post("/proofs/lookup", status_code=200, request_max_body_size=MAX_BODY)
     async def proof_lookup(request: Request[Any, Any, Any]) -> dict[str, str]:
-        """A proof's printed QR text by its serial and check code, for a
-        verifier to check (revocation included).  An unknown serial and a
-        wrong code get the same 404."""
+        """A proof's printed QR text and registry state (valid, suspended,
+        revoked, expired) by its serial and check code, for a verifier to
+        check.  An unknown serial and a wrong code get the same 404."""
         body = await body_of(request)
         serial, code = body.get("serial"), body.get("check_code")
         if not isinstance(serial, str) or not isinstance(code, str):
             raise DecodeError(Reason.BAD_REQUEST, "give serial and check_code as text")
-        return {"qr": await proofs.lookup(serial, code, now=clock())}
+        text, state = await proofs.lookup(serial, code, now=clock())
+        return {"qr": text, "state": state}
 
     return [proof_pdf, holder_download, proof_lookup]
 

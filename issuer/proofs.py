@@ -33,12 +33,14 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from credential import compact, cose, jws, strictjson
 from credential.algorithms import Signer
+from credential.checkcode import check_code, normalise_check_code
 from credential.errors import (
     AuthError,
     ConfigError,
@@ -56,13 +58,10 @@ from keys.certs import seal_names
 from schemas import CredentialType, get_type
 
 __all__ = [
-    "CHECK_CODE_LENGTH",
     "DOWNLOAD_TYPE",
     "ProofDesk",
     "ProofPage",
-    "check_code",
     "find_font",
-    "normalise_check_code",
     "render_proof",
     "sign_proof",
 ]
@@ -80,42 +79,14 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
 )
 
-# Crockford's base 32: no I, L, O or U, so a code read aloud or typed from
-# paper has no look-alike letters.
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CHECK_CODE_LENGTH = 10  # 50 bits: guessing is hopeless even without a rate limit
-_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+#: Seconds a timestamp authority has for the whole exchange, and the most
+#: its reply may hold (a token with its certificates is a few KB).
+_TSA_DEADLINE = 5.0
+_MAX_TSA_REPLY = 64 * 1024
 
 _RED = (200, 16, 16)
 _PAGE_WIDTH = 210.0
 _MARGIN = 25.0
-
-
-def check_code(key: bytes, serial: str) -> str:
-    """The check code printed under the QR, ``XXXXX-XXXXX``.
-
-    A keyed hash of the serial (nothing stored); without the key, knowing a
-    proof's number tells nothing of its code.
-    """
-    digest = hmac.new(key, b"eSeal proof check code\x00" + serial.encode(), "sha256")
-    number = int.from_bytes(digest.digest()[:8], "big") >> (64 - 5 * CHECK_CODE_LENGTH)
-    chars = [
-        _ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(CHECK_CODE_LENGTH))
-    ]
-    half = CHECK_CODE_LENGTH // 2
-    return "".join(chars[:half]) + "-" + "".join(chars[half:])
-
-
-def normalise_check_code(text: str) -> str:
-    """A typed check code in its printed form: case, spaces, hyphens and the
-    look-alikes O, I and L forgiven.  Returns "" for anything else."""
-    if len(text) > 4 * CHECK_CODE_LENGTH:
-        return ""
-    cleaned = "".join(text.split()).replace("-", "").upper().translate(_LOOK_ALIKES)
-    if len(cleaned) != CHECK_CODE_LENGTH or any(c not in _ALPHABET for c in cleaned):
-        return ""
-    half = CHECK_CODE_LENGTH // 2
-    return cleaned[:half] + "-" + cleaned[half:]
 
 
 def find_font(configured: str | None = None) -> Path:
@@ -298,35 +269,53 @@ class _SealCmsSigner(signers.Signer):
 
 class _HttpTimeStamper(TimeStamper):
     """An RFC 3161 client over httpx (section 3.4: POST, the query and reply
-    media types), bounded in time and size."""
+    media types), under one deadline for the whole exchange and a bound on
+    the reply's size; any fault is pyHanko's ``TimestampRequestError``."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._url = url
-        self._timeout = timeout
+        self._deadline = _TSA_DEADLINE
 
     async def async_request_tsa_response(
         self, req: tsp.TimeStampReq
     ) -> tsp.TimeStampResp:
+        try:
+            body = await asyncio.wait_for(self._exchange(req.dump()), self._deadline)
+        except (httpx.HTTPError, TimeoutError):
+            raise TimestampRequestError(
+                "the timestamp authority did not answer"
+            ) from None
+        try:
+            reply = tsp.TimeStampResp.load(body)
+            granted = reply["status"]["status"].native in (
+                "granted",
+                "granted_with_mods",
+            )
+            if not granted or reply["time_stamp_token"].native is None:
+                raise ValueError("no token granted")
+        except (ValueError, TypeError, KeyError):
+            raise TimestampRequestError("the timestamp reply is not one") from None
+        return reply
+
+    async def _exchange(self, query: bytes) -> bytes:
         headers = {
             "Content-Type": "application/timestamp-query",
             "Accept": "application/timestamp-reply",
         }
-        try:
-            async with httpx.AsyncClient(timeout=self._timeout) as client:
-                reply = await client.post(
-                    self._url, content=req.dump(), headers=headers
-                )
-        except httpx.HTTPError as exc:
-            raise TimestampRequestError(
-                "the timestamp authority did not answer"
-            ) from exc
-        kind = reply.headers.get("content-type", "")
-        if reply.status_code != 200 or kind != "application/timestamp-reply":
-            raise TimestampRequestError("the timestamp authority's reply is not one")
-        if len(reply.content) > 64 * 1024:
-            raise TimestampRequestError("the timestamp reply is too large")
-        return tsp.TimeStampResp.load(reply.content)
+        async with httpx.AsyncClient(timeout=self._deadline) as client:
+            async with client.stream(
+                "POST", self._url, content=query, headers=headers
+            ) as reply:
+                kind = reply.headers.get("content-type", "")
+                if reply.status_code != 200 or kind != "application/timestamp-reply":
+                    raise TimestampRequestError("the authority's reply is not one")
+                body = bytearray()
+                async for chunk in reply.aiter_raw():
+                    body += chunk
+                    if len(body) > _MAX_TSA_REPLY:
+                        raise TimestampRequestError("the timestamp reply is too large")
+                return bytes(body)
 
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -371,10 +360,19 @@ async def sign_proof(
         raise UnavailableError(
             Reason.UNAVAILABLE, "the timestamp authority did not answer"
         ) from None
+    except (SigningError, ValueError, KeyError, TypeError):
+        if timestamper is None:
+            raise
+        # A token pyHanko cannot use (another imprint, a broken structure).
+        log.warning("proof not signed: the timestamp token was not usable")
+        raise UnavailableError(
+            Reason.UNAVAILABLE, "the timestamp authority's answer was not usable"
+        ) from None
     return out.getvalue()
 
 
 DOWNLOAD_TYPE = jws.PROOF_DOWNLOAD_TYP
+
 _DOWNLOAD_LEEWAY = 120
 
 #: Proofs rendered and signed at once; each takes a core for a fraction of a
@@ -480,6 +478,7 @@ class ProofDesk:
         if (
             not isinstance(iat, int)
             or isinstance(iat, bool)
+            or not 0 < iat < 2**40
             or abs(iat - now.timestamp()) > _DOWNLOAD_LEEWAY
         ):
             raise refused
@@ -492,9 +491,13 @@ class ProofDesk:
             raise refused from None
         return await self.pdf(serial, now=now)
 
-    async def lookup(self, serial: str, code: str, *, now: dt.datetime) -> str:
+    async def lookup(
+        self, serial: str, code: str, *, now: dt.datetime
+    ) -> tuple[str, str]:
         """The printed QR of the proof with this serial and check code, for a
-        verifier to check like a scan (and so see a revocation).
+        verifier to check like a scan, and its state in the registry now
+        (valid, suspended, revoked or expired): a counter's trust bundle may
+        not know of a revocation yet, the registry does.
 
         One answer, ``not_found``, whether the serial is unknown or the code
         wrong; the codes are compared in constant time.
@@ -511,7 +514,7 @@ class ProofDesk:
             raise NotFoundError(
                 Reason.NOT_FOUND, "no proof with that serial and check code"
             )
-        return compact.printed(record.compact)
+        return compact.printed(record.compact), record.state
 
 
 def _printable(record: Recorded) -> CredentialType:

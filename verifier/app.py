@@ -231,7 +231,7 @@ async def _presented(request: Request[Any, Any, Any]) -> _Presented:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         return await _from_form(await _form(request))
-    if content_type.split(";")[0].strip() == "application/pdf":
+    if content_type.split(";")[0].strip().lower() == "application/pdf":
         return _Presented(pdf=await request.body())
     body = read_json(await request.body(), max_size=MAX_JSON)
     if not isinstance(body, dict):

@@ -12,6 +12,7 @@ import re
 import httpx
 
 from credential import compact, strictjson
+from credential.checkcode import normalise_check_code
 from credential.errors import (
     DecodeError,
     EsealError,
@@ -26,6 +27,7 @@ __all__ = ["ProofLookup", "lookup_input"]
 # Serials are a type prefix and twelve digits (WFZ202600000123).
 _SERIAL = re.compile(r"[A-Z]{1,8}[0-9]{12}")
 _MAX_REPLY = 8 * 1024
+_STATES = frozenset({"valid", "suspended", "revoked", "expired"})
 
 
 def lookup_input(serial: object, code: object) -> tuple[str, str]:
@@ -33,12 +35,17 @@ def lookup_input(serial: object, code: object) -> tuple[str, str]:
     ``DecodeError(bad_request)``."""
     if not isinstance(serial, str) or not isinstance(code, str):
         raise DecodeError(Reason.BAD_REQUEST, "give serial and check_code as text")
-    serial = "".join(serial.split()).upper()
-    if not _SERIAL.fullmatch(serial[:64]) or len(code) > 40:
+    tidy = serial.replace(" ", "").upper() if serial.isascii() else ""
+    if not _SERIAL.fullmatch(tidy[:64]):
         raise DecodeError(
             Reason.BAD_REQUEST, "the serial is letters and 12 digits, as printed"
         )
-    return serial, code
+    typed = normalise_check_code(code)
+    if not typed:
+        raise DecodeError(
+            Reason.BAD_REQUEST, "the check code is 10 letters and digits, as printed"
+        )
+    return tidy, typed
 
 
 class ProofLookup:
@@ -47,7 +54,8 @@ class ProofLookup:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def qr_text(self, trust: Trust, serial: str, code: str) -> str:
+    async def qr_text(self, trust: Trust, serial: str, code: str) -> tuple[str, str]:
+        """The proof's printed QR text and its state in the registry."""
         url = trust.bundle.issuer.rstrip("/") + "/proofs/lookup"
         try:
             reply = await self._client.post(
@@ -70,8 +78,13 @@ class ProofLookup:
         except EsealError:
             body = None
         text = body.get("qr") if isinstance(body, dict) else None
-        if not isinstance(text, str) or len(text) > compact.MAX_TEXT + 4:
+        state = body.get("state") if isinstance(body, dict) else None
+        if (
+            not isinstance(text, str)
+            or len(text) > compact.MAX_TEXT + 4
+            or state not in _STATES
+        ):
             raise UnavailableError(
                 Reason.UNAVAILABLE, "the issuer's lookup answer is not one"
             )
-        return text
+        return text, str(state)

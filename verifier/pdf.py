@@ -48,6 +48,11 @@ from verifier.trust import Trust
 __all__ = ["MAX_PDF_BYTES", "PDF_CHECKS", "check_pdf", "is_pdf", "verify_pdf"]
 
 log = logging.getLogger(__name__)
+# pyHanko logs what it finds wrong with a file (with tracebacks, and the
+# certificate names the file carries) at WARNING: an uploader could fill the
+# log with text of their own.  Refusals are told by reason codes instead.
+logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)
 
 #: eSeal's proofs are about 100 KB; anything far larger is not one.
 MAX_PDF_BYTES = 2 * 1024 * 1024
@@ -94,6 +99,9 @@ def _signed_by(data: bytes, trust: Trust, now: int) -> tuple[x509.Certificate, i
     except _READ_ERRORS:
         raise DecodeError(Reason.MALFORMED, "the PDF cannot be read") from None
     if not signatures:
+        if b"/ByteRange" in data:
+            # Signed once, and then rewritten so that no signature is left.
+            raise SignatureError(Reason.MODIFIED_AFTER_SIGNING)
         raise SignatureError(Reason.NOT_SIGNED)
     if len(signatures) > 1:
         raise SignatureError(
@@ -124,10 +132,18 @@ def _signed_by(data: bytes, trust: Trust, now: int) -> tuple[x509.Certificate, i
 
     _check_gap(data, signatures[0].sig_object)
 
+    # A timestamp token travels outside what the seal signed; one that does
+    # not even verify (another imprint, a broken token) is tampering.
+    stamp = status.timestamp_validity
+    if stamp is not None and not (stamp.intact and stamp.valid):
+        raise SignatureError(Reason.BAD_SIGNATURE, "the timestamp does not verify")
+    # The signing time is the one the seal signed (/M of the signature
+    # dictionary, inside the signed bytes).  A timestamp token is unsigned by
+    # the seal and its authority not one this verifier trusts: never used.
+    signed_at = status.signer_reported_dt
+    if signed_at is None:
+        raise SignatureError(Reason.BAD_SIGNATURE, "the signature names no time")
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
-    signed_at = status.signer_reported_dt or dt.datetime.fromtimestamp(now, dt.UTC)
-    if status.timestamp_validity is not None:
-        signed_at = status.timestamp_validity.timestamp
     return cert, int(signed_at.timestamp())
 
 
@@ -141,9 +157,26 @@ def _check_gap(data: bytes, sig_object: Any) -> None:
         contents = bytes(sig_object["/Contents"])
     except _READ_ERRORS:
         raise SignatureError(Reason.BAD_SIGNATURE) from None
+    # The CMS structure, then zeros to the end of the space kept for it.
+    length = _der_length(contents)
+    if length is None or any(contents[length:]):
+        raise SignatureError(Reason.BAD_SIGNATURE)
     written = b"<" + contents.hex().upper().encode("ascii") + b">"
     if start != 0 or data[first:second] != written:
         raise SignatureError(Reason.BAD_SIGNATURE)
+
+
+def _der_length(data: bytes) -> int | None:
+    """The length of the DER SEQUENCE at the start of ``data``, or None."""
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    if data[1] < 0x80:
+        return 2 + data[1]
+    size = data[1] & 0x7F
+    if not 1 <= size <= 4 or len(data) < 2 + size:
+        return None
+    length = 2 + size + int.from_bytes(data[2 : 2 + size], "big")
+    return length if length <= len(data) else None
 
 
 def _page_of(data: bytes) -> tuple[str, str]:

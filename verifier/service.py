@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from credential.errors import EsealError, Reason, SignatureError, UnavailableError
+from credential.errors import (
+    EsealError,
+    Reason,
+    SignatureError,
+    StatusError,
+    UnavailableError,
+)
 from verifier.access import VerificationLog
 from verifier.core import (
     Outcome,
@@ -127,7 +134,7 @@ class Verifier:
             await self._record(outcome, actor=actor, channel=channel, now=now)
             return outcome
         try:
-            text = await self.proofs.qr_text(trust, serial, code)
+            text, state = await self.proofs.qr_text(trust, serial, code)
         except EsealError as error:
             await self.log.record(
                 actor=actor,
@@ -143,6 +150,15 @@ class Verifier:
         if found is not None and (found.serial != serial or not found.printed):
             # The issuer answered with something else than the proof asked for.
             outcome = outcome_of(trust, self.policy, at, _mismatch)
+        elif found is not None and state in _WITHDRAWN:
+            # The registry knows of a revocation the bundle may not show yet.
+            # Its word (unsigned) can only ever turn VALID into INVALID.
+            outcome = outcome_of(trust, self.policy, at, _withdrawn(state))
+            outcome.mode, outcome.type_id, outcome.serial = (
+                "online",
+                found.type_id,
+                found.serial,
+            )
         await self._record(outcome, actor=actor, channel=channel, now=now)
         return outcome
 
@@ -176,3 +192,13 @@ def _mismatch(trust: Trust, run: object) -> VerifiedCredential:
     raise SignatureError(
         Reason.CONTENT_MISMATCH, "the issuer answered with another credential"
     )
+
+
+_WITHDRAWN = {"revoked": Reason.REVOKED, "suspended": Reason.SUSPENDED}
+
+
+def _withdrawn(state: str) -> Callable[[Trust, object], VerifiedCredential]:
+    def refuse(trust: Trust, run: object) -> VerifiedCredential:
+        raise StatusError(_WITHDRAWN[state], "the issuer's registry says so")
+
+    return refuse

@@ -4,17 +4,22 @@ QR, the serial with its check code, the PDF itself)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime as dt
+import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic
@@ -27,9 +32,11 @@ from pyhanko_certvalidator import ValidationContext
 
 from credential import jws, sdjwt
 from credential.algorithms import KeySigner
+from credential.checkcode import check_code, normalise_check_code
 from credential.errors import UnavailableError
 from eseal.services import issue_into_wallet
-from issuer.proofs import ProofDesk, check_code, normalise_check_code
+from issuer import proofs as issuer_proofs
+from issuer.proofs import ProofDesk
 from keys.store import KeyFolder, generate_key
 from schemas import all_types
 from verifier.lookup import ProofLookup
@@ -419,7 +426,17 @@ def test_check_codes_are_ten_crockford_characters_and_differ_by_serial() -> None
 
 
 @pytest.mark.parametrize(
-    "typed", ["", "ABCDE", "ABCDE-FGHJK-1", "ABCDE-FGHJ!", "Ü" * 10]
+    "typed",
+    [
+        "",
+        "ABCDE",
+        "ABCDE-FGHJK-1",
+        "ABCDE-FGHJ!",
+        "Ü" * 10,
+        "TSKE\u0131-B9X1J",  # a dotless i upper-cases to I, which reads as 1
+        "TSKE1\u3000B9X1J",
+        "\ud800" * 10,
+    ],
 )
 def test_malformed_check_codes_normalise_to_nothing(typed: str) -> None:
     assert normalise_check_code(typed) == ""
@@ -591,3 +608,115 @@ def test_a_proof_cards_page_offers_the_pdf_and_a_cards_does_not(
 
     assert f"/wallet/api/v1/cards/{serial}/proof.pdf" in proof_page.text
     assert "proof.pdf" not in card_page.text
+
+
+@pytest.mark.parametrize("mode", ["garbage", "no-token", "trickle", "huge"])
+def test_a_misbehaving_timestamp_authority_is_503_within_the_deadline(
+    proofs: Site, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(issuer_proofs, "_TSA_DEADLINE", 1.5)
+    serial = _issue_proof(proofs)
+    with timestamp_authority(proofs.clock(), mode) as tsa:
+        desk = _desk_with_tsa(proofs, tsa.url)
+        started = time.monotonic()
+        with pytest.raises(UnavailableError):
+            proofs.run(lambda: desk.pdf(serial, now=proofs.clock()))
+        # Bounded by the deadline, not by how long the authority dawdles
+        # (a generous margin: this machine is shared).
+        assert time.monotonic() - started < 15
+
+
+# -- regressions from the break-it review -------------------------------------------
+
+
+def test_a_revoked_proof_looked_up_is_revoked_before_any_bundle_says_so(
+    proofs: Site,
+) -> None:
+    serial = _issue_proof(proofs)
+    code = proofs.services.proofs.check_code(serial)
+    proofs.client.post(
+        f"/issuer/api/v1/credentials/{serial}/revoke",
+        headers={"X-API-Key": proofs.api_key},
+        json={},
+    )
+
+    body = assert_problem(_lookup(proofs, serial, code), status=422)
+
+    assert body["reason"] == "revoked" and body["mode"] == "online"
+
+
+def _hex_slot(pdf: bytes) -> tuple[int, int]:
+    start = pdf.index(b"/Contents <") + 11
+    return start, pdf.index(b">", start)
+
+
+def test_bytes_in_the_signatures_zero_padding_are_refused(proofs: Site) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+    _, end = _hex_slot(pdf)
+    changed = pdf[: end - 1] + b"1" + pdf[end:]
+
+    body = assert_problem(_upload(proofs, changed), status=422)
+    assert body["reason"] == "bad_signature"
+
+
+def _with_token(pdf: bytes, token: Any) -> bytes:
+    """``pdf`` with ``token`` put into its CMS as an unsigned timestamp."""
+    start, end = _hex_slot(pdf)
+    info = cms.ContentInfo.load(bytes.fromhex(pdf[start:end].decode()), strict=False)
+    signer = info["content"]["signer_infos"][0]
+    signer["unsigned_attrs"] = cms.CMSAttributes(
+        [cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]})]
+    )
+    written = info.dump(force=True).hex().upper().encode()
+    assert len(written) <= end - start
+    return pdf[:start] + written + b"0" * (end - start - len(written)) + pdf[end:]
+
+
+def test_a_timestamp_never_sets_the_signing_time_nor_passes_tampered(
+    proofs: Site,
+) -> None:
+    serial = _issue_proof(proofs)
+    long_ago = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    with timestamp_authority(proofs.clock(), stamp_time=long_ago) as tsa:
+        desk = _desk_with_tsa(proofs, tsa.url)
+        pdf = proofs.run(lambda: desk.pdf(serial, now=proofs.clock()))
+        wrong = asyncio.run(
+            tsa.stamper.async_timestamp(hashlib.sha256(b"other").digest(), "sha256")
+        )
+
+    # A token from an authority this verifier does not trust, dated before
+    # the seal existed: not what the seal signed, so it changes nothing.
+    response = _upload(proofs, pdf)
+    assert response.status_code == 200, response.text
+    # The same token over something else does not verify: tampering.
+    body = assert_problem(_upload(proofs, _with_token(pdf, wrong)), status=422)
+    assert body["reason"] == "bad_signature"
+
+
+def test_a_download_request_with_an_enormous_iat_is_401_not_500(
+    wallet_proof: tuple[Site, str],
+) -> None:
+    site, serial = wallet_proof
+    key = site.run(lambda: site.services.wallet._holder_key(HOLDER))
+    response = _download_request(site, serial, KeySigner(key), iat=10**400)
+    assert assert_problem(response, status=401)["reason"] == "unauthorized"
+
+
+def test_a_check_code_with_a_lone_surrogate_is_400_not_500(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    response = proofs.client.post(
+        "/verifier/api/v1/verifications",
+        content=b'{"serial": "%s", "check_code": "\\ud800"}' % serial.encode(),
+        headers={**proofs.verifier_headers, "Content-Type": "application/json"},
+    )
+    assert assert_problem(response, status=400)["reason"] == "bad_request"
+
+
+def test_a_pdf_sent_as_upper_case_media_type_is_read(proofs: Site) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+    response = proofs.client.post(
+        "/verifier/api/v1/verifications",
+        content=pdf,
+        headers={**proofs.verifier_headers, "Content-Type": "APPLICATION/PDF"},
+    )
+    assert response.status_code == 200, response.text

@@ -27,6 +27,13 @@ class TimestampAuthority:
     url: str
     root: asn1_x509.Certificate
     requests: list[bytes]
+    #: Makes tokens with the authority's key (for tests that build their own).
+    stamper: DummyTimeStamper
+
+
+#: How the authority answers: as it should, or in one of the ways a broken or
+#: hostile one might.
+MODES = ("good", "garbage", "no-token", "trickle", "huge")
 
 
 def _cert(
@@ -43,7 +50,7 @@ def _cert(
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(days=40 * 365))
         .not_valid_after(now + dt.timedelta(days=3650))
     )
     if issuer is None:
@@ -75,8 +82,12 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
 
 
 @contextmanager
-def timestamp_authority(now: dt.datetime) -> Iterator[TimestampAuthority]:
-    """A TSA serving on an ephemeral port of 127.0.0.1 until the block ends."""
+def timestamp_authority(
+    now: dt.datetime, mode: str = "good", *, stamp_time: dt.datetime | None = None
+) -> Iterator[TimestampAuthority]:
+    """A TSA serving on an ephemeral port of 127.0.0.1 until the block ends;
+    its tokens say ``stamp_time`` (``now`` unless given)."""
+    assert mode in MODES
     # pyHanko's token writer signs with RSA only.
     root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -92,9 +103,10 @@ def timestamp_authority(now: dt.datetime) -> Iterator[TimestampAuthority]:
             )
         ),
         certs_to_embed=[_asn1(root)],  # type: ignore[arg-type]
-        fixed_dt=now,
+        fixed_dt=stamp_time or now,
     )
     seen: list[bytes] = []
+    stop = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
@@ -105,11 +117,24 @@ def timestamp_authority(now: dt.datetime) -> Iterator[TimestampAuthority]:
                 self.send_error(415)
                 return
             reply = stamper.request_tsa_response(tsp.TimeStampReq.load(query))
-            body = reply.dump()
+            body = {
+                "good": reply.dump(),
+                "garbage": b"\x30\x03not a reply",
+                "no-token": bytes.fromhex("30053003020100"),
+                "trickle": reply.dump(),
+                "huge": b"\x30" * (8 * 1024 * 1024),
+            }[mode]
             self.send_response(200)
             self.send_header("Content-Type", "application/timestamp-reply")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if mode == "trickle":
+                for byte in body[:20]:  # a byte a second: never done in time
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    if stop.wait(1):
+                        return
+                return
             self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
@@ -121,9 +146,13 @@ def timestamp_authority(now: dt.datetime) -> Iterator[TimestampAuthority]:
     try:
         host, port = server.server_address[:2]
         yield TimestampAuthority(
-            url=f"http://{host!s}:{port}/tsa", root=_asn1(root), requests=seen
+            url=f"http://{host!s}:{port}/tsa",
+            root=_asn1(root),
+            requests=seen,
+            stamper=stamper,
         )
     finally:
+        stop.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)

@@ -586,3 +586,11 @@ def test_a_proof_shown_from_a_phone_is_not_marked_printed(proof_world: dict) -> 
     text = compact.present(credential, signer, now=NOW)
     verified = verify_qr(text, proof_world["trust"], POLICY, now=NOW)
     assert not verified.printed
+
+
+@pytest.mark.parametrize("version", [True, 1.0], ids=["true", "float"])
+def test_a_presentation_version_must_be_the_integer_1(
+    proof_world: dict, version: object
+) -> None:
+    text = "ES1:" + base45.encode(cbor.dumps([version, proof_world["credential"]]))
+    assert _reason(text, proof_world["trust"]) == Reason.MALFORMED
