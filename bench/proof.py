@@ -32,7 +32,7 @@ from fpdf import FPDF
 from world import ISSUER_URL, sealed_issuer  # bench/world.py
 
 from credential import compact, statuslist
-from issuer.proofs import ProofPage, check_code, find_font, render_proof, sign_proof
+from issuer.proofs import ProofPage, check_code, find_fonts, render_proof, sign_proof
 from schemas import get_type
 from verifier.core import Policy
 from verifier.pdf import verify_pdf
@@ -85,7 +85,7 @@ def main() -> None:
     trust = sealed.trust(
         types={PROOF.id: PROOF.code}, lists={PROOF.code: token}, at=bundle_at, now=NOW
     )
-    font = find_font()
+    fonts = find_fonts()
     page = ProofPage(
         ctype=PROOF,
         claims=claims,
@@ -101,12 +101,12 @@ def main() -> None:
     def empty_page() -> bytes:
         pdf = FPDF(format="A4")
         pdf.add_page()
-        pdf.add_font("cjk", fname=str(font), collection_font_number=0)
+        pdf.add_font("cjk", fname=str(fonts[0]), collection_font_number=0)
         pdf.set_font("cjk", size=15)
         pdf.cell(text=PROOF.page_text(claims).split("\n")[0])
         return bytes(pdf.output())
 
-    unsigned = render_proof(page, font=font)
+    unsigned = render_proof(page, fonts=fonts)
 
     def sign() -> bytes:
         return asyncio.run(sign_proof(unsigned, signer, cert, chain=[root], bureau=""))
@@ -121,7 +121,7 @@ def main() -> None:
     public = sealed.seal_key.public_key()
 
     page_s = _best(empty_page, rounds)
-    render_s = _best(lambda: render_proof(page, font=font), rounds)
+    render_s = _best(lambda: render_proof(page, fonts=fonts), rounds)
     sign_s = _best(sign, rounds)
     verify_s = _best(lambda: verify_pdf(signed, trust, Policy(), now=at), rounds)
     raw_s = _best(

@@ -9,6 +9,7 @@ tidies what a person typed before passing it on.
 from __future__ import annotations
 
 import hmac
+import unicodedata
 
 __all__ = ["CHECK_CODE_LENGTH", "check_code", "normalise_check_code"]
 
@@ -31,11 +32,15 @@ def check_code(key: bytes, serial: str) -> str:
 def normalise_check_code(text: str) -> str:
     """A typed code in its printed form, or "" when it cannot be one.
 
-    Forgiven: letter case, ASCII spaces and hyphens, and O, I and L typed for
-    0, 1 and 1.  Anything outside ASCII is no code (and never reaches a
-    case mapping that could turn it into one).
+    Forgiven: full-width forms (as Chinese input methods type them; NFKC),
+    letter case, spaces and hyphens, and O, I and L typed for 0, 1 and 1.
+    Anything else outside ASCII is no code (and never reaches a case
+    mapping that could turn it into one).
     """
-    if len(text) > 4 * CHECK_CODE_LENGTH or not text.isascii():
+    if len(text) > 4 * CHECK_CODE_LENGTH:
+        return ""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
         return ""
     cleaned = text.replace(" ", "").replace("-", "").upper().translate(_LOOK_ALIKES)
     if len(cleaned) != CHECK_CODE_LENGTH or any(c not in _ALPHABET for c in cleaned):

@@ -18,7 +18,7 @@ value or a detail of how a signature failed.
     ├── HolderBindingError     holder_proof_missing, holder_proof_invalid,
     │                          presentation_stale, replayed
     ├── PolicyError            type_not_accepted, profile_not_accepted,
-    │                          unknown_type
+    │                          unknown_type, printed_not_accepted
     ├── ClaimsError            invalid_claims (with one entry per field)
     ├── NotFoundError          not_found
     ├── AuthError              unauthorized, forbidden
@@ -99,6 +99,7 @@ class Reason(enum.StrEnum):
     NOT_SIGNED = "not_signed"
     MODIFIED_AFTER_SIGNING = "modified_after_signing"
     CONTENT_MISMATCH = "content_mismatch"
+    PRINTED_NOT_ACCEPTED = "printed_not_accepted"
 
 
 #: Short messages for people, Chinese first.
@@ -201,6 +202,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.CONTENT_MISMATCH: (
         "证明的文字与二维码不一致",
         "The proof's text does not match its QR",
+    ),
+    Reason.PRINTED_NOT_ACCEPTED: (
+        "本窗口不受理打印的证明，请出示电子证照",
+        "This station does not take printed proofs; show the wallet's QR",
     ),
 }
 

@@ -598,7 +598,13 @@ def _read_input(source: str) -> str | bytes:
     from verifier.scan import MAX_IMAGE_BYTES, read_qr_text
 
     if source == "-":
-        return sys.stdin.read(64 * 1024)
+        data = sys.stdin.buffer.read(MAX_IMAGE_BYTES + 1)
+        if is_pdf(data):
+            return data
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return read_qr_text(data)  # a picture piped in
     path = Path(source)
     # A presentation is longer than any file name: never ask the disk.
     if len(source) < 256 and "~" not in source and path.is_file():

@@ -289,6 +289,15 @@ class _Api:
             await audit(who.name, action, target, error.reason, now=self.clock())
             raise
 
+    def with_check_code(self, body: dict[str, object]) -> dict[str, object]:
+        """``body`` of a credential, with the check code printed on it when
+        it is a proof (for the officer to give the resident)."""
+        serial, type_id = body.get("serial"), body.get("type")
+        if isinstance(type_id, str) and isinstance(serial, str):
+            if get_type(type_id).template:
+                body["check_code"] = self.proofs.check_code(serial)
+        return body
+
     async def body_of(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         return _object(read_json(await request.body(), max_size=MAX_BODY))
 
@@ -332,7 +341,9 @@ def _issuing_routes(api: _Api) -> list[Any]:
             raise error
         headers = {"Idempotent-Replayed": "true"} if batch.replayed else {}
         return Response(
-            result_json(batch.issued[0][1]), status_code=201, headers=headers
+            api.with_check_code(result_json(batch.issued[0][1])),
+            status_code=201,
+            headers=headers,
         )
 
     async def _issue_one(
@@ -423,7 +434,7 @@ def _registry_routes(api: _Api) -> list[Any]:
         serial = await api.serial_of(who, "lookup", serial)
         found = await audited(who, "lookup", serial, issuer.lookup(serial, now=clock()))
         await audit(who.name, "lookup", serial, "ok", now=clock())
-        return dict(found)
+        return api.with_check_code(dict(found))
 
     @post(
         "/api/v1/credentials/search",
@@ -486,7 +497,7 @@ def _registry_routes(api: _Api) -> list[Any]:
             issued_by=who.name,
         )
         result = await audited(who, "reissue", serial[:64], work)
-        return result_json(result)
+        return api.with_check_code(result_json(result))
 
     return [
         lookup,

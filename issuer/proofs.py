@@ -18,7 +18,7 @@ import hmac
 import io
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +29,8 @@ from asn1crypto.algos import SignedDigestAlgorithm
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from fontTools.ttLib import TTFont, TTLibError
 from fpdf import FPDF
-from fpdf.enums import WrapMode
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
@@ -54,14 +54,15 @@ from credential.errors import (
 from credential.qrcode_render import qr_modules
 from issuer.seal_image import draw_seal, seal_layout
 from issuer.service import Issuer, Recorded
+from issuer.typeset import break_lines
 from keys.certs import seal_names
-from schemas import CredentialType, get_type
+from schemas import CredentialType, chinese_date, get_type
 
 __all__ = [
     "DOWNLOAD_TYPE",
     "ProofDesk",
     "ProofPage",
-    "find_font",
+    "find_fonts",
     "render_proof",
     "sign_proof",
 ]
@@ -85,20 +86,42 @@ _TSA_DEADLINE = 5.0
 _MAX_TSA_REPLY = 64 * 1024
 
 _RED = (200, 16, 16)
+_PT = 25.4 / 72  # millimetres a point
+_BODY_TOP, _BODY_END = 80.0, 180.0
+_NOTICE = "本证明由电子印章签署，与纸质证明具有同等效力；打印件可凭二维码查验真伪。"
 _PAGE_WIDTH = 210.0
 _MARGIN = 25.0
 
 
-def find_font(configured: str | None = None) -> Path:
-    """The CJK font proofs are set in: ``configured`` (ESEAL_PDF_FONT), else
-    the first of ``FONT_CANDIDATES`` on this machine."""
-    for candidate in (configured,) if configured else FONT_CANDIDATES:
-        if candidate and os.path.isfile(candidate):
-            return Path(candidate)
-    raise ConfigError(
-        Reason.CONFIG,
-        "no CJK font for proofs: install fonts-arphic-uming or set ESEAL_PDF_FONT",
-    )
+def find_fonts(configured: str | None = None) -> list[Path]:
+    """The CJK fonts proofs are set in: ``configured`` (ESEAL_PDF_FONT) or the
+    first of ``FONT_CANDIDATES`` on this machine, then the other candidates
+    found, as fallbacks for a character the first lacks.  ``ConfigError``
+    when there is none, or the first has no Chinese characters."""
+    found = [Path(c) for c in FONT_CANDIDATES if os.path.isfile(c)]
+    if configured:
+        if not os.path.isfile(configured):
+            raise ConfigError(Reason.CONFIG, "ESEAL_PDF_FONT names no font file")
+        found = [Path(configured), *(f for f in found if f != Path(configured))]
+    if not found:
+        raise ConfigError(
+            Reason.CONFIG,
+            "no CJK font for proofs: install fonts-arphic-uming or set ESEAL_PDF_FONT",
+        )
+    if not set("泰安市公安局证明年月日") <= _characters(found[0]):
+        raise ConfigError(Reason.CONFIG, "the proof font has no Chinese characters")
+    return found
+
+
+@functools.cache
+def _characters(font: Path) -> frozenset[str]:
+    """The characters ``font`` (the first face of a collection) has glyphs for."""
+    try:
+        with TTFont(str(font), fontNumber=0, lazy=True) as parsed:
+            cmap = parsed.getBestCmap() or {}
+    except (OSError, ValueError, KeyError, AssertionError, TTLibError):
+        raise ConfigError(Reason.CONFIG, "the proof font cannot be read") from None
+    return frozenset(chr(code) for code in cmap)
 
 
 @dataclass(frozen=True)
@@ -127,9 +150,44 @@ def _china_date(moment: dt.datetime) -> str:
     return f"{local.year}年{local.month}月{local.day}日"
 
 
-def render_proof(page: ProofPage, *, font: Path) -> bytes:
-    """The unsigned A4 PDF of ``page``: text in the CJK font (a subset
-    embedded, so any reader shows it), the seal and QR as vector drawings."""
+def render_proof(page: ProofPage, *, fonts: Sequence[Path]) -> bytes:
+    """The unsigned A4 PDF of ``page``: text in the first of ``fonts`` (the
+    others fill in a character it lacks; subsets embedded, so any reader
+    shows them), the seal and QR drawn by the page itself, no images.
+
+    ``ConfigError`` when no font has a character the page needs: a proof is
+    never printed with a gap where a name's character should be.
+    """
+    body = page.ctype.page_text(page.claims).split("\n")
+    issued = _china_date(page.issued_at)
+    issue_day = page.claims.get("issue_date")
+    if issue_day:  # the date the text gives, under the seal too
+        issued = chinese_date(issue_day)
+    until = page.claims.get(page.ctype.valid_until_claim or "")
+    valid_until = chinese_date(until) if until else _china_date(page.expires_at)
+    footer = [
+        f"查验编号 Serial：{page.serial}",
+        f"查验码 Check code：{page.check_code}",
+        f"有效期至 Valid until：{valid_until}",
+        "扫描二维码，或凭查验编号与查验码在线查验。",
+        "Scan the QR, or look the proof up with its serial and check code.",
+        *([page.lookup_url] if page.lookup_url else []),
+    ]
+    needed = set(
+        "".join([page.bureau, page.seal_name, page.ctype.name_zh, page.number])
+        + "".join(body + footer)
+        + _NOTICE
+    ) - set(" \u3000")
+    covered: set[str] = set()
+    for font in fonts:
+        covered |= _characters(font)
+    if not needed <= covered:
+        # Never the characters themselves: they may be of a person's name.
+        raise ConfigError(
+            Reason.CONFIG,
+            f"the proof fonts lack {len(needed - covered)} character(s) of this proof",
+        )
+
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_creation_date(page.issued_at)
     pdf.set_lang("zh-CN")
@@ -139,7 +197,10 @@ def render_proof(page: ProofPage, *, font: Path) -> bytes:
     pdf.set_auto_page_break(False)
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.add_page()
-    pdf.add_font("cjk", fname=str(font), collection_font_number=0)
+    for number, font in enumerate(fonts):
+        pdf.add_font(f"cjk{number or ''}", fname=str(font), collection_font_number=0)
+    if len(fonts) > 1:
+        pdf.set_fallback_fonts([f"cjk{n}" for n in range(1, len(fonts))])
     width = _PAGE_WIDTH - 2 * _MARGIN
 
     # The heading: the bureau in red above a red rule, as official papers are.
@@ -159,22 +220,34 @@ def render_proof(page: ProofPage, *, font: Path) -> bytes:
     pdf.set_xy(_MARGIN, 66)
     pdf.cell(w=width, h=7, text=page.number, align="R")
 
-    pdf.set_font("cjk", size=15)
-    pdf.set_xy(_MARGIN, 80)
-    for paragraph in page.ctype.page_text(page.claims).split("\n"):
-        pdf.set_x(_MARGIN)
-        pdf.multi_cell(
-            w=width, h=10, text="\u3000\u3000" + paragraph, wrapmode=WrapMode.CHAR
-        )
-        pdf.ln(2)
+    # The text, each paragraph indented two characters, in the largest size
+    # (15 pt down to 10) that leaves room for the seal above the QR.
+    for size in (15.0, 14.0, 13.0, 12.0, 11.0, 10.0):
+        pdf.set_font("cjk", size=size)
+        em = size * _PT
+        blocks = [
+            break_lines(text, width, pdf.get_string_width, indent=2 * em)
+            for text in body
+        ]
+        leading = em * 1.8
+        height = sum(len(lines) for lines in blocks) * leading
+        if _BODY_TOP + height + (len(blocks) - 1) * em <= _BODY_END:
+            break
+    y = _BODY_TOP
+    for lines in blocks:
+        for number, line in enumerate(lines):
+            pdf.set_xy(_MARGIN + (2 * em if number == 0 else 0), y)
+            pdf.cell(h=leading, text=line)
+            y += leading
+        y += em
 
     # The signing block, with the seal stamped over it.
-    block_y = max(pdf.get_y() + 18, 175.0)
+    block_y = min(max(y + 10, 165.0), 190.0)
     pdf.set_font("cjk", size=15)
     pdf.set_xy(_PAGE_WIDTH - _MARGIN - 80, block_y)
     pdf.cell(w=80, h=10, text=page.bureau, align="C")
     pdf.set_xy(_PAGE_WIDTH - _MARGIN - 80, block_y + 10)
-    pdf.cell(w=80, h=10, text=_china_date(page.issued_at), align="C")
+    pdf.cell(w=80, h=10, text=issued, align="C")
     draw_seal(
         pdf,
         seal_layout(page.bureau, page.seal_name),
@@ -185,17 +258,8 @@ def render_proof(page: ProofPage, *, font: Path) -> bytes:
 
     _draw_qr(pdf, page.qr_text, x=_MARGIN, y=228.0, size=42.0)
     text_x = _MARGIN + 48
-    lines = [
-        f"查验编号 Serial：{page.serial}",
-        f"查验码 Check code：{page.check_code}",
-        f"有效期至 Valid until：{_china_date(page.expires_at)}",
-        "扫描二维码，或凭查验编号与查验码在线查验。",
-        "Scan the QR, or look the proof up with its serial and check code.",
-    ]
-    if page.lookup_url:
-        lines.append(page.lookup_url)
     pdf.set_font("cjk", size=10)
-    for i, line in enumerate(lines):
+    for i, line in enumerate(footer):
         pdf.set_xy(text_x, 229.0 + 6.5 * i)
         pdf.cell(w=width - 48, h=6, text=line)
 
@@ -205,7 +269,7 @@ def render_proof(page: ProofPage, *, font: Path) -> bytes:
     pdf.cell(
         w=width,
         h=5,
-        text="本证明由电子印章签署，与纸质证明具有同等效力；打印件可凭二维码查验真伪。",
+        text=_NOTICE,
         align="C",
     )
     return bytes(pdf.output())
@@ -387,7 +451,7 @@ class ProofDesk:
     issuer: Issuer
     #: The pinned root, embedded beside the seal certificate in signatures.
     root: x509.Certificate | None = None
-    _font: Path | None = None
+    _fonts: list[Path] = field(default_factory=list, repr=False)
     _slots: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(_AT_ONCE), repr=False
     )
@@ -402,15 +466,10 @@ class ProofDesk:
     def check_code(self, serial: str) -> str:
         return check_code(self._code_key, serial)
 
-    def font(self) -> Path:
-        if self._font is None:
-            try:
-                self._font = find_font(self.issuer.config.pdf_font or None)
-            except ConfigError:
-                raise UnavailableError(
-                    Reason.UNAVAILABLE, "proofs cannot be printed: no CJK font"
-                ) from None
-        return self._font
+    def fonts(self) -> list[Path]:
+        if not self._fonts:
+            self._fonts = find_fonts(self.issuer.config.pdf_font or None)
+        return self._fonts
 
     async def pdf(self, serial: str, *, now: dt.datetime) -> bytes:
         """The signed PDF of a proof that is valid now."""
@@ -438,9 +497,9 @@ class ProofDesk:
             issued_at=record.issued_at,
             expires_at=record.expires_at,
         )
-        font = self.font()
+        fonts = self.fonts()
         async with self._slots:
-            unsigned = await asyncio.to_thread(render_proof, page, font=font)
+            unsigned = await asyncio.to_thread(render_proof, page, fonts=fonts)
             signed = await sign_proof(
                 unsigned,
                 self.issuer.signer,

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -39,11 +40,13 @@ from schemas.fields import licence_classes_problem, plate_problem, vin_problem
 __all__ = [
     "FULL",
     "ClaimSpec",
-    "Profile",
     "CredentialType",
+    "Profile",
     "all_types",
-    "load_types",
+    "chinese_date",
     "get_type",
+    "load_types",
+    "serial_for_number",
     "type_by_code",
 ]
 
@@ -71,7 +74,7 @@ class ClaimSpec:
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _chinese_date(value: str) -> str:
+def chinese_date(value: str) -> str:
     """2026-12-04 as 2026年12月4日; anything else as it is."""
     if not _ISO_DATE.fullmatch(value):
         return value
@@ -140,7 +143,7 @@ class CredentialType:
         prints it and the verifier that compares a PDF's text use this."""
         if not self.template:
             raise NotFoundError(Reason.NOT_FOUND, "the type is not printed")
-        values = {name: _chinese_date(value) for name, value in claims.items()}
+        values = {name: chinese_date(value) for name, value in claims.items()}
         try:
             return self.template.format_map(values)
         except (KeyError, IndexError, ValueError):
@@ -871,6 +874,28 @@ def get_type(type_id: str) -> CredentialType:
         return _builtin()[type_id]
     except KeyError:
         raise NotFoundError(Reason.NOT_FOUND, "unknown credential type") from None
+
+
+def serial_for_number(number: str) -> str | None:
+    """The serial of a proof number written in the bureau's style
+    (泰公(无犯)证字〔2026〕第000123号 is WFZ202600000123), or None.  Full-width
+    forms are read as their ASCII twins (NFKC), as people type them."""
+    typed = unicodedata.normalize("NFKC", "".join(number[:80].split()))
+    for ctype in _builtin().values():
+        match = _number_pattern(ctype.number_format).fullmatch(typed)
+        if match:
+            return f"{ctype.serial_prefix}{match['year']}{int(match['n']):08d}"
+    return None
+
+
+@cache
+def _number_pattern(number_format: str) -> re.Pattern[str]:
+    if not number_format:
+        return re.compile(r"(?!)")  # matches nothing
+    pattern = re.escape(unicodedata.normalize("NFKC", number_format))
+    pattern = pattern.replace(r"\{year\}", "(?P<year>[0-9]{4})")
+    pattern = re.sub(r"\\\{number:0?\d*d\\\}", "(?P<n>[0-9]{1,8})", pattern)
+    return re.compile(pattern)
 
 
 def type_by_code(code: int) -> CredentialType:

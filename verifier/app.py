@@ -54,6 +54,10 @@ MAX_JSON = 16 * 1024
 MAX_UPLOAD = MAX_IMAGE_BYTES + 64 * 1024
 
 
+#: Answers where no credential was checked at all.
+_NOT_CHECKED = frozenset({Reason.NOT_FOUND, Reason.BAD_REQUEST, Reason.UNAVAILABLE})
+
+
 def _result_html(outcome: Outcome) -> str:
     age = outcome.bundle_age
     age_text = "无" if age is None else _age_text(age)
@@ -62,10 +66,18 @@ def _result_html(outcome: Outcome) -> str:
     footer = f'<p class="muted">信任数据更新于 {age_text} 前{warn} · {mode}</p>'
 
     if not outcome.valid or outcome.credential is None:
+        # Nothing was checked (a mistyped lookup, an empty form, the issuer
+        # away): not the red of a forgery.
+        unchecked = outcome.reason in _NOT_CHECKED
+        kind, result, title = (
+            ("unchecked", "UNCHECKED", "？ 未能核验 NOT CHECKED")
+            if unchecked
+            else ("invalid", "INVALID", "✗ 无效 INVALID")
+        )
         return (
-            '<section class="result invalid" id="result" data-result="INVALID" '
+            f'<section class="result {kind}" id="result" data-result="{result}" '
             f'data-reason="{html.escape(str(outcome.reason))}">'
-            f"<h2>✗ 无效 INVALID</h2><p>{html.escape(outcome.message_zh)}<br>"
+            f"<h2>{title}</h2><p>{html.escape(outcome.message_zh)}<br>"
             f"{html.escape(outcome.message_en)}</p>"
             + (
                 f'<p class="detail">{html.escape(outcome.detail)}</p>'
@@ -101,6 +113,31 @@ def _result_html(outcome: Outcome) -> str:
     )
 
 
+_PHOTO_UPLOAD = (
+    '<p><label for="image">或上传或粘贴图片 or upload or paste a photo</label> '
+    '<input type="file" id="image" name="image" accept="image/*"></p>'
+)
+_PAPER_UPLOAD = (
+    '<p><label for="image">或上传图片、证明 PDF，或粘贴图片 '
+    "or upload a photo or a proof's PDF, or paste a photo</label> "
+    '<input type="file" id="image" name="image" '
+    'accept="image/*,application/pdf,.pdf"></p>'
+)
+_LOOKUP_FORM = (
+    '<form id="lookup-form" method="post" action="/verifier/check" '
+    'enctype="multipart/form-data" class="lookup">'
+    "<p>按查验编号（或证明编号）与查验码在线查验 · "
+    "Look a printed proof up by its serial (or number) and check code</p>"
+    '<label for="serial">查验编号或证明编号 Serial or number</label> '
+    '<input type="text" id="serial" name="serial" autocomplete="off" '
+    'maxlength="80" placeholder="WFZ202600000123"> '
+    '<label for="check_code">查验码 Check code</label> '
+    '<input type="text" id="check_code" name="check_code" autocomplete="off" '
+    'maxlength="40" placeholder="XXXXX-XXXXX"> '
+    '<button type="submit">查验 Look up</button></form>'
+)
+
+
 def _counter_page(verifier: Verifier, now: dt.datetime, result: str = "") -> str:
     trust = verifier.current_trust(now)
     age = (
@@ -117,6 +154,8 @@ def _counter_page(verifier: Verifier, now: dt.datetime, result: str = "") -> str
         if verifier.policy.require_nonce
         else ""
     )
+    # Paper (a proof's PDF, its serial and check code) only where it counts.
+    paper = verifier.policy.accept_printed and not verifier.policy.require_nonce
     body = (
         "<header>电子证照核验 · Counter verification"
         f' <span class="muted">{html.escape(verifier.station)}</span></header>'
@@ -126,22 +165,10 @@ def _counter_page(verifier: Verifier, now: dt.datetime, result: str = "") -> str
         '<label for="qr">扫码枪输入 Scan</label>'
         '<input type="text" id="qr" name="qr" autofocus autocomplete="off" '
         f'maxlength="{MAX_TEXT}">'
-        '<p><label for="image">或上传图片、证明 PDF，或粘贴图片 '
-        "or upload a photo or a proof's PDF, or paste a photo</label> "
-        '<input type="file" id="image" name="image" '
-        'accept="image/*,application/pdf,.pdf"></p>'
-        '<button type="submit">核验 Verify</button></form>'
-        '<form id="lookup-form" method="post" action="/verifier/check" '
-        'enctype="multipart/form-data" class="lookup">'
-        "<p>按证明编号与查验码在线查验 · Look a printed proof up</p>"
-        '<label for="serial">查验编号 Serial</label> '
-        '<input type="text" id="serial" name="serial" autocomplete="off" '
-        'maxlength="64" placeholder="WFZ202600000123"> '
-        '<label for="check_code">查验码 Check code</label> '
-        '<input type="text" id="check_code" name="check_code" autocomplete="off" '
-        'maxlength="40" placeholder="XXXXX-XXXXX"> '
-        '<button type="submit">查验 Look up</button></form>'
-        f"{nonce}"
+        + (_PAPER_UPLOAD if paper else _PHOTO_UPLOAD)
+        + '<button type="submit">核验 Verify</button></form>'
+        + (_LOOKUP_FORM if paper else "")
+        + f"{nonce}"
         f'<div id="result-box">{result}</div>'
         f'<p class="muted" id="bundle-age">信任数据更新于 {html.escape(age)} 前 · '
         f"trust data age</p>"
@@ -341,6 +368,9 @@ def _counter_routes(verifier: Verifier, clock: Clock) -> list[Any]:
             )
         except (DecodeError, NotFoundError, UnavailableError) as error:
             outcome = _unread(error)
+            trust = verifier.current_trust(now)
+            if trust is not None:
+                outcome.bundle_age = trust.bundle.age(int(now.timestamp()))
         result = _result_html(outcome)
         if request.query_params.get("part") == "result":
             return Response(result, headers=SECURITY_HEADERS)

@@ -299,9 +299,7 @@ def _check_printed(ctype: CredentialType, policy: Policy) -> None:
             Reason.HOLDER_PROOF_MISSING, "only a printed proof comes without one"
         )
     if not policy.accept_printed or policy.require_nonce:
-        raise HolderBindingError(
-            Reason.HOLDER_PROOF_MISSING, "this station takes no printed proofs"
-        )
+        raise PolicyError(Reason.PRINTED_NOT_ACCEPTED)
 
 
 def verify_sd_jwt(

@@ -8,6 +8,7 @@ status), and it must be the proof that was asked for.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import httpx
 
@@ -20,6 +21,7 @@ from credential.errors import (
     Reason,
     UnavailableError,
 )
+from schemas import serial_for_number
 from verifier.trust import Trust
 
 __all__ = ["ProofLookup", "lookup_input"]
@@ -35,10 +37,15 @@ def lookup_input(serial: object, code: object) -> tuple[str, str]:
     ``DecodeError(bad_request)``."""
     if not isinstance(serial, str) or not isinstance(code, str):
         raise DecodeError(Reason.BAD_REQUEST, "give serial and check_code as text")
-    tidy = serial.replace(" ", "").upper() if serial.isascii() else ""
+    typed_serial = unicodedata.normalize("NFKC", serial[:200])
+    tidy = typed_serial.replace(" ", "").upper() if typed_serial.isascii() else ""
+    if not _SERIAL.fullmatch(tidy[:64]):
+        # The number in the bureau's style, as printed under the title.
+        tidy = serial_for_number(serial) or ""
     if not _SERIAL.fullmatch(tidy[:64]):
         raise DecodeError(
-            Reason.BAD_REQUEST, "the serial is letters and 12 digits, as printed"
+            Reason.BAD_REQUEST,
+            "give the serial (letters and 12 digits) or the proof's number as printed",
         )
     typed = normalise_check_code(code)
     if not typed:

@@ -154,11 +154,10 @@ class Verifier:
             # The registry knows of a revocation the bundle may not show yet.
             # Its word (unsigned) can only ever turn VALID into INVALID.
             outcome = outcome_of(trust, self.policy, at, _withdrawn(state))
-            outcome.mode, outcome.type_id, outcome.serial = (
-                "online",
-                found.type_id,
-                found.serial,
-            )
+            outcome.type_id, outcome.serial = found.type_id, found.serial
+        # The issuer's registry was asked: its state counted, whatever the
+        # bundle's lists said.
+        outcome.mode = "online"
         await self._record(outcome, actor=actor, channel=channel, now=now)
         return outcome
 

@@ -27,7 +27,9 @@ from credential.errors import (
     FieldError,
     NotFoundError,
     Reason,
+    StatusError,
     UnavailableError,
+    ValidityError,
 )
 from credential.sealing import Sealer
 from schemas import FULL, get_type, type_by_code
@@ -354,8 +356,16 @@ class Wallet:
         if 400 <= reply.status_code < 500:
             # The issuer's own reason (revoked, expired, …), passed on.
             reason = _problem_reason(reply)
-            raise NotFoundError(reason, "the issuer would not print this proof")
+            kind = _REFUSALS.get(reason, NotFoundError)
+            raise kind(reason, "the issuer would not print this proof")
         raise UnavailableError(Reason.UNAVAILABLE, "the issuer could not print it")
+
+
+_REFUSALS: dict[Reason, type[EsealError]] = {
+    Reason.REVOKED: StatusError,
+    Reason.SUSPENDED: StatusError,
+    Reason.EXPIRED: ValidityError,
+}
 
 
 def _problem_reason(reply: httpx.Response) -> Reason:

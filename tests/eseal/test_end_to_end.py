@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from eseal.cli import app
 from eseal.settings import Settings
 
 from .cli import eseal, issue_sample
@@ -172,6 +174,9 @@ def test_a_proof_printed_and_verified_from_its_pdf(
     result = json.loads(output)
     assert result["credential"]["presented"] == "printed"
     assert result["checks"]["pdf_signature"] == "passed"
+    piped = CliRunner().invoke(app, ["verify", "-", "--json"], input=pdf.read_bytes())
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.output)["result"] == "VALID"
 
     assert eseal("revoke", serial)[0] == 0
     refresh_trust(env.home, env.keys_dir / "root.crt.pem")

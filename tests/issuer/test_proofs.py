@@ -22,6 +22,8 @@ import pytest
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
+from fontTools import subset
+from fontTools.ttLib import TTFont
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -33,12 +35,12 @@ from pyhanko_certvalidator import ValidationContext
 from credential import jws, sdjwt
 from credential.algorithms import KeySigner
 from credential.checkcode import check_code, normalise_check_code
-from credential.errors import UnavailableError
+from credential.errors import ConfigError, UnavailableError
 from eseal.services import issue_into_wallet
 from issuer import proofs as issuer_proofs
-from issuer.proofs import ProofDesk
+from issuer.proofs import ProofDesk, find_fonts
 from keys.store import KeyFolder, generate_key
-from schemas import all_types
+from schemas import all_types, get_type
 from verifier.lookup import ProofLookup
 from verifier.scan import read_qr_text
 
@@ -76,6 +78,8 @@ def _issue_proof(site: Site, type_id: str = "no-criminal-record") -> str:
     )
     assert response.status_code == 201, response.text
     serial: str = response.json()["serial"]
+    # The officer gets the check code printed on it, to pass on.
+    assert response.json()["check_code"] == site.services.proofs.check_code(serial)
     return serial
 
 
@@ -351,6 +355,25 @@ def test_a_proof_is_found_by_serial_and_check_code(proofs: Site) -> None:
 
     assert response.status_code == 200, response.text
     assert response.json()["credential"]["serial"] == serial
+    assert response.json()["mode"] == "online"  # the issuer's registry was asked
+
+
+def test_a_proof_is_found_by_its_number_in_the_bureaus_style(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    code = proofs.services.proofs.check_code(serial)
+    number = get_type("no-criminal-record").document_number(serial)
+
+    assert _lookup(proofs, number, code).status_code == 200
+    typed = number.replace("(", "（").replace(")", "）")  # as an IME types them
+    assert _lookup(proofs, typed, code).status_code == 200
+
+
+def test_the_registry_gives_an_officer_the_check_code(proofs: Site) -> None:
+    serial = _issue_proof(proofs)
+    response = proofs.client.get(
+        f"/issuer/api/v1/credentials/{serial}", headers={"X-API-Key": proofs.api_key}
+    )
+    assert response.json()["check_code"] == proofs.services.proofs.check_code(serial)
 
 
 def test_a_typed_code_may_be_lower_case_spaced_and_with_look_alikes(
@@ -425,6 +448,12 @@ def test_check_codes_are_ten_crockford_characters_and_differ_by_serial() -> None
     )
 
 
+def test_a_code_typed_in_full_width_forms_is_read() -> None:
+    code = check_code(b"k" * 32, "WFZ202600000001")
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in code).replace("\uff0d", "－")
+    assert normalise_check_code(full_width.replace("－", "\u3000")) == code
+
+
 @pytest.mark.parametrize(
     "typed",
     [
@@ -434,7 +463,6 @@ def test_check_codes_are_ten_crockford_characters_and_differ_by_serial() -> None
         "ABCDE-FGHJ!",
         "Ü" * 10,
         "TSKE\u0131-B9X1J",  # a dotless i upper-cases to I, which reads as 1
-        "TSKE1\u3000B9X1J",
         "\ud800" * 10,
     ],
 )
@@ -720,3 +748,77 @@ def test_a_pdf_sent_as_upper_case_media_type_is_read(proofs: Site) -> None:
         headers={**proofs.verifier_headers, "Content-Type": "APPLICATION/PDF"},
     )
     assert response.status_code == 200, response.text
+
+
+def test_the_longest_claims_the_schema_allows_still_fit_the_page(
+    proofs: Site, tmp_path: Path
+) -> None:
+    claims = _claims("lawyer-household-query")
+    claims.update(
+        law_firm="山东省泰安市岱宗律师事务所东平分所" + "高新技术开发区分部" * 2,
+        lawyer_name="欧阳" + "文" * 28,
+        queried_name="司马" + "洪" * 28,
+        registered_address=("山东省泰安市东平县州城街道西关社区府前街" * 4)[:70],
+        case_cause=("民间借贷纠纷及房屋买卖合同纠纷" * 3)[:40],
+    )
+    response = proofs.client.post(
+        "/issuer/api/v1/credentials",
+        headers={"X-API-Key": proofs.api_key},
+        json={
+            "type": "lawyer-household-query",
+            "holder": HOLDER,
+            "holder_key": proofs.holder_jwk,
+            "claims": claims,
+        },
+    )
+    assert response.status_code == 201, response.text
+    serial = response.json()["serial"]
+    pdf = _pdf(proofs, serial)
+
+    # Every word of the text and the footer is on the page, and the QR reads.
+    text = read_qr_text(_page_png(pdf, tmp_path))
+    assert proofs.verify(text).status_code == 200
+    assert _upload(proofs, pdf).status_code == 200
+    (tmp_path / "page.png").rename(tmp_path / "long.png")
+
+
+# -- fonts ------------------------------------------------------------------------
+
+
+def _latin_only_font(folder: Path) -> Path:
+    """A real font without a single Chinese character (UMing cut to ASCII)."""
+    source = find_fonts()[0]
+    font = TTFont(str(source), fontNumber=0)
+    cutter = subset.Subsetter(subset.Options())
+    cutter.populate(unicodes=range(32, 127))
+    cutter.subset(font)
+    path = folder / "latin.ttf"
+    font.save(str(path))
+    return path
+
+
+def test_a_font_without_chinese_is_refused_before_anything_is_signed(
+    tmp_path: Path,
+) -> None:
+    latin = _latin_only_font(tmp_path)
+    with pytest.raises(ConfigError, match="no Chinese characters"):
+        find_fonts(str(latin))
+    with pytest.raises(ConfigError, match="names no font file"):
+        find_fonts(str(tmp_path / "missing.ttf"))
+
+
+def test_a_page_needing_a_character_no_font_has_is_refused(
+    proofs: Site, tmp_path: Path
+) -> None:
+    serial = _issue_proof(proofs)
+    desk: ProofDesk = proofs.services.proofs
+    desk._fonts = [_latin_only_font(tmp_path)]
+
+    response = proofs.client.get(
+        f"/issuer/api/v1/proofs/{serial}.pdf", headers={"X-API-Key": proofs.api_key}
+    )
+
+    assert response.status_code == 503  # the operator's to fix, not the caller's
+    body = response.json()
+    assert body["reason"] == "config" and "character" in body["detail"]
+    assert _claims("no-criminal-record")["name"] not in response.text

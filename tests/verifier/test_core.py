@@ -574,7 +574,7 @@ def test_a_card_in_printed_form_is_holder_proof_missing(world: dict) -> None:
 )
 def test_a_station_may_refuse_printed_proofs(proof_world: dict, policy: Policy) -> None:
     assert _reason(proof_world["text"], proof_world["trust"], policy) == (
-        Reason.HOLDER_PROOF_MISSING
+        Reason.PRINTED_NOT_ACCEPTED
     )
 
 

@@ -383,3 +383,6 @@ def test_a_proof_is_looked_up_by_serial_and_check_code(
     page.fill("#check_code", "AAAAA-AAAAA")
     page.click("#lookup-form button")
     expect(page.locator("#result")).to_have_attribute("data-reason", "not_found")
+    # A mistyped code is not a forgery: amber "not checked", not red.
+    expect(page.locator("#result")).to_have_class("result unchecked")
+    assert "信任数据更新于 无" not in page.content()
