@@ -9,7 +9,7 @@ PORT ?= 8000
 export ESEAL_HOME ?= $(CURDIR)/var
 export ESEAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint bench bench-issue bench-verify clean venv
+.PHONY: run test lint bench bench-issue bench-verify bench-proof clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-issue: venv
 
 bench-verify: venv
 	$(BIN)/python bench/verify.py
+
+bench-proof: venv
+	$(BIN)/python bench/proof.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -293,20 +293,40 @@ def test_a_50_mb_upload_is_refused_before_it_is_read(proofs: Site) -> None:
     assert response.status_code == 413
 
 
-def test_a_revoked_proofs_pdf_is_refused_on_upload(proofs: Site) -> None:
+WITHDRAWN = pytest.mark.parametrize(
+    ("action", "reason"), [("revoke", "revoked"), ("suspend", "suspended")]
+)
+
+
+@WITHDRAWN
+def test_a_withdrawn_proofs_pdf_is_refused_on_upload(
+    proofs: Site, action: str, reason: str
+) -> None:
+    # ATTACKS.md 5: a withdrawn credential is refused on every path, PDF too.
     serial = _issue_proof(proofs)
     pdf = _pdf(proofs, serial)
-    revoked = proofs.client.post(
-        f"/issuer/api/v1/credentials/{serial}/revoke",
+    changed = proofs.client.post(
+        f"/issuer/api/v1/credentials/{serial}/{action}",
         headers={"X-API-Key": proofs.api_key},
         json={},
     )
-    assert revoked.status_code == 200, revoked.text
+    assert changed.status_code == 200, changed.text
     proofs.clock.advance(120)
     proofs.refresh_trust()
 
     body = assert_problem(_upload(proofs, pdf), status=422)
-    assert body["reason"] == "revoked"
+    assert body["reason"] == reason
+    # And its printed QR, scanned.
+    printed = proofs.client.post(
+        "/issuer/proofs/lookup",
+        json={
+            "serial": serial,
+            "check_code": proofs.services.proofs.check_code(serial),
+        },
+    ).json()
+    assert printed["state"] == reason
+    body = assert_problem(proofs.verify(printed["qr"]), status=422)
+    assert body["reason"] == reason
 
 
 def test_a_revoked_proof_is_not_printed(proofs: Site) -> None:
@@ -400,11 +420,14 @@ def test_a_wrong_code_and_an_unknown_serial_get_the_same_answer(
     assert one == other
 
 
-def test_a_revoked_proof_looked_up_is_revoked(proofs: Site) -> None:
+@WITHDRAWN
+def test_a_withdrawn_proof_looked_up_is_refused(
+    proofs: Site, action: str, reason: str
+) -> None:
     serial = _issue_proof(proofs)
     code = proofs.services.proofs.check_code(serial)
     proofs.client.post(
-        f"/issuer/api/v1/credentials/{serial}/revoke",
+        f"/issuer/api/v1/credentials/{serial}/{action}",
         headers={"X-API-Key": proofs.api_key},
         json={},
     )
@@ -412,7 +435,7 @@ def test_a_revoked_proof_looked_up_is_revoked(proofs: Site) -> None:
     proofs.refresh_trust()
 
     body = assert_problem(_lookup(proofs, serial, code), status=422)
-    assert body["reason"] == "revoked"
+    assert body["reason"] == reason
 
 
 @pytest.mark.parametrize(
