@@ -692,9 +692,15 @@ def _print_outcome(outcome: Any) -> None:
         table.add_column("内容 Value", overflow="fold")
         if cred.number:
             table.add_row("证明编号 Number", Text(cred.number))
+            table.add_row("查验编号 Serial", Text(cred.serial))
         table.add_row(
             "出示内容 Shown", Text(f"{cred.profile_label_zh} {cred.profile_label_en}")
         )
+        if cred.printed:
+            table.add_row(
+                "出示方式 Presented",
+                Text("打印的证明（无持有人签名） printed proof (no holder signature)"),
+            )
         # Text, not markup: a value is printed exactly as it was signed.
         for _, zh, en, value in cred.claims:
             table.add_row(Text(f"{zh} {en}"), Text(value))

@@ -169,6 +169,8 @@ def test_a_proof_printed_and_verified_from_its_pdf(
     assert code == 0, output
     assert "check code" in output and pdf.read_bytes().startswith(b"%PDF-")
 
+    code, output = eseal("verify", str(pdf))
+    assert code == 0 and "打印的证明" in output and serial in output
     code, output = eseal("verify", str(pdf), "--json")
     assert code == 0, output
     result = json.loads(output)
