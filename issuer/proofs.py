@@ -18,6 +18,9 @@ import hmac
 import io
 import logging
 import os
+import re
+import struct
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +35,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fontTools.ttLib import TTFont, TTLibError
 from fpdf import FPDF
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from credential import compact, cose, jws, strictjson
@@ -69,8 +76,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 # fontTools reports every subset it makes (and a table of UMing it drops) at
-# INFO and WARNING: noise in a service's log, one batch of lines per proof.
-logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+# INFO and WARNING, and a damaged font in thousands of lines: noise in a
+# service's log.  Faults become a config error instead.
+logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+# What fpdf2 and fontTools raise on a damaged font file.
+_FONT_FAULTS = (
+    TTLibError,
+    IndexError,
+    TypeError,
+    KeyError,
+    ValueError,
+    AssertionError,
+    struct.error,
+    EOFError,
+    OSError,
+)
 
 #: Fonts with TrueType outlines that fpdf2 can subset and embed, Song (Ming)
 #: style first, as official papers are set; ESEAL_PDF_FONT names another.
@@ -345,13 +366,20 @@ class _HttpTimeStamper(TimeStamper):
     def __init__(self, url: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._url = url
-        self._deadline = _TSA_DEADLINE
+        # pyHanko asks twice for one signature (once to size it): one
+        # deadline for both, from the first question.
+        self._until: float | None = None
 
     async def async_request_tsa_response(
         self, req: tsp.TimeStampReq
     ) -> tsp.TimeStampResp:
+        if self._until is None:
+            self._until = time.monotonic() + _TSA_DEADLINE
+        left = self._until - time.monotonic()
         try:
-            body = await asyncio.wait_for(self._exchange(req.dump()), self._deadline)
+            if left <= 0:
+                raise TimeoutError
+            body = await asyncio.wait_for(self._exchange(req.dump()), left)
         except (httpx.HTTPError, TimeoutError):
             raise TimestampRequestError(
                 "the timestamp authority did not answer"
@@ -373,7 +401,7 @@ class _HttpTimeStamper(TimeStamper):
             "Content-Type": "application/timestamp-query",
             "Accept": "application/timestamp-reply",
         }
-        async with httpx.AsyncClient(timeout=self._deadline) as client:
+        async with httpx.AsyncClient(timeout=_TSA_DEADLINE) as client:
             async with client.stream(
                 "POST", self._url, content=query, headers=headers
             ) as reply:
@@ -438,10 +466,37 @@ async def sign_proof(
         raise UnavailableError(
             Reason.UNAVAILABLE, "the timestamp authority's answer was not usable"
         ) from None
-    return out.getvalue()
+    signed = out.getvalue()
+    if timestamper is not None:
+        await _check_stamp(signed)
+    return signed
+
+
+async def _check_stamp(signed: bytes) -> None:
+    """pyHanko puts whatever token the authority sent into the signature; one
+    over another hash would make the proof look forged to every verifier.
+    Check it as a verifier will, and print nothing rather than that."""
+    unusable = UnavailableError(
+        Reason.UNAVAILABLE, "the timestamp authority's token does not fit"
+    )
+    try:
+        (embedded,) = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+        status = await async_validate_pdf_signature(
+            embedded,
+            signer_validation_context=ValidationContext(trust_roots=[]),
+            skip_diff=True,
+        )
+    except (ValueError, KeyError, TypeError, PdfError):
+        raise unusable from None
+    stamp = status.timestamp_validity
+    if stamp is None or not (stamp.intact and stamp.valid):
+        log.warning("proof not signed: the timestamp token does not fit")
+        raise unusable
 
 
 DOWNLOAD_TYPE = jws.PROOF_DOWNLOAD_TYP
+# A serial: the type's prefix and twelve digits, ASCII only.
+_SERIAL = re.compile(r"[A-Z]{1,8}[0-9]{12}")
 
 _DOWNLOAD_LEEWAY = 120
 
@@ -505,7 +560,15 @@ class ProofDesk:
         )
         fonts = self.fonts()
         async with self._slots:
-            unsigned = await asyncio.to_thread(render_proof, page, fonts=fonts)
+            try:
+                unsigned = await asyncio.to_thread(render_proof, page, fonts=fonts)
+            except _FONT_FAULTS:
+                # fpdf2 reads the whole font only here: a damaged file shows
+                # now, and is the operator's to replace.
+                log.warning("proof not printed: a proof font cannot be read")
+                raise ConfigError(
+                    Reason.CONFIG, "a proof font cannot be read"
+                ) from None
             signed = await sign_proof(
                 unsigned,
                 self.issuer.signer,
@@ -536,7 +599,7 @@ class ProofDesk:
             or not isinstance(claims, dict)
             or claims.get("aud") != self.issuer.config.issuer_url
             or not isinstance(serial, str)
-            or not 0 < len(serial) <= 64
+            or not _SERIAL.fullmatch(serial)
         ):
             raise refused
         iat = claims.get("iat")
@@ -567,11 +630,13 @@ class ProofDesk:
         One answer, ``not_found``, whether the serial is unknown or the code
         wrong; the codes are compared in constant time.
         """
-        given = normalise_check_code(code) if len(serial) <= 64 else ""
-        expected = self.check_code(serial[:64])
+        if not _SERIAL.fullmatch(serial):
+            serial = "-"  # no serial is that: the same answer, the same work
+        given = normalise_check_code(code)
+        expected = self.check_code(serial)
         matches = hmac.compare_digest(expected.encode(), given.encode())
         try:
-            record = await self.issuer.recorded(serial[:64], now=now)
+            record = await self.issuer.recorded(serial, now=now)
             _printable(record)
         except EsealError:
             record = None

@@ -62,7 +62,9 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # Unicode categories no claim may hold: controls, format characters (bidi
 # overrides, zero-width joiners), surrogates, private use and unassigned.
-_FORBIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+# Other characters (controls, format, surrogates, private use, unassigned)
+# and the line and paragraph separators, which break a printed line.
+_FORBIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def parse_date(text: str) -> dt.date:

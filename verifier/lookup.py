@@ -89,6 +89,7 @@ class ProofLookup:
         if (
             not isinstance(text, str)
             or len(text) > compact.MAX_TEXT + 4
+            or not isinstance(state, str)
             or state not in _STATES
         ):
             raise UnavailableError(

@@ -19,6 +19,7 @@ import zlib
 from typing import Any
 
 import pypdfium2 as pdfium
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -131,12 +132,8 @@ def _signed_by(data: bytes, trust: Trust, now: int) -> tuple[x509.Certificate, i
         raise SignatureError(Reason.MODIFIED_AFTER_SIGNING)
 
     _check_gap(data, signatures[0].sig_object)
+    _check_unsigned_parts(status, signatures[0], trust)
 
-    # A timestamp token travels outside what the seal signed; one that does
-    # not even verify (another imprint, a broken token) is tampering.
-    stamp = status.timestamp_validity
-    if stamp is not None and not (stamp.intact and stamp.valid):
-        raise SignatureError(Reason.BAD_SIGNATURE, "the timestamp does not verify")
     # The signing time is the one the seal signed (/M of the signature
     # dictionary, inside the signed bytes).  A timestamp token is unsigned by
     # the seal and its authority not one this verifier trusts: never used.
@@ -145,6 +142,25 @@ def _signed_by(data: bytes, trust: Trust, now: int) -> tuple[x509.Certificate, i
         raise SignatureError(Reason.BAD_SIGNATURE, "the signature names no time")
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     return cert, int(signed_at.timestamp())
+
+
+def _check_unsigned_parts(status: Any, embedded: Any, trust: Trust) -> None:
+    """What travels in the signature container outside what the seal signed
+    must be what the issuer put there: a timestamp token that verifies (one
+    over another imprint is tampering), and no certificate but the seal's
+    and the pinned root."""
+    stamp = status.timestamp_validity
+    if stamp is not None and not (stamp.intact and stamp.valid):
+        raise SignatureError(Reason.BAD_SIGNATURE, "the timestamp does not verify")
+    seals = {_asn1(seal).dump() for seal in trust.bundle.seals.values()}
+    if status.signing_cert.dump() not in seals:
+        return  # another signer altogether: untrusted_issuer, said later
+    known = {status.signing_cert.dump(), *(_asn1(r).dump() for r in trust.bundle.roots)}
+    carried = embedded.signed_data["certificates"]
+    if any(choice.chosen.dump() not in known for choice in carried or ()):
+        raise SignatureError(
+            Reason.BAD_SIGNATURE, "the signature carries a certificate of another"
+        )
 
 
 def _check_gap(data: bytes, sig_object: Any) -> None:
@@ -157,9 +173,19 @@ def _check_gap(data: bytes, sig_object: Any) -> None:
         contents = bytes(sig_object["/Contents"])
     except _READ_ERRORS:
         raise SignatureError(Reason.BAD_SIGNATURE) from None
-    # The CMS structure, then zeros to the end of the space kept for it.
+    # The CMS structure in canonical DER (minimal lengths: what the issuer
+    # wrote, re-encoded, gives the same bytes), then zeros to the end of the
+    # space kept for it.
     length = _der_length(contents)
     if length is None or any(contents[length:]):
+        raise SignatureError(Reason.BAD_SIGNATURE)
+    try:
+        canonical = cms.ContentInfo.load(contents[:length], strict=True).dump(
+            force=True
+        )
+    except _READ_ERRORS:
+        raise SignatureError(Reason.BAD_SIGNATURE) from None
+    if canonical != contents[:length]:
         raise SignatureError(Reason.BAD_SIGNATURE)
     written = b"<" + contents.hex().upper().encode("ascii") + b">"
     if start != 0 or data[first:second] != written:

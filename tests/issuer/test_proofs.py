@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,13 @@ from credential.errors import ConfigError, UnavailableError
 from eseal.services import issue_into_wallet
 from issuer import proofs as issuer_proofs
 from issuer.proofs import ProofDesk, find_fonts
+from keys.certs import make_root
 from keys.store import KeyFolder, generate_key
 from schemas import all_types, get_type
 from verifier.lookup import ProofLookup
 from verifier.scan import read_qr_text
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, NOW
 from ..eseal.http_fixtures import HOLDER, Site, assert_problem, site_fixture  # noqa: F401
 from .tsa import timestamp_authority
 
@@ -661,7 +663,9 @@ def test_a_proof_cards_page_offers_the_pdf_and_a_cards_does_not(
     assert "proof.pdf" not in card_page.text
 
 
-@pytest.mark.parametrize("mode", ["garbage", "no-token", "trickle", "huge"])
+@pytest.mark.parametrize(
+    "mode", ["garbage", "no-token", "trickle", "huge", "wrong-imprint", "slow"]
+)
 def test_a_misbehaving_timestamp_authority_is_503_within_the_deadline(
     proofs: Site, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -845,3 +849,131 @@ def test_a_page_needing_a_character_no_font_has_is_refused(
     body = response.json()
     assert body["reason"] == "config" and "character" in body["detail"]
     assert _claims("no-criminal-record")["name"] not in response.text
+
+
+def test_a_lone_surrogate_serial_at_the_issuers_lookup_is_404(proofs: Site) -> None:
+    response = proofs.client.post(
+        "/issuer/proofs/lookup",
+        content=b'{"serial": "WFZ202600000001\\ud800", "check_code": "x"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert assert_problem(response, status=404)["reason"] == "not_found"
+
+
+def test_a_download_request_for_a_lone_surrogate_is_401(
+    wallet_proof: tuple[Site, str],
+) -> None:
+    site, _ = wallet_proof
+    signer = KeySigner(generate_key())
+    header = {"alg": "ES256", "typ": jws.PROOF_DOWNLOAD_TYP}
+    payload = {
+        "aud": site.settings.issuer_url,
+        "sub": "\ud800",  # travels as the JSON escape, as a hostile client sends it
+        "iat": int(site.clock().timestamp()),
+    }
+    signing_input = ".".join(
+        jws.b64url_encode(json.dumps(part).encode("ascii"))
+        for part in (header, payload)
+    )
+    token = signing_input + "." + jws.b64url_encode(signer.sign(signing_input.encode()))
+    response = site.client.post("/issuer/proofs/download", json={"request": token})
+    assert assert_problem(response, status=401)["reason"] == "unauthorized"
+
+
+def _rewritten_cms(pdf: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    start, end = _hex_slot(pdf)
+    contents = bytes.fromhex(pdf[start:end].decode())
+    changed = change(contents.rstrip(b"\0")).hex().upper().encode()
+    assert len(changed) <= end - start
+    return pdf[:start] + changed + b"0" * (end - start - len(changed)) + pdf[end:]
+
+
+def _longer_outer_length(der: bytes) -> bytes:
+    assert der[:2] == b"\x30\x82"
+    return der[:2] + (int.from_bytes(der[2:4], "big") + 2).to_bytes(2, "big") + der[4:]
+
+
+def _with_a_stranger_certificate(der: bytes) -> bytes:
+    info = cms.ContentInfo.load(der)
+    stranger = asn1_x509.Certificate.load(
+        make_root(
+            generate_key(),
+            organisation="ATTACKER",
+            not_before=NOW - dt.timedelta(days=1),
+            days=10,
+        ).public_bytes(serialization.Encoding.DER)
+    )
+    certificates = list(info["content"]["certificates"])
+    info["content"]["certificates"] = cms.CertificateSet(
+        [*certificates, cms.CertificateChoices(name="certificate", value=stranger)]
+    )
+    return bytes(info.dump(force=True))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(_longer_outer_length, id="outer-length-two-longer"),
+        pytest.param(
+            lambda der: b"\x30\x83\x00" + der[2:], id="non-minimal-length-form"
+        ),
+        pytest.param(_with_a_stranger_certificate, id="a-stranger-certificate"),
+    ],
+)
+def test_a_rewritten_signature_container_is_refused(
+    proofs: Site, change: Callable[[bytes], bytes]
+) -> None:
+    pdf = _pdf(proofs, _issue_proof(proofs))
+    body = assert_problem(_upload(proofs, _rewritten_cms(pdf, change)), status=422)
+    assert body["reason"] in {"bad_signature", "malformed"}
+
+
+def test_a_damaged_font_is_a_config_error_not_500(proofs: Site, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.ttc"
+    data = bytearray(find_fonts()[0].read_bytes())
+    with TTFont(str(find_fonts()[0]), fontNumber=0, lazy=True) as font:
+        offset = font.reader.tables["glyf"].offset
+    data[offset : offset + 4096] = b"\xff" * 4096
+    damaged.write_bytes(bytes(data))
+    serial = _issue_proof(proofs)
+    desk: ProofDesk = proofs.services.proofs
+    desk._fonts = [damaged]
+
+    response = proofs.client.get(
+        f"/issuer/api/v1/proofs/{serial}.pdf", headers={"X-API-Key": proofs.api_key}
+    )
+
+    assert response.status_code == 503
+    assert response.json()["reason"] == "config"
+
+
+def test_a_line_separator_in_a_claim_is_refused_at_issue(proofs: Site) -> None:
+    claims = _claims("no-criminal-record")
+    claims["purpose"] = "入职\u2028审查"
+    response = proofs.client.post(
+        "/issuer/api/v1/credentials",
+        headers={"X-API-Key": proofs.api_key},
+        json={
+            "type": "no-criminal-record",
+            "holder": HOLDER,
+            "holder_key": proofs.holder_jwk,
+            "claims": claims,
+        },
+    )
+    assert assert_problem(response, status=422)["reason"] == "invalid_claims"
+
+
+@pytest.mark.parametrize("state", [["revoked"], {"a": 1}, 7, "gone"])
+def test_a_hostile_issuers_lookup_state_is_unavailable(
+    proofs: Site, state: object
+) -> None:
+    # A hostile or broken issuer at the bundle's address, answering a lookup.
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"qr": "ES1:X", "state": state})
+
+    proofs.services.verifier.proofs = ProofLookup(
+        httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    )
+    response = _lookup(proofs, "WFZ202600000001", "00000-00000")
+    assert response.status_code == 503
+    assert response.json()["reason"] == "unavailable"

@@ -33,7 +33,7 @@ class TimestampAuthority:
 
 #: How the authority answers: as it should, or in one of the ways a broken or
 #: hostile one might.
-MODES = ("good", "garbage", "no-token", "trickle", "huge")
+MODES = ("good", "garbage", "no-token", "trickle", "huge", "wrong-imprint", "slow")
 
 
 def _cert(
@@ -116,12 +116,20 @@ def timestamp_authority(
             if self.headers.get("Content-Type") != "application/timestamp-query":
                 self.send_error(415)
                 return
-            reply = stamper.request_tsa_response(tsp.TimeStampReq.load(query))
+            request = tsp.TimeStampReq.load(query)
+            if mode == "wrong-imprint":
+                # A well-made token over another hash.
+                request["message_imprint"]["hashed_message"] = bytes(32)
+            if mode == "slow" and stop.wait(1.0):
+                return
+            reply = stamper.request_tsa_response(request)
             body = {
                 "good": reply.dump(),
                 "garbage": b"\x30\x03not a reply",
                 "no-token": bytes.fromhex("30053003020100"),
                 "trickle": reply.dump(),
+                "wrong-imprint": reply.dump(),
+                "slow": reply.dump(),
                 "huge": b"\x30" * (8 * 1024 * 1024),
             }[mode]
             self.send_response(200)
