@@ -9,7 +9,7 @@ PORT ?= 8000
 export ESEAL_HOME ?= $(CURDIR)/var
 export ESEAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint bench bench-issue bench-verify bench-proof clean venv
+.PHONY: run test lint bench bench-issue bench-verify bench-proof bench-qr clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-verify: venv
 
 bench-proof: venv
 	$(BIN)/python bench/proof.py
+
+bench-qr: venv
+	$(BIN)/python bench/qr_render.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
