@@ -81,7 +81,10 @@ def _message(error: EsealError) -> str:
             "<p>手机号码或密码不正确。 "
             "<small>The phone number or the password is wrong.</small></p>"
         )
-    return f"<p>{html.escape(error.message_zh)} <small>{error.message_en}</small></p>"
+    return (
+        f"<p>{html.escape(error.message_zh)} "
+        f"<small>{html.escape(error.message_en)}</small></p>"
+    )
 
 
 def _form(kind: str, csrf: str, *, phone: str = "", error: str = "") -> str:
