@@ -17,7 +17,10 @@ from credential.errors import AuthError, DecodeError, Reason
 from credential.qrcode_render import render_svg
 from schemas import FULL, get_type
 from verifier.nonces import counter_nonce
+from wallet.accounts import Accounts
+from wallet.auth import COOKIE, WalletAuth, csrf_field
 from wallet.service import Card, Wallet
+from wallet.signin import sign_in_routes
 from web import SECURITY_HEADERS, exception_handlers, page, pdf_response, read_json
 from web.docs import WALLET_TOKEN
 
@@ -25,15 +28,18 @@ __all__ = ["REFRESH_SECONDS", "wallet_router"]
 
 #: A card's QR is replaced this often; verifiers refuse it after 120 s.
 REFRESH_SECONDS = 30
-COOKIE = "eseal_wallet"
 Clock = Callable[[], dt.datetime]
 
 
-def _token(request: Request[Any, Any, Any]) -> str:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.cookies.get(COOKIE, "")
+_WELCOME = (
+    "<header>电子证照 eSeal Wallet</header><main>"
+    "<p>请登录您的电子证照钱包。</p>"
+    '<p class="muted">Sign in to your wallet.</p>'
+    '<p><a class="button" href="/wallet/signin">登录 Sign in</a> '
+    '<a class="button" href="/wallet/signup">注册 Sign up</a></p>'
+    '<p class="muted">也可使用派发给您的钱包链接打开。'
+    "Or open it with the access link you were given.</p></main>"
+)
 
 
 def _card_face(card: Card) -> str:
@@ -70,10 +76,17 @@ def _proof_route(
 
 
 def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
-    """The wallet's routes under /wallet."""
+    """The wallet's routes under /wallet.
+
+    Every request that changes state passes ``auth.guard``: it needs a
+    caller, and the CSRF token when a cookie authenticates it (see
+    ``wallet.auth``).
+    """
+    accounts = Accounts(wallet)
+    auth = WalletAuth(accounts, clock)
 
     async def account(request: Request[Any, Any, Any]) -> str:
-        return await wallet.account_for_token(_token(request))
+        return (await auth.caller(request)).account
 
     @get("/enter", media_type=MediaType.HTML)
     async def enter(
@@ -102,19 +115,17 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         try:
             name = await account(request)
         except AuthError:
-            body = (
-                "<header>电子证照 eSeal Wallet</header>"
-                "<main><p>请使用您的钱包链接登录。</p>"
-                "<p class=muted>Open your wallet with its access link.</p></main>"
-            )
-            return Response(
-                page("电子证照", body), status_code=401, headers=SECURITY_HEADERS
-            )
+            return Response(page("电子证照", _WELCOME), headers=SECURITY_HEADERS)
         cards = await wallet.cards(name)
         faces = (
             "".join(_card_face(c) for c in cards) or "<p>还没有证照。No cards yet.</p>"
         )
-        body = f"<header>我的电子证照 My cards</header><main>{faces}</main>"
+        sign_out = (
+            '<form method="post" action="/wallet/signout" class="signout">'
+            f'{csrf_field(request)}<button type="submit">退出登录 Sign out</button>'
+            "</form>"
+        )
+        body = f"<header>我的电子证照 My cards</header><main>{faces}{sign_out}</main>"
         return Response(page("我的电子证照", body), headers=SECURITY_HEADERS)
 
     @get("/cards/{serial:str}", media_type=MediaType.HTML)
@@ -239,7 +250,9 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
 
     return Router(
         path="/wallet",
+        guards=[auth.guard],
         route_handlers=[
+            *sign_in_routes(accounts, auth, clock),
             enter,
             home,
             card_page,

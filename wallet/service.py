@@ -116,6 +116,17 @@ class Wallet:
             )
         if await WalletAccount.exists().where(WalletAccount.name == name):
             raise ClaimsError([FieldError("name", "账户已存在", "the account exists")])
+        _, token = await self.insert_account(name, now=now)
+        log.info("created wallet account")
+        return token
+
+    async def insert_account(self, name: str, *, now: dt.datetime) -> tuple[int, str]:
+        """Write an account row with a new holder key and access token (inside
+        the caller's transaction, if any); returns its id and the token once.
+
+        Accounts that sign in with a phone number get a token too (the column
+        needs one); nobody is shown it, so it opens nothing in practice.
+        """
         token = secrets.token_urlsafe(32)
         key = ec.generate_private_key(ec.SECP256R1())
         der = key.private_bytes(
@@ -123,16 +134,15 @@ class Wallet:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        await WalletAccount.insert(
+        rows = await WalletAccount.insert(
             WalletAccount(
                 name=name,
                 token_hash=_token_hash(token),
                 sealed_holder_key=self._seal(der, f"holder-key:{name}"),
                 created_at=now,
             )
-        )
-        log.info("created wallet account")
-        return token
+        ).returning(WalletAccount._meta.primary_key)
+        return int(rows[0]["id"]), token
 
     async def account_for_token(self, token: str) -> str:
         if not token or len(token) > 128:
