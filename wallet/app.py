@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import MediaType, Request, Response, Router, get, post
-from litestar.datastructures import Cookie
+from litestar import MediaType, Request, Response, Router, delete, get, post
+from litestar.datastructures import Cookie, UploadFile
+from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from credential.errors import AuthError, DecodeError, Reason
+from credential.qrcode_read import MAX_IMAGE_BYTES, read_qr_text
 from credential.qrcode_render import render_svg
 from schemas import FULL, get_type
 from verifier.nonces import counter_nonce
@@ -27,6 +30,11 @@ __all__ = ["REFRESH_SECONDS", "wallet_router"]
 REFRESH_SECONDS = 30
 COOKIE = "eseal_wallet"
 Clock = Callable[[], dt.datetime]
+Account = Callable[[Request[Any, Any, Any]], Awaitable[str]]
+
+#: Offer QR pictures decoded at once, off the event loop.
+_DECODING = asyncio.Semaphore(2)
+_MAX_OFFER_JSON = 8 * 1024
 
 
 def _token(request: Request[Any, Any, Any]) -> str:
@@ -48,9 +56,86 @@ def _card_face(card: Card) -> str:
     )
 
 
-def _proof_route(
-    wallet: Wallet, clock: Clock, account: Callable[[Any], Awaitable[str]]
-) -> Any:
+def _card_json(card: Card) -> dict[str, object]:
+    return {
+        "serial": card.serial,
+        "type": card.type_id,
+        "type_name": {"zh-CN": card.type_name_zh, "en": card.type_name_en},
+        "expires_at": card.expires.isoformat(),
+        "profiles": [
+            {"id": pid, "label": {"zh-CN": zh, "en": en}}
+            for pid, zh, en in card.profiles
+        ],
+    }
+
+
+async def _offer_text(request: Request[Any, Any, Any]) -> str:
+    """The offer of a request: JSON ``{"offer": …}`` (a code, link or QR's
+    text), or a multipart ``image`` of the offer QR (or an ``offer`` field)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        try:
+            form = dict(await request.form())
+        except UnicodeDecodeError:
+            raise DecodeError(Reason.BAD_REQUEST, "a form field is not UTF-8") from None
+        except HTTPException as error:
+            if error.status_code == 413:
+                raise
+            raise DecodeError(Reason.BAD_REQUEST, "the form cannot be read") from None
+        upload = form.get("image")
+        if isinstance(upload, UploadFile):
+            picture = await upload.read(MAX_IMAGE_BYTES + 1)
+            async with _DECODING:
+                return await asyncio.to_thread(read_qr_text, picture)
+        offer = form.get("offer")
+    else:
+        body = read_json(await request.body(), max_size=_MAX_OFFER_JSON)
+        offer = body.get("offer") if isinstance(body, dict) else None
+    if not isinstance(offer, str) or not offer.strip():
+        raise DecodeError(
+            Reason.BAD_REQUEST, "give the offer as 'offer' text or an 'image' of its QR"
+        )
+    return offer
+
+
+def _change_routes(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
+    """Routes that change a wallet: collecting an offer, deleting a card."""
+
+    async def acting(request: Request[Any, Any, Any]) -> str:
+        """The account a request that changes the wallet acts for.  Every such
+        route asks here, so one check for cookie-authenticated callers (CSRF)
+        covers them all; the SameSite=Strict cookie already stays off
+        cross-site requests."""
+        return await account(request)
+
+    @post(
+        "/api/v1/offers",
+        status_code=201,
+        request_max_body_size=MAX_IMAGE_BYTES + 64 * 1024,
+        security=WALLET_TOKEN,
+    )
+    async def redeem(request: Request[Any, Any, Any]) -> Response[object]:
+        """Collect an offer into a new card with a holder key of its own: JSON
+        ``{"offer": …}`` with the code, the offer link or the offer QR's text,
+        or a multipart ``image`` of the QR.  Answers the new card; a used or
+        expired offer is 400, another issuer's 422, the issuer away 503."""
+        name = await acting(request)
+        card = await wallet.redeem(name, await _offer_text(request), now=clock())
+        return Response(
+            _card_json(card), status_code=201, headers={"Cache-Control": "no-store"}
+        )
+
+    @delete("/api/v1/cards/{serial:str}", status_code=204, security=WALLET_TOKEN)
+    async def delete_card(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> None:
+        """Delete a card and its holder key (404 when the wallet has no such card)."""
+        name = await acting(request)
+        await wallet.delete_card(name, serial)
+
+    return [redeem, delete_card]
+
+
+def _proof_route(wallet: Wallet, clock: Clock, account: Account) -> Any:
     @get(
         "/api/v1/cards/{serial:str}/proof.pdf",
         security=WALLET_TOKEN,
@@ -165,20 +250,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
     async def list_cards(request: Request[Any, Any, Any]) -> list[dict[str, object]]:
         """The resident's cards, without their QR."""
         name = await account(request)
-        cards = await wallet.cards(name)
-        return [
-            {
-                "serial": c.serial,
-                "type": c.type_id,
-                "type_name": {"zh-CN": c.type_name_zh, "en": c.type_name_en},
-                "expires_at": c.expires.isoformat(),
-                "profiles": [
-                    {"id": pid, "label": {"zh-CN": zh, "en": en}}
-                    for pid, zh, en in c.profiles
-                ],
-            }
-            for c in cards
-        ]
+        return [_card_json(c) for c in await wallet.cards(name)]
 
     @get("/api/v1/cards/{serial:str}/presentation", security=WALLET_TOKEN)
     async def presentation(
@@ -247,6 +319,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             presentation,
             sd_jwt,
             _proof_route(wallet, clock, account),
+            *_change_routes(wallet, clock, account),
         ],
         exception_handlers=exception_handlers(),
         tags=["wallet"],
