@@ -107,21 +107,7 @@ def read_offer(text: str, *, issuer_url: str) -> OfferRef:
     text = text.strip()
     if _CODE.fullmatch(text):
         return OfferRef(text)
-    if not text.lower().startswith(_SCHEME + ":"):
-        raise _bad_offer("not an offer code, offer link or offer QR")
-
-    query = parse_qs(urlsplit(text).query, max_num_fields=8)
-    if "credential_offer_uri" in query:
-        raise _bad_offer("offers by reference are not accepted: use the offer link")
-    values = query.get("credential_offer", [])
-    if len(values) != 1:
-        raise _bad_offer("the link holds no credential offer")
-    try:
-        offer = strictjson.loads(values[0])
-    except EsealError:
-        raise _bad_offer("the link's credential offer is not JSON") from None
-    if not isinstance(offer, dict):
-        raise _bad_offer("the link's credential offer is not a JSON object")
+    offer = _offer_object(text)
 
     named = offer.get("credential_issuer")
     if not isinstance(named, str) or named.rstrip("/") != issuer_url.rstrip("/"):
@@ -143,6 +129,28 @@ def read_offer(text: str, *, issuer_url: str) -> OfferRef:
     ):
         raise _bad_offer("the offer names no credential configuration")
     return OfferRef(code, ids[0] if len(ids) == 1 else None)
+
+
+def _offer_object(text: str) -> dict[str, Any]:
+    """The credential offer a link carries by value (OpenID4VCI section 4.1)."""
+    if not text.lower().startswith(_SCHEME + ":"):
+        raise _bad_offer("not an offer code, offer link or offer QR")
+    try:
+        query = parse_qs(urlsplit(text).query, max_num_fields=8)
+    except ValueError:
+        raise _bad_offer("the link is not an offer link") from None
+    if "credential_offer_uri" in query:
+        raise _bad_offer("offers by reference are not accepted: use the offer link")
+    values = query.get("credential_offer", [])
+    if len(values) != 1:
+        raise _bad_offer("the link holds no credential offer")
+    try:
+        offer = strictjson.loads(values[0])
+    except EsealError:
+        raise _bad_offer("the link's credential offer is not JSON") from None
+    if not isinstance(offer, dict):
+        raise _bad_offer("the link's credential offer is not a JSON object")
+    return offer
 
 
 async def collect(

@@ -12,8 +12,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
-from credential.errors import DecodeError, Reason, TrustError
+from credential.errors import DecodeError, EsealError, Reason, TrustError
 from credential.jwk import jwk_from_key
 from credential.qrcode_render import render_png
 from wallet.redeem import read_offer
@@ -330,6 +332,8 @@ def test_collecting_needs_the_wallets_token(linked: Site) -> None:
         "openid-credential-offer://?credential_offer=%5B%5D",
         "openid-credential-offer://?credential_offer=1&credential_offer=2",
         "openid-credential-offer://",
+        "openid-credential-offer://?" + "&".join(f"a{i}=1" for i in range(9)),
+        "openid-credential-offer://[::1",
         "short",
     ],
 )
@@ -337,6 +341,26 @@ def test_what_is_not_an_offer_is_malformed(text: str) -> None:
     with pytest.raises(DecodeError) as caught:
         read_offer(text, issuer_url=ISSUER)
     assert caught.value.reason is Reason.MALFORMED
+
+
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.text(max_size=300).map(lambda t: "openid-credential-offer://?" + t),
+        st.text(max_size=300).map(
+            lambda t: "openid-credential-offer://?credential_offer=" + quote(t)
+        ),
+    )
+)
+def test_any_text_is_read_as_an_offer_or_refused_with_a_reason(text: str) -> None:
+    try:
+        read_offer(text, issuer_url=ISSUER)
+    except EsealError as error:
+        assert error.reason in {
+            Reason.MALFORMED,
+            Reason.TOO_LARGE,
+            Reason.UNTRUSTED_ISSUER,
+        }
 
 
 def test_an_offer_of_this_issuer_with_a_trailing_slash_is_read() -> None:
