@@ -7,7 +7,8 @@ value or a detail of how a signature failed.
 
     EsealError
     ├── DecodeError            malformed, too_large, unsupported_version,
-    │                          bad_request (an HTTP request of the wrong shape)
+    │                          bad_request (an HTTP request of the wrong shape),
+    │                          issuer_answer_invalid (a wallet's collection)
     ├── TrustError             untrusted_issuer, certificate_expired,
     │                          certificate_not_yet_valid, certificate_usage,
     │                          seal_retired, trust_bundle_stale
@@ -22,6 +23,9 @@ value or a detail of how a signature failed.
     ├── ClaimsError            invalid_claims (with one entry per field)
     ├── NotFoundError          not_found
     ├── AuthError              unauthorized, forbidden
+    ├── OfferError             offer_expired, offer_used, invalid_proof,
+    │                          offer_refused
+    ├── UnavailableError       unavailable (a database or the issuer is away)
     ├── LimitError             rate_limited, quota_exceeded (with retry_after)
     └── ConfigError            config (an operator's setup is wrong)
 """
@@ -100,6 +104,8 @@ class Reason(enum.StrEnum):
     MODIFIED_AFTER_SIGNING = "modified_after_signing"
     CONTENT_MISMATCH = "content_mismatch"
     PRINTED_NOT_ACCEPTED = "printed_not_accepted"
+    OFFER_REFUSED = "offer_refused"
+    ISSUER_ANSWER_INVALID = "issuer_answer_invalid"
 
 
 #: Short messages for people, Chinese first.
@@ -207,6 +213,14 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
         "本窗口不受理打印的证明，请出示电子证照",
         "This station does not take printed proofs; show the wallet's QR",
     ),
+    Reason.OFFER_REFUSED: (
+        "签发机关拒绝了此领取码",
+        "The issuer refused this offer",
+    ),
+    Reason.ISSUER_ANSWER_INVALID: (
+        "签发机关的答复无效，未保存证照",
+        "The issuer's answer was not a usable credential; nothing was stored",
+    ),
 }
 
 
@@ -302,7 +316,7 @@ class OfferError(EsealError):
 
 
 class UnavailableError(EsealError):
-    """The database is away; the client should retry."""
+    """The database or the issuer is away; the client should retry."""
 
     default_reason = Reason.UNAVAILABLE
 

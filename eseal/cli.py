@@ -552,6 +552,29 @@ def wallet_holder_key(name: str) -> None:
     out.print_json(data=_run(work))
 
 
+@wallet_app.command("rekey")
+def wallet_rekey(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows a batch")] = 500,
+) -> None:
+    """Re-seal the wallet's stored data under ESEAL_WALLET_STORAGE_KEY, opening
+    what is not yet under it with ESEAL_WALLET_STORAGE_KEY_OLD; safe to re-run."""
+    from wallet.keyring import KeyRing
+    from wallet.rekey import rekey
+
+    async def work(settings: Settings) -> tuple[int, int]:
+        old = settings.previous_secret("wallet_storage_key")
+        if old is None:
+            raise ConfigError(
+                Reason.CONFIG, "set ESEAL_WALLET_STORAGE_KEY_OLD to the key replaced"
+            )
+        keys = KeyRing(settings.secret("wallet_storage_key"), old)
+        count = await rekey(keys, batch_size=batch)
+        return count.resealed, count.current
+
+    resealed, current = _run(work)
+    out.print(f"re-sealed {resealed} values; {current} were under the new key already")
+
+
 @wallet_app.command("qr")
 def wallet_qr(
     serial: str,

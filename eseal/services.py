@@ -27,7 +27,7 @@ from verifier.nonces import NonceBook
 from verifier.online import LiveStatus
 from verifier.service import Verifier
 from verifier.trust import TrustStore
-from wallet.service import Wallet
+from wallet.service import Wallet, new_holder_key
 
 __all__ = [
     "Services",
@@ -95,16 +95,18 @@ async def issue_into_wallet(
     holder: str,
     now: dt.datetime,
 ) -> IssuedResult:
-    """Issue to a wallet account's holder key and store the result there.
+    """Issue to a new holder key of the card's own and store the result, with
+    that key, in a wallet account.
 
     The all-in-one shortcut for development and the command line; a wallet
-    on its own receives credentials over the issuer's API.
+    on its own collects credentials by redeeming offers.
     """
-    holder_key = await wallet.holder_public_key(holder)
+    await wallet.holder_public_key(holder)  # the account exists, or 404
+    card_key = new_holder_key()
     result = await issuer.issue(
         type_id,
         unverified_claims,
-        holder_key=holder_key,
+        holder_key=card_key.public_key(),
         holder=holder,
         now=now,
         issued_by="cli",
@@ -117,6 +119,7 @@ async def issue_into_wallet(
         compact_bytes=result.compact,
         views=result.views,
         now=now,
+        holder_key=card_key,
     )
     return result
 
@@ -126,6 +129,9 @@ def make_wallet(settings: Settings) -> Wallet:
         storage_key=settings.secret("wallet_storage_key"),
         issuer_url=settings.issuer_url,
         http=httpx.AsyncClient(timeout=30, follow_redirects=False),
+        # Set only while the storage key is being rotated (eseal wallet rekey).
+        old_storage_key=settings.previous_secret("wallet_storage_key"),
+        account_key=settings.secret("wallet_account_key"),
     )
 
 

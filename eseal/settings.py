@@ -149,6 +149,21 @@ class Settings:
             out.write(value.hex() + "\n")
         return value
 
+    def previous_secret(self, name: str) -> bytes | None:
+        """The secret being replaced while it is rotated: ESEAL_<NAME>_OLD,
+        from the environment only (None when unset)."""
+        variable = f"ESEAL_{name.upper()}_OLD"
+        env = os.environ.get(variable)
+        if not env:
+            return None
+        try:
+            value = bytes.fromhex(env)
+        except ValueError:
+            value = b""
+        if len(value) != 32:
+            raise ConfigError(Reason.CONFIG, f"{variable} must be 64 hex digits")
+        return value
+
 
 def _public_url() -> str:
     """Where residents and counters reach this eSeal (ESEAL_PUBLIC_URL)."""

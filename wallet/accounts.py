@@ -186,16 +186,18 @@ def _unique_violation(error: BaseException) -> bool:
 class Accounts:
     """Sign-up, sign-in, sessions and sign-out for the wallet's residents.
 
-    Keys come from the wallet's storage key through HKDF, one a purpose:
+    Keys come from the wallet's account key (its storage key when it has
+    none) through HKDF, one a purpose:
     the phone and client-address lookup hashes, CSRF tokens, and the
     sealed phone numbers.
     """
 
     def __init__(self, wallet: Wallet) -> None:
         self.wallet = wallet
-        self._lookup_key = _derive(wallet.storage_key, b"eseal wallet lookup")
-        self._csrf_key = _derive(wallet.storage_key, b"eseal wallet csrf")
-        self._sealer = Sealer(wallet.storage_key, b"eseal wallet phone")
+        root = wallet.account_key or wallet.storage_key
+        self._lookup_key = _derive(root, b"eseal wallet lookup")
+        self._csrf_key = _derive(root, b"eseal wallet csrf")
+        self._sealer = Sealer(root, b"eseal wallet phone")
         # Unknown numbers are checked against this, so that a wrong number
         # and a wrong password take the same time and get the same answer.
         self._dummy = _HASHER.hash(secrets.token_urlsafe(16))

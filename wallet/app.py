@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import MediaType, Request, Response, Router, get, post
+from litestar import MediaType, Request, Response, Router, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from credential.errors import AuthError, DecodeError, Reason
+from credential.qrcode_read import MAX_IMAGE_BYTES
 from credential.qrcode_render import render_svg
 from schemas import FULL, get_type
 from verifier.nonces import counter_nonce
 from wallet.accounts import Accounts
 from wallet.auth import COOKIE, WalletAuth, csrf_field
+from wallet.pages import change_pages, offer_text
 from wallet.service import Card, Wallet
 from wallet.signin import sign_in_routes
 from web import SECURITY_HEADERS, exception_handlers, page, pdf_response, read_json
@@ -29,6 +32,9 @@ __all__ = ["REFRESH_SECONDS", "wallet_router"]
 #: A card's QR is replaced this often; verifiers refuse it after 120 s.
 REFRESH_SECONDS = 30
 Clock = Callable[[], dt.datetime]
+Account = Callable[[Request[Any, Any, Any]], Awaitable[str]]
+
+#: Offer QR pictures decoded at once, off the event loop.
 
 
 _WELCOME = (
@@ -54,9 +60,56 @@ def _card_face(card: Card) -> str:
     )
 
 
-def _proof_route(
-    wallet: Wallet, clock: Clock, account: Callable[[Any], Awaitable[str]]
-) -> Any:
+def _card_json(card: Card) -> dict[str, object]:
+    return {
+        "serial": card.serial,
+        "type": card.type_id,
+        "type_name": {"zh-CN": card.type_name_zh, "en": card.type_name_en},
+        "expires_at": card.expires.isoformat(),
+        "profiles": [
+            {"id": pid, "label": {"zh-CN": zh, "en": en}}
+            for pid, zh, en in card.profiles
+        ],
+    }
+
+
+def _change_routes(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
+    """Routes that change a wallet: collecting an offer, deleting a card."""
+
+    async def acting(request: Request[Any, Any, Any]) -> str:
+        """The account a request that changes the wallet acts for (the
+        router's guard has already checked a cookie caller's CSRF token)."""
+        return await account(request)
+
+    @post(
+        "/api/v1/offers",
+        status_code=201,
+        request_max_body_size=MAX_IMAGE_BYTES + 64 * 1024,
+        security=WALLET_TOKEN,
+    )
+    async def redeem(request: Request[Any, Any, Any]) -> Response[object]:
+        """Collect an offer into a new card with a holder key of its own: JSON
+        ``{"offer": …}`` with the code, the offer link or the offer QR's text,
+        or a multipart ``image`` of the QR.  Answers the new card; a used or
+        expired offer is 400, another issuer's 422, the issuer away 503."""
+        name = await acting(request)
+        card = await wallet.redeem(name, await offer_text(request), now=clock())
+        return Response(
+            _card_json(card), status_code=201, headers={"Cache-Control": "no-store"}
+        )
+
+    @delete("/api/v1/cards/{serial:str}", status_code=204, security=WALLET_TOKEN)
+    async def delete_card(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> None:
+        """Delete a card and its holder key (404 when the wallet has no such card)."""
+        name = await acting(request)
+        await wallet.delete_card(name, serial)
+
+    return [redeem, delete_card]
+
+
+def _proof_route(wallet: Wallet, clock: Clock, account: Account) -> Any:
     @get(
         "/api/v1/cards/{serial:str}/proof.pdf",
         security=WALLET_TOKEN,
@@ -121,6 +174,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             "".join(_card_face(c) for c in cards) or "<p>还没有证照。No cards yet.</p>"
         )
         sign_out = (
+            '<p><a class="add" href="/wallet/add">＋ 添加证照 Add a card</a></p>'
             '<form method="post" action="/wallet/signout" class="signout">'
             f'{csrf_field(request)}<button type="submit">退出登录 Sign out</button>'
             "</form>"
@@ -138,6 +192,8 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         name = await account(request)
         card = await wallet.card(name, serial, profile)
         text = await wallet.presentation(name, serial, now=clock(), profile=profile)
+        # Drawing a QR is ~20 ms of Python (choosing the mask): off the loop.
+        svg = await asyncio.to_thread(render_svg, text, inline=True)
         rows = "".join(
             f"<dt>{html.escape(zh)}</dt><dd>{html.escape(v)}</dd>"
             for zh, _, v in card.claims
@@ -154,7 +210,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             f'<main><nav class="profiles">出示 Show: {choices}</nav>'
             f'<div class="qr" id="qr" data-serial="{html.escape(serial)}" '
             f'data-profile="{html.escape(profile)}" '
-            f'data-refresh="{REFRESH_SECONDS}">{render_svg(text, inline=True)}</div>'
+            f'data-refresh="{REFRESH_SECONDS}">{svg}</div>'
             f'<p class="countdown" id="countdown">{REFRESH_SECONDS} 秒后刷新</p>'
             f"<dl>{rows}</dl>"
             f'<p class="muted">证照编号 {html.escape(card.serial)}</p>'
@@ -165,7 +221,11 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
                 if get_type(card.type_id).template
                 else ""
             )
-            + '<p><a href="/wallet/">返回 Back</a></p></main>'
+            + f'<form method="post" action="/wallet/cards/{html.escape(serial)}/delete"'
+            ' class="delete">'
+            f"{csrf_field(request)}"
+            '<button type="submit">删除此证照 Delete this card</button></form>'
+            '<p><a href="/wallet/">返回 Back</a></p></main>'
         )
         return Response(
             page(card.type_name_zh, body, scripts=("/static/card.js",)),
@@ -176,20 +236,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
     async def list_cards(request: Request[Any, Any, Any]) -> list[dict[str, object]]:
         """The resident's cards, without their QR."""
         name = await account(request)
-        cards = await wallet.cards(name)
-        return [
-            {
-                "serial": c.serial,
-                "type": c.type_id,
-                "type_name": {"zh-CN": c.type_name_zh, "en": c.type_name_en},
-                "expires_at": c.expires.isoformat(),
-                "profiles": [
-                    {"id": pid, "label": {"zh-CN": zh, "en": en}}
-                    for pid, zh, en in c.profiles
-                ],
-            }
-            for c in cards
-        ]
+        return [_card_json(c) for c in await wallet.cards(name)]
 
     @get("/api/v1/cards/{serial:str}/presentation", security=WALLET_TOKEN)
     async def presentation(
@@ -209,7 +256,11 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             nonce=None if nonce is None else counter_nonce(nonce),
         )
         return Response(
-            {"qr": text, "svg": render_svg(text), "refresh_seconds": REFRESH_SECONDS},
+            {
+                "qr": text,
+                "svg": await asyncio.to_thread(render_svg, text),
+                "refresh_seconds": REFRESH_SECONDS,
+            },
             headers={"Cache-Control": "no-store"},
         )
 
@@ -253,6 +304,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         guards=[auth.guard],
         route_handlers=[
             *sign_in_routes(accounts, auth, clock),
+            *change_pages(wallet, clock, account),
             enter,
             home,
             card_page,
@@ -260,6 +312,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             presentation,
             sd_jwt,
             _proof_route(wallet, clock, account),
+            *_change_routes(wallet, clock, account),
         ],
         exception_handlers=exception_handlers(),
         tags=["wallet"],

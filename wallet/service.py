@@ -31,11 +31,17 @@ from credential.errors import (
     UnavailableError,
     ValidityError,
 )
-from credential.sealing import Sealer
 from schemas import FULL, get_type, type_by_code
+from wallet.keyring import (
+    KeyRing,
+    card_key_context,
+    credential_context,
+    holder_key_context,
+)
+from wallet.redeem import collect, read_offer
 from wallet.tables import WalletAccount, WalletCredential
 
-__all__ = ["Card", "Wallet"]
+__all__ = ["Card", "Wallet", "new_holder_key"]
 
 log = logging.getLogger(__name__)
 
@@ -80,27 +86,53 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_holder_key() -> ec.EllipticCurvePrivateKey:
+    """A fresh P-256 holder key (one per account, and one per card)."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _der(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _load_key(der: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_der_private_key(der, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigError(Reason.CONFIG, "a stored holder key is not a P-256 key")
+    return key
+
+
 @dataclass
 class Wallet:
-    """The wallet service.  ``storage_key`` seals everything at rest (AES-GCM)."""
+    """The wallet service.  ``storage_key`` seals everything at rest (AES-GCM);
+    while it is being rotated, ``old_storage_key`` still opens older values."""
 
     storage_key: bytes
-    #: The issuer's base URL and an HTTP client to reach it (proof PDFs).
+    #: The issuer's base URL and an HTTP client to reach it (offers, proof PDFs).
     issuer_url: str = ""
     http: httpx.AsyncClient | None = None
+    old_storage_key: bytes | None = None
+    #: Keys the phone numbers' lookup hashes, their sealing and CSRF tokens;
+    #: apart from ``storage_key`` so that rotating that key (which re-seals
+    #: cards and keys) leaves sign-in alone.  None: derived from storage_key.
+    account_key: bytes | None = None
 
     def __post_init__(self) -> None:
         if len(self.storage_key) != 32:
             raise ConfigError(Reason.CONFIG, "the wallet storage key must be 32 bytes")
-        self._sealer = Sealer(self.storage_key)
+        self._keys = KeyRing(self.storage_key, self.old_storage_key)
 
     # -- sealing -------------------------------------------------------------
 
     def _seal(self, data: bytes, context: str) -> str:
-        return self._sealer.seal_text(data, context)
+        return self._keys.seal(data, context)
 
     def _open(self, text: str, context: str) -> bytes:
-        return self._sealer.open_text(text, context)
+        return self._keys.open(text, context)
 
     # -- accounts ------------------------------------------------------------
 
@@ -128,17 +160,12 @@ class Wallet:
         needs one); nobody is shown it, so it opens nothing in practice.
         """
         token = secrets.token_urlsafe(32)
-        key = ec.generate_private_key(ec.SECP256R1())
-        der = key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        der = _der(new_holder_key())
         rows = await WalletAccount.insert(
             WalletAccount(
                 name=name,
                 token_hash=_token_hash(token),
-                sealed_holder_key=self._seal(der, f"holder-key:{name}"),
+                sealed_holder_key=self._seal(der, holder_key_context(name)),
                 created_at=now,
             )
         ).returning(WalletAccount._meta.primary_key)
@@ -163,14 +190,22 @@ class Wallet:
         return row
 
     async def _holder_key(self, name: str) -> ec.EllipticCurvePrivateKey:
+        """The account's own holder key: cards stored without a key of their own."""
         row = await self._account(name)
-        der = self._open(row["sealed_holder_key"], f"holder-key:{name}")
-        key = serialization.load_der_private_key(der, None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return key
+        return _load_key(self._open(row["sealed_holder_key"], holder_key_context(name)))
 
     async def holder_public_key(self, name: str) -> ec.EllipticCurvePublicKey:
         return (await self._holder_key(name)).public_key()
+
+    async def _card_key(
+        self, name: str, serial: str, row: dict[str, Any] | None = None
+    ) -> ec.EllipticCurvePrivateKey:
+        """The key a card is bound to: its own, or the account's for older cards."""
+        row = row if row is not None else await self._row(name, serial)
+        if not row["sealed_holder_key"]:
+            return await self._holder_key(name)
+        der = self._open(row["sealed_holder_key"], card_key_context(name, serial))
+        return _load_key(der)
 
     # -- credentials ---------------------------------------------------------
 
@@ -184,7 +219,10 @@ class Wallet:
         compact_bytes: bytes,
         views: Mapping[str, bytes],
         now: dt.datetime,
+        holder_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
+        """Keep a card; ``holder_key`` is the key of its own that it is bound
+        to (None: the account's key)."""
         account = await self._account(name)
         blob = json.dumps(
             {
@@ -198,15 +236,25 @@ class Wallet:
                 account=account["id"],
                 serial=serial,
                 type_id=type_id,
-                sealed=self._seal(blob, f"credential:{name}:{serial}"),
+                sealed=self._seal(blob, credential_context(name, serial)),
                 created_at=now,
+                sealed_holder_key=(
+                    ""
+                    if holder_key is None
+                    else self._seal(_der(holder_key), card_key_context(name, serial))
+                ),
             )
         )
 
-    async def _stored(self, name: str, serial: str) -> dict[str, Any]:
+    async def _row(self, name: str, serial: str) -> dict[str, Any]:
+        """A card's row of this account; 404 for another resident's or none."""
         account = await self._account(name)
-        row = (
-            await WalletCredential.select(WalletCredential.sealed)
+        row: dict[str, Any] | None = (
+            await WalletCredential.select(
+                WalletCredential.sealed,
+                WalletCredential.sealed_holder_key,
+                WalletCredential.type_id,
+            )
             .where(
                 (WalletCredential.account == account["id"])
                 & (WalletCredential.serial == serial)
@@ -216,10 +264,55 @@ class Wallet:
         if row is None:
             # The same answer whether the card is another resident's or none.
             raise NotFoundError(Reason.NOT_FOUND, "no such card")
+        return row
+
+    def _opened(self, name: str, serial: str, row: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(
-            self._open(row["sealed"], f"credential:{name}:{serial}")
+            self._open(row["sealed"], credential_context(name, serial))
         )
         return data
+
+    async def _stored(self, name: str, serial: str) -> dict[str, Any]:
+        return self._opened(name, serial, await self._row(name, serial))
+
+    async def delete_card(self, name: str, serial: str) -> None:
+        """Delete a card and, with its row, its holder key; 404 when the
+        account holds no such card."""
+        account = await self._account(name)
+        gone = (
+            await WalletCredential.delete()
+            .where(
+                (WalletCredential.account == account["id"])
+                & (WalletCredential.serial == serial)
+            )
+            .returning(WalletCredential._meta.primary_key)
+        )
+        if not gone:
+            raise NotFoundError(Reason.NOT_FOUND, "no such card")
+        log.info("deleted a wallet card")
+
+    async def redeem(self, name: str, offer: str, *, now: dt.datetime) -> Card:
+        """Collect an offer (its code, link or QR text) into a new card with a
+        holder key of its own; the card is stored only once the issuer's
+        answer has been checked to be bound to that key."""
+        await self._account(name)
+        if self.http is None or not self.issuer_url:
+            raise UnavailableError(Reason.UNAVAILABLE, "the wallet has no issuer link")
+        wanted = read_offer(offer, issuer_url=self.issuer_url)
+        key = new_holder_key()
+        got = await collect(self.http, self.issuer_url, wanted, key, now=now)
+        await self.store(
+            name,
+            serial=got.serial,
+            type_id=got.type_id,
+            sd_jwt=got.sd_jwt,
+            compact_bytes=got.compact,
+            views=got.views,
+            now=now,
+            holder_key=key,
+        )
+        log.info("collected an offered %s card", got.type_id)
+        return await self.card(name, got.serial)
 
     async def holder_of(self, serial: str) -> str:
         """The account that holds a card, for tools that know only its serial."""
@@ -290,13 +383,14 @@ class Wallet:
         profile: str = FULL,
     ) -> str:
         """A fresh holder-bound QR text for one card, of one of its profiles."""
-        data = await self._stored(name, serial)
+        row = await self._row(name, serial)
+        data = self._opened(name, serial, row)
         signed = (
             data["compact"] if profile == FULL else data.get("views", {}).get(profile)
         )
         if signed is None:
             raise NotFoundError(Reason.NOT_FOUND, "the card has no such profile")
-        holder = KeySigner(await self._holder_key(name))
+        holder = KeySigner(await self._card_key(name, serial, row))
         return compact.present(
             base64.b64decode(signed),
             holder,
@@ -316,8 +410,9 @@ class Wallet:
     ) -> str:
         """The card as an SD-JWT VC presentation for a verifier that asked
         with ``aud`` and ``nonce``, disclosing the named claims (all: None)."""
-        data = await self._stored(name, serial)
-        holder = KeySigner(await self._holder_key(name))
+        row = await self._row(name, serial)
+        data = self._opened(name, serial, row)
+        holder = KeySigner(await self._card_key(name, serial, row))
         return sdjwt.present(
             data["sd_jwt"],
             disclose=disclose,
@@ -330,21 +425,11 @@ class Wallet:
     async def proof_pdf(self, name: str, serial: str, *, now: dt.datetime) -> bytes:
         """A proof's signed PDF, fetched from the issuer with a request signed
         by the holder key the proof is bound to."""
-        await self._stored(name, serial)  # theirs, or 404
-        row = (
-            await WalletCredential.select(WalletCredential.type_id)
-            .where(WalletCredential.serial == serial)
-            .first()
-        )
-        ctype = get_type(str(row["type_id"])) if row else None
-        if (
-            ctype is None
-            or not ctype.template
-            or self.http is None
-            or not self.issuer_url
-        ):
+        row = await self._row(name, serial)  # theirs, or 404
+        ctype = get_type(str(row["type_id"]))
+        if not ctype.template or self.http is None or not self.issuer_url:
             raise NotFoundError(Reason.NOT_FOUND, "the card has no printable proof")
-        holder = KeySigner(await self._holder_key(name))
+        holder = KeySigner(await self._card_key(name, serial, row))
         request = sdjwt.sign_jws(
             {"alg": holder.alg, "typ": jws.PROOF_DOWNLOAD_TYP},
             {"aud": self.issuer_url, "sub": serial, "iat": int(now.timestamp())},

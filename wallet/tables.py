@@ -26,13 +26,15 @@ class WalletAccount(Table, tablename="wallet_account"):
 
 
 class WalletCredential(Table, tablename="wallet_credential"):
-    """A stored credential: both encodings sealed with AES-GCM."""
+    """A stored credential: both encodings sealed with AES-GCM, and the card's
+    own holder key, sealed too ("" for cards bound to the account's key)."""
 
     account = ForeignKey(WalletAccount, on_delete=OnDelete.cascade, index=True)
     serial = Varchar(length=64)
     type_id = Varchar(length=64)
     sealed = Text()
     created_at = Timestamptz()
+    sealed_holder_key = Text(default="")
 
 
 class WalletLogin(Table, tablename="wallet_login"):

@@ -572,7 +572,7 @@ def test_the_issuer_prints_a_proof_for_its_holder_key(
     wallet_proof: tuple[Site, str],
 ) -> None:
     site, serial = wallet_proof
-    key = site.run(lambda: site.services.wallet._holder_key(HOLDER))
+    key = site.run(lambda: site.services.wallet._card_key(HOLDER, serial))
     assert _download_request(site, serial, KeySigner(key)).status_code == 200
 
 
@@ -590,7 +590,7 @@ def test_the_issuer_refuses_a_download_not_signed_by_the_holder(
     wallet_proof: tuple[Site, str], change: dict[str, Any]
 ) -> None:
     site, serial = wallet_proof
-    key = site.run(lambda: site.services.wallet._holder_key(HOLDER))
+    key = site.run(lambda: site.services.wallet._card_key(HOLDER, serial))
     signer = KeySigner(generate_key() if change.get("signer") else key)
     claims: dict[str, object] = {}
     if "iat" in change:
@@ -752,7 +752,7 @@ def test_a_download_request_with_an_enormous_iat_is_401_not_500(
     wallet_proof: tuple[Site, str],
 ) -> None:
     site, serial = wallet_proof
-    key = site.run(lambda: site.services.wallet._holder_key(HOLDER))
+    key = site.run(lambda: site.services.wallet._card_key(HOLDER, serial))
     response = _download_request(site, serial, KeySigner(key), iat=10**400)
     assert assert_problem(response, status=401)["reason"] == "unauthorized"
 

@@ -1,4 +1,4 @@
-"""Tests for verifier.scan: camera-like photos read back, hostile files refused."""
+"""Tests for credential.qrcode_read: camera-like photos read, hostile files refused."""
 
 from __future__ import annotations
 
@@ -17,9 +17,14 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from credential.errors import DecodeError, Reason
+from credential.qrcode_read import (
+    MAX_IMAGE_BYTES,
+    MAX_PIXELS,
+    _strip_jpeg_exif,
+    read_qr_text,
+)
 from credential.qrcode_render import render_png
 from tests.camera import VARIANTS, base45_payload, camera_variants, phone_screenshot
-from verifier.scan import MAX_IMAGE_BYTES, MAX_PIXELS, _strip_jpeg_exif, read_qr_text
 
 # 431 seeded bytes in Base45 plus the "ES1:" prefix: 651 characters, version 16.
 PAYLOAD = base45_payload(seed=20260101, size=431)

@@ -1,0 +1,124 @@
+"""The wallet's pages that change it: adding a card from an offer, deleting
+a card.  Forms post back with the caller's CSRF token (the router's guard
+checks it); errors are shown on the page, never as a bare 500."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import MediaType
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from credential.errors import DecodeError, EsealError, Reason
+from credential.qrcode_read import MAX_IMAGE_BYTES, read_qr_text
+from wallet.auth import csrf_field
+from wallet.service import Wallet
+from web import SECURITY_HEADERS, page, read_json
+
+__all__ = ["change_pages", "offer_text"]
+
+Clock = Callable[[], dt.datetime]
+Account = Callable[[Request[Any, Any, Any]], Awaitable[str]]
+
+_FORM_MAX = MAX_IMAGE_BYTES + 64 * 1024
+_DECODING = asyncio.Semaphore(2)
+_MAX_OFFER_JSON = 8 * 1024
+
+
+def _add_form(request: Request[Any, Any, Any], error: str = "") -> str:
+    shown = (
+        f'<p class="error" id="error" role="alert">{html.escape(error)}</p>'
+        if error
+        else ""
+    )
+    return (
+        "<header>添加证照 Add a card</header><main>"
+        f"{shown}"
+        '<form method="post" action="/wallet/add" enctype="multipart/form-data" '
+        'id="add-form">'
+        f"{csrf_field(request)}"
+        '<p><label for="offer">领取码或领取链接 Offer code or link</label>'
+        '<input type="text" id="offer" name="offer" autocomplete="off" '
+        'maxlength="4096"></p>'
+        '<p><label for="image">或上传领取二维码的照片 '
+        "or upload a photo of the offer QR</label> "
+        '<input type="file" id="image" name="image" accept="image/*"></p>'
+        '<button type="submit">领取 Collect</button></form>'
+        '<p><a href="/wallet/">返回 Back</a></p></main>'
+    )
+
+
+async def offer_text(request: Request[Any, Any, Any]) -> str:
+    """The offer of a request: JSON ``{"offer": …}`` (a code, link or QR's
+    text), or a multipart ``image`` of the offer QR (or an ``offer`` field)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        try:
+            form = dict(await request.form())
+        except UnicodeDecodeError:
+            raise DecodeError(Reason.BAD_REQUEST, "a form field is not UTF-8") from None
+        except HTTPException as error:
+            if error.status_code == 413:
+                raise
+            raise DecodeError(Reason.BAD_REQUEST, "the form cannot be read") from None
+        upload = form.get("image")
+        picture = b""
+        if isinstance(upload, UploadFile) and upload.filename:
+            picture = await upload.read(MAX_IMAGE_BYTES + 1)
+        if picture:
+            # Decoding a photo takes a while: off the event loop, a few at once.
+            async with _DECODING:
+                return await asyncio.to_thread(read_qr_text, picture)
+        offer = form.get("offer")
+    else:
+        body = read_json(await request.body(), max_size=_MAX_OFFER_JSON)
+        offer = body.get("offer") if isinstance(body, dict) else None
+    if not isinstance(offer, str) or not offer.strip():
+        raise DecodeError(
+            Reason.BAD_REQUEST, "give the offer as 'offer' text or an 'image' of its QR"
+        )
+    return offer
+
+
+def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
+    """GET/POST /wallet/add and POST /wallet/cards/{serial}/delete."""
+
+    @get("/add", media_type=MediaType.HTML)
+    async def add_page(request: Request[Any, Any, Any]) -> Response[str]:
+        """A form to collect an offer: its code, link, or a photo of its QR."""
+        await account(request)
+        return Response(page("添加证照", _add_form(request)), headers=SECURITY_HEADERS)
+
+    @post("/add", media_type=MediaType.HTML, request_max_body_size=_FORM_MAX)
+    async def add(request: Request[Any, Any, Any]) -> Response[str]:
+        """Collect the offer into a new card and open it."""
+        name = await account(request)
+        try:
+            card = await wallet.redeem(name, await offer_text(request), now=clock())
+        except EsealError as error:
+            body = _add_form(request, f"{error.message_zh} · {error.message_en}")
+            # The form again, with the reason: a page to act on, not an error.
+            return Response(page("添加证照", body), headers=SECURITY_HEADERS)
+        return Redirect(f"/wallet/cards/{card.serial}", status_code=303)
+
+    @post(
+        "/cards/{serial:str}/delete",
+        media_type=MediaType.HTML,
+        request_max_body_size=4096,
+    )
+    async def delete(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> Response[str]:
+        """Delete a card and its holder key, then go home."""
+        name = await account(request)
+        await wallet.delete_card(name, serial)
+        return Redirect("/wallet/", status_code=303)
+
+    return [add_page, add, delete]
