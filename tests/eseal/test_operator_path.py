@@ -41,6 +41,7 @@ def operator_env(
     monkeypatch.setenv("ESEAL_DATABASE_URL", database_url)
     monkeypatch.setenv("ESEAL_KEY_PASSPHRASE", PASSPHRASE)
     monkeypatch.setenv("ESEAL_WALLET_STORAGE_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("ESEAL_WALLET_ACCOUNT_KEY", secrets.token_hex(32))
     monkeypatch.setenv("ESEAL_SUBJECT_HASH_KEY", secrets.token_hex(32))
     monkeypatch.setenv("ESEAL_STATUS_LIST_SIZE", "65536")
     if signer_kind == "file":
