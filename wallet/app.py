@@ -21,7 +21,13 @@ from schemas import FULL, get_type
 from verifier.nonces import counter_nonce
 from wallet.accounts import Accounts
 from wallet.auth import COOKIE, WalletAuth, csrf_field
-from wallet.pages import change_pages, offer_text
+from wallet.i18n import (
+    html_lang,
+    language,
+    say,
+    switch_link,
+)
+from wallet.pages import change_pages, language_route, offer_text
 from wallet.service import Card, Wallet
 from wallet.signin import sign_in_routes
 from web import SECURITY_HEADERS, exception_handlers, page, pdf_response, read_json
@@ -37,26 +43,33 @@ Account = Callable[[Request[Any, Any, Any]], Awaitable[str]]
 #: Offer QR pictures decoded at once, off the event loop.
 
 
-_WELCOME = (
-    "<header>电子证照 eSeal Wallet</header><main>"
-    "<p>请登录您的电子证照钱包。</p>"
-    '<p class="muted">Sign in to your wallet.</p>'
-    '<p><a class="button" href="/wallet/signin">登录 Sign in</a> '
-    '<a class="button" href="/wallet/signup">注册 Sign up</a></p>'
-    '<p class="muted">也可使用派发给您的钱包链接打开。'
-    "Or open it with the access link you were given.</p></main>"
-)
+def _welcome(lang: str) -> str:
+    return (
+        f"<header>{say(lang, '电子证照', 'eSeal Wallet')}</header><main>"
+        f"<p>{say(lang, '请登录您的电子证照钱包。', 'Sign in to your wallet.')}</p>"
+        f'<p><a class="button" href="/wallet/signin">{say(lang, "登录", "Sign in")}'
+        f'</a> <a class="button" href="/wallet/signup">{say(lang, "注册", "Sign up")}'
+        "</a></p>"
+        '<p class="muted">'
+        + say(
+            lang,
+            "也可使用派发给您的钱包链接打开。",
+            "Or open it with the access link you were given.",
+        )
+        + "</p></main>"
+    )
 
 
-def _card_face(card: Card) -> str:
+def _card_face(card: Card, lang: str) -> str:
     name = card.holder_name
+    type_name = say(lang, card.type_name_zh, card.type_name_en)
+    valid = say(lang, "电子证照有效期至", "Valid until")
     return (
         f'<div class="card"><a href="/wallet/cards/{html.escape(card.serial)}">'
         '<span class="seal">泰安市<br>公安局</span>'
-        f"<strong>{html.escape(card.type_name_zh)}</strong><br>"
-        f"<small>{html.escape(card.type_name_en)}</small><br>"
+        f"<strong>{html.escape(type_name)}</strong><br>"
         f"{html.escape(name)}<br>"
-        f"<small>电子证照有效期至 {card.expires.date().isoformat()}</small></a></div>"
+        f"<small>{valid} {card.expires.date().isoformat()}</small></a></div>"
     )
 
 
@@ -165,22 +178,35 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
     @get("/", media_type=MediaType.HTML)
     async def home(request: Request[Any, Any, Any]) -> Response[str]:
         """The resident's cards."""
+        lang = language(request)
         try:
             name = await account(request)
         except AuthError:
-            return Response(page("电子证照", _WELCOME), headers=SECURITY_HEADERS)
+            body = switch_link(request) + _welcome(lang)
+            return Response(
+                page(say(lang, "电子证照", "eSeal Wallet"), body, lang=html_lang(lang)),
+                headers=SECURITY_HEADERS,
+            )
         cards = await wallet.cards(name)
-        faces = (
-            "".join(_card_face(c) for c in cards) or "<p>还没有证照。No cards yet.</p>"
+        faces = "".join(_card_face(c, lang) for c in cards) or (
+            f"<p>{say(lang, '还没有证照。', 'No cards yet.')}</p>"
         )
         sign_out = (
-            '<p><a class="add" href="/wallet/add">＋ 添加证照 Add a card</a></p>'
+            '<p><a class="add" href="/wallet/add">＋ '
+            f"{say(lang, '添加证照', 'Add a card')}</a></p>"
             '<form method="post" action="/wallet/signout" class="signout">'
-            f'{csrf_field(request)}<button type="submit">退出登录 Sign out</button>'
+            f"{csrf_field(request)}"
+            f'<button type="submit">{say(lang, "退出登录", "Sign out")}</button>'
             "</form>"
         )
-        body = f"<header>我的电子证照 My cards</header><main>{faces}{sign_out}</main>"
-        return Response(page("我的电子证照", body), headers=SECURITY_HEADERS)
+        title = say(lang, "我的电子证照", "My cards")
+        body = (
+            f"<header>{title} {switch_link(request)}</header>"
+            f"<main>{faces}{sign_out}</main>"
+        )
+        return Response(
+            page(title, body, lang=html_lang(lang)), headers=SECURITY_HEADERS
+        )
 
     @get("/cards/{serial:str}", media_type=MediaType.HTML)
     async def card_page(
@@ -194,41 +220,47 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         text = await wallet.presentation(name, serial, now=clock(), profile=profile)
         # Drawing a QR is ~20 ms of Python (choosing the mask): off the loop.
         svg = await asyncio.to_thread(render_svg, text, inline=True)
+        lang = language(request)
         rows = "".join(
-            f"<dt>{html.escape(zh)}</dt><dd>{html.escape(v)}</dd>"
-            for zh, _, v in card.claims
+            f"<dt>{html.escape(say(lang, zh, en))}</dt><dd>{html.escape(v)}</dd>"
+            for zh, en, v in card.claims
         )
         choices = "".join(
             f'<a href="/wallet/cards/{html.escape(serial)}?profile={html.escape(pid)}"'
             + (' aria-current="true"' if pid == profile else "")
-            + f">{html.escape(zh)}</a> "
-            for pid, zh, _ in card.profiles
+            + f">{html.escape(say(lang, zh, en))}</a> "
+            for pid, zh, en in card.profiles
+        )
+        type_name = say(lang, card.type_name_zh, card.type_name_en)
+        countdown = say(
+            lang, f"{REFRESH_SECONDS} 秒后刷新", f"refreshes in {REFRESH_SECONDS} s"
         )
         body = (
-            f"<header>{html.escape(card.type_name_zh)} "
-            f"{html.escape(card.type_name_en)}</header>"
-            f'<main><nav class="profiles">出示 Show: {choices}</nav>'
+            f"<header>{html.escape(type_name)} {switch_link(request)}</header>"
+            f'<main><nav class="profiles">{say(lang, "出示", "Show")}: {choices}</nav>'
             f'<div class="qr" id="qr" data-serial="{html.escape(serial)}" '
             f'data-profile="{html.escape(profile)}" '
             f'data-refresh="{REFRESH_SECONDS}">{svg}</div>'
-            f'<p class="countdown" id="countdown">{REFRESH_SECONDS} 秒后刷新</p>'
+            f'<p class="countdown" id="countdown">{countdown}</p>'
             f"<dl>{rows}</dl>"
-            f'<p class="muted">证照编号 {html.escape(card.serial)}</p>'
+            f'<p class="muted">{say(lang, "证照编号", "Serial")} '
+            f"{html.escape(card.serial)}</p>"
             + (
                 f'<p><a class="download" href="/wallet/api/v1/cards/'
                 f'{html.escape(serial)}/proof.pdf" download>'
-                "下载 PDF 打印 · Download the PDF to print</a></p>"
+                f"{say(lang, '下载 PDF 打印', 'Download the PDF to print')}</a></p>"
                 if get_type(card.type_id).template
                 else ""
             )
             + f'<form method="post" action="/wallet/cards/{html.escape(serial)}/delete"'
             ' class="delete">'
             f"{csrf_field(request)}"
-            '<button type="submit">删除此证照 Delete this card</button></form>'
-            '<p><a href="/wallet/">返回 Back</a></p></main>'
+            f'<button type="submit">{say(lang, "删除此证照", "Delete this card")}'
+            "</button></form>"
+            f'<p><a href="/wallet/">{say(lang, "返回", "Back")}</a></p></main>'
         )
         return Response(
-            page(card.type_name_zh, body, scripts=("/static/card.js",)),
+            page(type_name, body, lang=html_lang(lang), scripts=("/static/card.js",)),
             headers=SECURITY_HEADERS,
         )
 
@@ -306,6 +338,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             *sign_in_routes(accounts, auth, clock),
             *change_pages(wallet, clock, account),
             enter,
+            language_route(),
             home,
             card_page,
             list_cards,

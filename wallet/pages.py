@@ -11,19 +11,27 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
+from litestar.datastructures import Cookie, UploadFile
 from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from credential.errors import DecodeError, EsealError, Reason
 from credential.qrcode_read import MAX_IMAGE_BYTES, read_qr_text
 from wallet.auth import csrf_field
+from wallet.i18n import (
+    LANG_COOKIE,
+    html_lang,
+    language,
+    safe_back,
+    say,
+    switch_link,
+)
 from wallet.service import Wallet
 from web import SECURITY_HEADERS, page, read_json
 
-__all__ = ["change_pages", "offer_text"]
+__all__ = ["change_pages", "language_route", "offer_text"]
 
 Clock = Callable[[], dt.datetime]
 Account = Callable[[Request[Any, Any, Any]], Awaitable[str]]
@@ -34,25 +42,36 @@ _MAX_OFFER_JSON = 8 * 1024
 
 
 def _add_form(request: Request[Any, Any, Any], error: str = "") -> str:
+    lang = language(request)
     shown = (
         f'<p class="error" id="error" role="alert">{html.escape(error)}</p>'
         if error
         else ""
     )
     return (
-        "<header>添加证照 Add a card</header><main>"
-        f"{shown}"
+        f"<header>{say(lang, '添加证照', 'Add a card')} {switch_link(request)}"
+        f"</header><main>{shown}"
         '<form method="post" action="/wallet/add" enctype="multipart/form-data" '
         'id="add-form">'
         f"{csrf_field(request)}"
-        '<p><label for="offer">领取码或领取链接 Offer code or link</label>'
+        '<p><label for="offer">'
+        f"{say(lang, '领取码或领取链接', 'Offer code or link')}</label>"
         '<input type="text" id="offer" name="offer" autocomplete="off" '
         'maxlength="4096"></p>'
-        '<p><label for="image">或上传领取二维码的照片 '
-        "or upload a photo of the offer QR</label> "
-        '<input type="file" id="image" name="image" accept="image/*"></p>'
-        '<button type="submit">领取 Collect</button></form>'
-        '<p><a href="/wallet/">返回 Back</a></p></main>'
+        '<p><label for="image">'
+        f"{say(lang, '或上传领取二维码的照片', 'or upload a photo of the offer QR')}"
+        '</label> <input type="file" id="image" name="image" accept="image/*"></p>'
+        f'<button type="submit">{say(lang, "领取", "Collect")}</button></form>'
+        f'<p><a href="/wallet/">{say(lang, "返回", "Back")}</a></p></main>'
+    )
+
+
+def _add_page(request: Request[Any, Any, Any], error: str = "") -> str:
+    lang = language(request)
+    return page(
+        say(lang, "添加证照", "Add a card"),
+        _add_form(request, error),
+        lang=html_lang(lang),
     )
 
 
@@ -94,7 +113,7 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
     async def add_page(request: Request[Any, Any, Any]) -> Response[str]:
         """A form to collect an offer: its code, link, or a photo of its QR."""
         await account(request)
-        return Response(page("添加证照", _add_form(request)), headers=SECURITY_HEADERS)
+        return Response(_add_page(request), headers=SECURITY_HEADERS)
 
     @post("/add", media_type=MediaType.HTML, request_max_body_size=_FORM_MAX)
     async def add(request: Request[Any, Any, Any]) -> Response[str]:
@@ -103,9 +122,9 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
         try:
             card = await wallet.redeem(name, await offer_text(request), now=clock())
         except EsealError as error:
-            body = _add_form(request, f"{error.message_zh} · {error.message_en}")
+            message = say(language(request), error.message_zh, error.message_en)
             # The form again, with the reason: a page to act on, not an error.
-            return Response(page("添加证照", body), headers=SECURITY_HEADERS)
+            return Response(_add_page(request, message), headers=SECURITY_HEADERS)
         return Redirect(f"/wallet/cards/{card.serial}", status_code=303)
 
     @post(
@@ -122,3 +141,32 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
         return Redirect("/wallet/", status_code=303)
 
     return [add_page, add, delete]
+
+
+def language_route() -> Any:
+    """GET /wallet/lang: the language switch every wallet page links to."""
+
+    @get("/lang", media_type=MediaType.HTML)
+    async def choose_language(
+        request: Request[Any, Any, Any],
+        to: FromQuery[str] = "zh",
+        back: FromQuery[str] = "/wallet/",
+    ) -> Response[str]:
+        """Show the wallet in Chinese (``to=zh``) or English (``to=en``), and
+        go back to the page the switch was on."""
+        return Redirect(
+            safe_back(back),
+            cookies=[
+                Cookie(
+                    key=LANG_COOKIE,
+                    value="en" if to == "en" else "zh",
+                    httponly=True,
+                    samesite="lax",
+                    path="/wallet",
+                    max_age=365 * 86400,
+                    secure=request.url.scheme == "https",
+                )
+            ],
+        )
+
+    return choose_language

@@ -41,6 +41,7 @@ from wallet.auth import (
     credential_of,
     session_cookie,
 )
+from wallet.i18n import html_lang, language, say, switch_link
 from web import SECURITY_HEADERS, page, read_json
 from web.docs import WALLET_TOKEN
 
@@ -58,67 +59,78 @@ def _form_text(form: Any, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _message(error: EsealError) -> str:
-    """What the form says about a refusal, Chinese first."""
+def _message(error: EsealError, lang: str) -> str:
+    """What the form says about a refusal, in the page's language."""
     if isinstance(error, ClaimsError):
         return "".join(
-            f"<p>{html.escape(e.zh)} <small>{html.escape(e.en)}</small></p>"
-            for e in error.errors
+            f"<p>{html.escape(say(lang, e.zh, e.en))}</p>" for e in error.errors
         )
     if isinstance(error, LimitError):
         minutes = max(1, -(-error.retry_after // 60))
-        return (
-            f"<p>尝试次数过多，请 {minutes} 分钟后再试。 "
-            f"<small>Too many attempts; try again in {minutes} min.</small></p>"
+        text = say(
+            lang,
+            f"尝试次数过多，请 {minutes} 分钟后再试。",
+            f"Too many attempts; try again in {minutes} min.",
         )
-    if error.reason is Reason.ALREADY_EXISTS:
-        return (
-            "<p>该手机号码已注册，请直接登录。 "
-            "<small>This number has an account; sign in.</small></p>"
+    elif error.reason is Reason.ALREADY_EXISTS:
+        text = say(
+            lang,
+            "该手机号码已注册，请直接登录。",
+            "This number has an account; sign in.",
         )
-    if isinstance(error, AuthError):
-        return (
-            "<p>手机号码或密码不正确。 "
-            "<small>The phone number or the password is wrong.</small></p>"
+    elif isinstance(error, AuthError):
+        text = say(
+            lang,
+            "手机号码或密码不正确。",
+            "The phone number or the password is wrong.",
         )
-    return (
-        f"<p>{html.escape(error.message_zh)} "
-        f"<small>{html.escape(error.message_en)}</small></p>"
-    )
+    else:
+        text = say(lang, error.message_zh, error.message_en)
+    return f"<p>{html.escape(text)}</p>"
 
 
-def _form(kind: str, csrf: str, *, phone: str = "", error: str = "") -> str:
+def _form(kind: str, csrf: str, lang: str, *, phone: str = "", error: str = "") -> str:
     """The sign-in or sign-up form; everything shown is escaped."""
     signing_up = kind == "signup"
-    title = "注册 Sign up" if signing_up else "登录 Sign in"
+    title = say(lang, "注册", "Sign up") if signing_up else say(lang, "登录", "Sign in")
     new = "new-password" if signing_up else "current-password"
     again = (
-        '<label>再次输入密码 Password again<input type="password" '
+        f"<label>{say(lang, '再次输入密码', 'Password again')}"
+        '<input type="password" '
         f'name="password_again" autocomplete="new-password" required '
         f'minlength="{PASSWORD_MIN}" maxlength="{PASSWORD_MAX}"></label>'
         if signing_up
         else ""
     )
     other = (
-        '<p>已有账户？<a href="/wallet/signin">登录 Sign in</a></p>'
+        f"<p>{say(lang, '已有账户？', 'Have an account?')}"
+        f'<a href="/wallet/signin">{say(lang, "登录", "Sign in")}</a></p>'
         if signing_up
-        else '<p>还没有账户？<a href="/wallet/signup">注册 Sign up</a></p>'
+        else f"<p>{say(lang, '还没有账户？', 'No account yet?')}"
+        f'<a href="/wallet/signup">{say(lang, "注册", "Sign up")}</a></p>'
     )
     hint = (
-        f"<p class=muted>密码 {PASSWORD_MIN}–{PASSWORD_MAX} 个字符。"
-        f"A password has {PASSWORD_MIN} to {PASSWORD_MAX} characters.</p>"
+        "<p class=muted>"
+        + say(
+            lang,
+            f"密码 {PASSWORD_MIN}–{PASSWORD_MAX} 个字符。",
+            f"A password has {PASSWORD_MIN} to {PASSWORD_MAX} characters.",
+        )
+        + "</p>"
         if signing_up
         else ""
     )
     return (
-        f"<header>电子证照 eSeal Wallet · {title}</header><main>"
+        f"<header>{say(lang, '电子证照', 'eSeal Wallet')} · {title}</header><main>"
         + (f'<div class="error" role="alert">{error}</div>' if error else "")
         + f'<form method="post" action="/wallet/{kind}">'
         f'<input type="hidden" name="{CSRF_FIELD}" value="{html.escape(csrf)}">'
-        '<label>手机号码 Mobile number<input type="tel" name="phone" '
+        f"<label>{say(lang, '手机号码', 'Mobile number')}"
+        '<input type="tel" name="phone" '
         'autocomplete="tel" inputmode="tel" maxlength="32" required '
         f'value="{html.escape(phone)}"></label>'
-        '<label>密码 Password<input type="password" name="password" '
+        f"<label>{say(lang, '密码', 'Password')}"
+        '<input type="password" name="password" '
         f'autocomplete="{new}" required maxlength="{PASSWORD_MAX}"></label>'
         f"{again}{hint}"
         f'<button type="submit">{title}</button></form>{other}</main>'
@@ -162,11 +174,18 @@ def _form_page(
     headers = dict(SECURITY_HEADERS)
     if isinstance(error, LimitError):
         headers["Retry-After"] = str(error.retry_after)
-    shown = "" if error is None else _message(error)
+    lang = language(request)
+    shown = "" if error is None else _message(error, lang)
+    title = (
+        say(lang, "注册", "Sign up")
+        if kind == "signup"
+        else say(lang, "登录", "Sign in")
+    )
     return Response(
         page(
-            "注册" if kind == "signup" else "登录",
-            _form(kind, csrf, phone=phone, error=shown),
+            title,
+            switch_link(request) + _form(kind, csrf, lang, phone=phone, error=shown),
+            lang=html_lang(lang),
         ),
         status_code=status if error is None else status_for(error),
         media_type=MediaType.HTML,

@@ -91,7 +91,7 @@ def test_sign_up_signs_in_and_goes_to_the_card_list(site: Site) -> None:
     assert response.headers["location"] == "/wallet/"
     home = site.client.get("/wallet/")
     assert home.status_code == 200
-    assert "No cards yet" in home.text
+    assert "还没有证照" in home.text
     assert 'action="/wallet/signout"' in home.text
 
 
