@@ -65,7 +65,8 @@ def _card_face(card: Card, lang: str) -> str:
     type_name = say(lang, card.type_name_zh, card.type_name_en)
     valid = say(lang, "电子证照有效期至", "Valid until")
     return (
-        f'<div class="card"><a href="/wallet/cards/{html.escape(card.serial)}">'
+        f'<div class="card type-{html.escape(card.type_id)}">'
+        f'<a href="/wallet/cards/{html.escape(card.serial)}">'
         '<span class="seal">泰安市<br>公安局</span>'
         f"<strong>{html.escape(type_name)}</strong><br>"
         f"{html.escape(name)}<br>"
