@@ -850,7 +850,19 @@ def serve(
         application = create_app(settings, migrate=True)
     except EsealError as error:
         raise _fail(error) from None
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+    # Client addresses (sign-in throttling) come from X-Forwarded-For only
+    # when the operator names the proxies it may come from; uvicorn would
+    # otherwise believe any caller on 127.0.0.1.
+    proxies = os.environ.get("ESEAL_FORWARDED_ALLOW_IPS", "")
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+    )
 
 
 @app.command("dev-setup")

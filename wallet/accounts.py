@@ -142,6 +142,8 @@ def _password_text(unverified: object) -> str:
     so that full- and half-width forms of one password are the same."""
     if not isinstance(unverified, str) or len(unverified) > 4 * PASSWORD_MAX:
         raise ClaimsError([_password_error()])
+    if any(unicodedata.category(c) == "Cs" for c in unverified):
+        raise ClaimsError([_password_error()])  # no text: a lone surrogate
     return unicodedata.normalize("NFKC", unverified)
 
 

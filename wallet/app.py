@@ -142,6 +142,45 @@ def _proof_route(wallet: Wallet, clock: Clock, account: Account) -> Any:
     return proof_pdf
 
 
+def _sd_jwt_route(wallet: Wallet, clock: Clock, account: Account) -> Any:
+    @post(
+        "/api/v1/cards/{serial:str}/sd-jwt",
+        status_code=200,
+        request_max_body_size=16 * 1024,
+        security=WALLET_TOKEN,
+    )
+    async def sd_jwt(
+        request: Request[Any, Any, Any], serial: FromPath[str]
+    ) -> Response[object]:
+        """The card as an SD-JWT VC presentation for a verifier that asked with
+        ``aud`` and ``nonce``, disclosing the claims named in ``disclose``
+        (all of them when it is absent), bound to the holder key."""
+        name = await account(request)
+        body = read_json(await request.body(), max_size=16 * 1024)
+        if not isinstance(body, dict):
+            raise DecodeError(Reason.BAD_REQUEST, "the body must be a JSON object")
+        aud, nonce, disclose = body.get("aud"), body.get("nonce"), body.get("disclose")
+        if not all(isinstance(v, str) and 0 < len(v) <= 512 for v in (aud, nonce)):
+            raise DecodeError(Reason.BAD_REQUEST, "aud and nonce must be short text")
+        if disclose is not None and not (
+            isinstance(disclose, list)
+            and len(disclose) <= 64
+            and all(isinstance(n, str) and len(n) <= 64 for n in disclose)
+        ):
+            raise DecodeError(Reason.BAD_REQUEST, "disclose must list claim names")
+        text = await wallet.sd_jwt_presentation(
+            name,
+            serial,
+            now=clock(),
+            aud=str(aud),
+            nonce=str(nonce),
+            disclose=disclose,
+        )
+        return Response({"sd_jwt": text}, headers={"Cache-Control": "no-store"})
+
+    return sd_jwt
+
+
 def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
     """The wallet's routes under /wallet.
 
@@ -216,7 +255,10 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         profile: FromQuery[str] = FULL,
     ) -> Response[str]:
         """One card full screen, with a QR that renews itself."""
-        name = await account(request)
+        try:
+            name = await account(request)
+        except AuthError:
+            return Redirect("/wallet/signin")
         card = await wallet.card(name, serial, profile)
         text = await wallet.presentation(name, serial, now=clock(), profile=profile)
         # Drawing a QR is ~20 ms of Python (choosing the mask): off the loop.
@@ -297,41 +339,6 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             headers={"Cache-Control": "no-store"},
         )
 
-    @post(
-        "/api/v1/cards/{serial:str}/sd-jwt",
-        status_code=200,
-        request_max_body_size=16 * 1024,
-        security=WALLET_TOKEN,
-    )
-    async def sd_jwt(
-        request: Request[Any, Any, Any], serial: FromPath[str]
-    ) -> Response[object]:
-        """The card as an SD-JWT VC presentation for a verifier that asked with
-        ``aud`` and ``nonce``, disclosing the claims named in ``disclose``
-        (all of them when it is absent), bound to the holder key."""
-        name = await account(request)
-        body = read_json(await request.body(), max_size=16 * 1024)
-        if not isinstance(body, dict):
-            raise DecodeError(Reason.BAD_REQUEST, "the body must be a JSON object")
-        aud, nonce, disclose = body.get("aud"), body.get("nonce"), body.get("disclose")
-        if not all(isinstance(v, str) and 0 < len(v) <= 512 for v in (aud, nonce)):
-            raise DecodeError(Reason.BAD_REQUEST, "aud and nonce must be short text")
-        if disclose is not None and not (
-            isinstance(disclose, list)
-            and len(disclose) <= 64
-            and all(isinstance(n, str) and len(n) <= 64 for n in disclose)
-        ):
-            raise DecodeError(Reason.BAD_REQUEST, "disclose must list claim names")
-        text = await wallet.sd_jwt_presentation(
-            name,
-            serial,
-            now=clock(),
-            aud=str(aud),
-            nonce=str(nonce),
-            disclose=disclose,
-        )
-        return Response({"sd_jwt": text}, headers={"Cache-Control": "no-store"})
-
     return Router(
         path="/wallet",
         guards=[auth.guard],
@@ -344,7 +351,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             card_page,
             list_cards,
             presentation,
-            sd_jwt,
+            _sd_jwt_route(wallet, clock, account),
             _proof_route(wallet, clock, account),
             *_change_routes(wallet, clock, account),
         ],

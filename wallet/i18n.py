@@ -45,7 +45,8 @@ def switch_link(request: ASGIConnection[Any, Any, Any, Any]) -> str:
 def safe_back(back: str) -> str:
     """Where the switch returns to: a wallet page of this site, nothing else."""
     if back == "/wallet" or (
-        back.startswith("/wallet/") and "//" not in back and "\\" not in back
+        back.startswith("/wallet/")
+        and not any(bad in back for bad in ("//", "\\", "..", "%"))
     ):
         return back
     return "/wallet/"

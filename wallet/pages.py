@@ -17,7 +17,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from credential.errors import DecodeError, EsealError, Reason
+from credential.errors import AuthError, DecodeError, EsealError, Reason
 from credential.qrcode_read import MAX_IMAGE_BYTES, read_qr_text
 from wallet.auth import csrf_field
 from wallet.i18n import (
@@ -112,7 +112,10 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
     @get("/add", media_type=MediaType.HTML)
     async def add_page(request: Request[Any, Any, Any]) -> Response[str]:
         """A form to collect an offer: its code, link, or a photo of its QR."""
-        await account(request)
+        try:
+            await account(request)
+        except AuthError:
+            return Redirect("/wallet/signin")
         return Response(_add_page(request), headers=SECURITY_HEADERS)
 
     @post("/add", media_type=MediaType.HTML, request_max_body_size=_FORM_MAX)
@@ -123,8 +126,10 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
             card = await wallet.redeem(name, await offer_text(request), now=clock())
         except EsealError as error:
             message = say(language(request), error.message_zh, error.message_en)
-            # The form again, with the reason: a page to act on, not an error.
-            return Response(_add_page(request, message), headers=SECURITY_HEADERS)
+            # The form again, with the reason: a page to act on.
+            return Response(
+                _add_page(request, message), status_code=200, headers=SECURITY_HEADERS
+            )
         return Redirect(f"/wallet/cards/{card.serial}", status_code=303)
 
     @post(

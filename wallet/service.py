@@ -341,6 +341,9 @@ class Wallet:
             try:
                 shown.append(await self.card(name, serial))
             except EsealError as error:
+                if error.reason is Reason.CONFIG:
+                    # Not this card but the key: say so, never "no cards".
+                    raise
                 log.warning("card %s cannot be shown: %s", serial, error.reason)
         return shown
 

@@ -135,10 +135,21 @@ def _database_away(exc: Exception) -> bool:
     )
 
 
+def _undecodable(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
+    # Text a client sent that is no text: form bytes that are not UTF-8, or a
+    # lone surrogate (JSON's "\ud800") reaching code that encodes it.  The
+    # whole kind is the client's fault, wherever in a handler it shows.
+    log.info("refused undecodable text: %s", type(exc).__name__)
+    return problem_response(
+        DecodeError(Reason.BAD_REQUEST, "the request holds text that is not Unicode")
+    )
+
+
 def exception_handlers() -> ExceptionHandlersMap:
     return {
         EsealError: _eseal_error,
         HTTPException: _http_error,
+        UnicodeError: _undecodable,
         Exception: _unexpected,
     }
 

@@ -414,7 +414,7 @@ def test_a_session_holds_cards_issued_to_its_account(site: Site) -> None:
 
     cards = site.client.get("/wallet/api/v1/cards").json()
     assert len(cards) == 1
-    assert site.client.get("/wallet/").text.count('class="card"') == 1
+    assert site.client.get("/wallet/").text.count('<div class="card ') == 1
 
 
 def test_logs_hold_no_phone_number_or_password(

@@ -9,11 +9,32 @@
   const url = "/wallet/api/v1/cards/" + encodeURIComponent(box.dataset.serial) +
     "/presentation?profile=" + encodeURIComponent(box.dataset.profile || "full");
   let left = every;
+  let stopped = false;
+  // A QR that cannot be renewed (signed out, card gone) must not stay on
+  // screen looking good: it goes, with the reason and a way back.
+  function stop(zh, en) {
+    stopped = true;
+    box.textContent = "";
+    label.textContent = english ? en : zh;
+    const link = document.createElement("a");
+    link.href = "/wallet/signin";
+    link.textContent = english ? " Sign in again" : " 重新登录";
+    label.appendChild(link);
+  }
+  const remove = document.querySelector("form.delete");
+  if (remove) {
+    remove.addEventListener("submit", function (event) {
+      const sure = window.confirm(english
+        ? "Delete this card and its key? Getting it back needs a new offer."
+        : "删除此证照及其密钥？删除后需重新领取。");
+      if (!sure) { event.preventDefault(); }
+    });
+  }
   async function renew() {
     try {
       const answer = await fetch(url, { credentials: "same-origin", cache: "no-store" });
       if (!answer.ok) {
-        label.textContent = english ? "Refresh failed" : "刷新失败";
+        stop("刷新失败，二维码已失效。", "Refresh failed; the QR is no longer valid.");
         return;
       }
       const data = await answer.json();
@@ -25,6 +46,7 @@
     }
   }
   setInterval(function () {
+    if (stopped) { return; }
     left -= 1;
     if (left <= 0) { renew(); left = every; }
     label.textContent = english ? "refreshes in " + left + " s" : left + " 秒后刷新";
