@@ -18,6 +18,7 @@ type, serial and views agree, and every encoding names its new key.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -63,7 +64,8 @@ _SCHEME = "openid-credential-offer"
 MAX_OFFER_CHARS = 4096
 #: The largest issuer answer read: a credential with its views is a few KB.
 MAX_ANSWER_BYTES = 256 * 1024
-#: Seconds the issuer gets for each of the two calls.
+#: Seconds the issuer gets for each of the two calls, start to end (httpx's
+#: own timeout bounds each read only: a reply a byte at a time would not end).
 _TIMEOUT = 10.0
 
 # What the issuer's codes look like (secrets.token_urlsafe), and its limit.
@@ -215,16 +217,11 @@ def _bad_answer(detail: str) -> DecodeError:
 
 
 async def _post(http: httpx.AsyncClient, url: str, **kwargs: Any) -> dict[str, Any]:
-    """POST to the issuer and read at most ``MAX_ANSWER_BYTES`` of JSON back."""
-    body = bytearray()
+    """POST to the issuer and read at most ``MAX_ANSWER_BYTES`` of JSON back,
+    within ``_TIMEOUT`` seconds in all."""
     try:
-        async with http.stream("POST", url, timeout=_TIMEOUT, **kwargs) as reply:
-            async for chunk in reply.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_ANSWER_BYTES:
-                    raise _bad_answer("the issuer's answer is too large")
-            status = reply.status_code
-    except httpx.HTTPError:
+        status, body = await asyncio.wait_for(_exchange(http, url, **kwargs), _TIMEOUT)
+    except (httpx.HTTPError, TimeoutError):
         raise UnavailableError(
             Reason.UNAVAILABLE, "the issuer cannot be reached"
         ) from None
@@ -239,6 +236,18 @@ async def _post(http: httpx.AsyncClient, url: str, **kwargs: Any) -> dict[str, A
     if status != 200 or not isinstance(data, dict):
         raise _bad_answer("the issuer's answer is not a JSON object")
     return data
+
+
+async def _exchange(
+    http: httpx.AsyncClient, url: str, **kwargs: Any
+) -> tuple[int, bytearray]:
+    body = bytearray()
+    async with http.stream("POST", url, timeout=_TIMEOUT, **kwargs) as reply:
+        async for chunk in reply.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES:
+                raise _bad_answer("the issuer's answer is too large")
+        return reply.status_code, body
 
 
 def _refusal(data: object) -> OfferError:

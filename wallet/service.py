@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -441,19 +442,23 @@ class Wallet:
         if self.http is None:
             raise UnavailableError(Reason.UNAVAILABLE, "the wallet has no issuer link")
         try:
-            reply = await self.http.post(
-                self.issuer_url.rstrip("/") + "/proofs/download",
-                json={"request": request},
+            status, content = await asyncio.wait_for(
+                _bounded_post(
+                    self.http,
+                    self.issuer_url.rstrip("/") + "/proofs/download",
+                    {"request": request},
+                ),
+                _PDF_DEADLINE,
             )
-        except httpx.HTTPError:
+        except (httpx.HTTPError, TimeoutError):
             raise UnavailableError(
                 Reason.UNAVAILABLE, "the issuer cannot be reached"
             ) from None
-        if reply.status_code == 200 and reply.content.startswith(b"%PDF-"):
-            return reply.content
-        if 400 <= reply.status_code < 500:
+        if status == 200 and content.startswith(b"%PDF-"):
+            return content
+        if 400 <= status < 500:
             # The issuer's own reason (revoked, expired, …), passed on.
-            reason = _problem_reason(reply)
+            reason = _problem_reason(content)
             kind = _REFUSALS.get(reason, NotFoundError)
             raise kind(reason, "the issuer would not print this proof")
         raise UnavailableError(Reason.UNAVAILABLE, "the issuer could not print it")
@@ -466,9 +471,29 @@ _REFUSALS: dict[Reason, type[EsealError]] = {
 }
 
 
-def _problem_reason(reply: httpx.Response) -> Reason:
+#: Seconds the issuer gets to print a proof, start to end, and the most a
+#: proof's PDF may hold (about 50 KB in practice).
+_PDF_DEADLINE = 30.0
+_MAX_PDF = 4 * 1024 * 1024
+
+
+async def _bounded_post(
+    http: httpx.AsyncClient, url: str, body: dict[str, str]
+) -> tuple[int, bytes]:
+    content = bytearray()
+    async with http.stream("POST", url, json=body) as reply:
+        async for chunk in reply.aiter_bytes():
+            content += chunk
+            if len(content) > _MAX_PDF:
+                raise UnavailableError(
+                    Reason.UNAVAILABLE, "the issuer's answer is too large"
+                )
+        return reply.status_code, bytes(content)
+
+
+def _problem_reason(content: bytes) -> Reason:
     try:
-        body = strictjson.loads(reply.content[:4096])
+        body = strictjson.loads(content[:4096])
         return Reason(body["reason"]) if isinstance(body, dict) else Reason.NOT_FOUND
     except (EsealError, KeyError, ValueError):
         return Reason.NOT_FOUND

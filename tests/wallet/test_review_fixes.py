@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
 import pytest
+
+from credential.errors import UnavailableError
+from wallet import redeem
 
 from ..eseal.http_fixtures import Site, assert_problem, site_fixture  # noqa: F401
 from .test_signin_http import csrf_of
@@ -82,3 +90,30 @@ def test_cards_that_the_key_cannot_open_are_an_error_not_an_empty_list(
     )
     assert response.status_code == 503
     assert response.json()["reason"] == "config"
+
+
+class _Drip(httpx.AsyncByteStream):
+    """An answer that comes a byte every 0.2 s and would take minutes."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(1000):
+            await asyncio.sleep(0.2)
+            yield b" "
+
+
+def test_an_issuer_answering_a_byte_at_a_time_is_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redeem, "_TIMEOUT", 1.0)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Drip())
+
+    async def ask() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            await redeem._post(http, "http://127.0.0.1:9/issuer/token", data={})
+
+    started = time.monotonic()
+    with pytest.raises(UnavailableError):
+        asyncio.run(ask())
+    assert time.monotonic() - started < 30  # the deadline, not the drip
