@@ -24,7 +24,7 @@ from ..browser import (  # noqa: F401
 )
 
 try:
-    from playwright.sync_api import Browser, expect
+    from playwright.sync_api import Browser, Page, expect
 except ImportError:  # pragma: no cover - the browser fixture skips or fails
     pass
 
@@ -57,6 +57,14 @@ def officer(live: LiveSite) -> str:
     return "officer-pages"
 
 
+def _sign_up(page: Page, phone: str, password: str) -> None:
+    page.goto("/wallet/signup")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", password)
+    page.fill("input[name=password_again]", password)
+    page.click("form button[type=submit]")
+
+
 def _offer_code(live: LiveSite, officer: str) -> str:
     claims = json.loads((EXAMPLES / "resident-id.json").read_text("utf-8"))
     offer = live.run(
@@ -75,11 +83,7 @@ def test_sign_up_collect_an_offer_and_show_the_card_at_a_counter(
     live: LiveSite, phone: Tab, officer: str
 ) -> None:
     page = phone.page
-    page.goto("/wallet/signup")
-    page.fill("input[name=phone]", "138 0013 8000")
-    page.fill("input[name=password]", "a long pass phrase 7")
-    page.fill("input[name=password_again]", "a long pass phrase 7")
-    page.click("form button[type=submit]")
+    _sign_up(page, "138 0013 8000", "a long pass phrase 7")
     expect(page).to_have_url(f"{live.url}/wallet/")
 
     page.click("a.add")
@@ -113,11 +117,7 @@ def test_a_card_can_be_deleted_from_its_page(
     live: LiveSite, phone: Tab, officer: str
 ) -> None:
     page = phone.page
-    page.goto("/wallet/signup")
-    page.fill("input[name=phone]", "13900139000")
-    page.fill("input[name=password]", "another pass phrase 8")
-    page.fill("input[name=password_again]", "another pass phrase 8")
-    page.click("form button[type=submit]")
+    _sign_up(page, "13900139000", "another pass phrase 8")
     page.goto("/wallet/add")
     page.fill("#offer", _offer_code(live, officer))
     page.click("#add-form button[type=submit]")
@@ -136,11 +136,7 @@ def test_a_used_offer_is_shown_on_the_form(
     live: LiveSite, phone: Tab, officer: str
 ) -> None:
     page = phone.page
-    page.goto("/wallet/signup")
-    page.fill("input[name=phone]", "13700137000")
-    page.fill("input[name=password]", "a third pass phrase 9")
-    page.fill("input[name=password_again]", "a third pass phrase 9")
-    page.click("form button[type=submit]")
+    _sign_up(page, "13700137000", "a third pass phrase 9")
     code = _offer_code(live, officer)
     for _ in range(2):
         page.goto("/wallet/add")
