@@ -560,15 +560,18 @@ class ProofDesk:
         )
         fonts = self.fonts()
         async with self._slots:
+            unsigned = b""
             try:
                 unsigned = await asyncio.to_thread(render_proof, page, fonts=fonts)
             except _FONT_FAULTS:
                 # fpdf2 reads the whole font only here: a damaged file shows
-                # now, and is the operator's to replace.
+                # now, and is the operator's to replace.  Raised outside this
+                # block, so that the fault (whose frames hold the open font
+                # file fpdf2 leaves behind) is let go at once, not kept as
+                # the new error's context.
                 log.warning("proof not printed: a proof font cannot be read")
-                raise ConfigError(
-                    Reason.CONFIG, "a proof font cannot be read"
-                ) from None
+            if not unsigned:
+                raise ConfigError(Reason.CONFIG, "a proof font cannot be read")
             signed = await sign_proof(
                 unsigned,
                 self.issuer.signer,

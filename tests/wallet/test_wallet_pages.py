@@ -124,6 +124,12 @@ def test_a_card_can_be_deleted_from_its_page(
     expect(page.locator("#qr svg")).to_be_visible()
     card_url = page.url
 
+    # The page asks first: declined, the card stays; accepted, it goes.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("form.delete button")
+    expect(page.locator("#qr svg")).to_be_visible()
+    assert page.url == card_url
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("form.delete button")
     expect(page).to_have_url(f"{live.url}/wallet/")
     expect(page.locator("body")).not_to_contain_text("居民电子身份证")
