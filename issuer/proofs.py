@@ -66,7 +66,6 @@ from keys.certs import seal_names
 from schemas import CredentialType, chinese_date, get_type
 
 __all__ = [
-    "DOWNLOAD_TYPE",
     "ProofDesk",
     "ProofPage",
     "find_fonts",
@@ -158,8 +157,6 @@ class ProofPage:
     seal_name: str
     issued_at: dt.datetime
     expires_at: dt.datetime
-    #: Where residents and third parties look a proof up, printed as a hint.
-    lookup_url: str = ""
 
     @property
     def number(self) -> str:
@@ -192,7 +189,6 @@ def render_proof(page: ProofPage, *, fonts: Sequence[Path]) -> bytes:
         f"有效期至 Valid until：{valid_until}",
         "扫描二维码，或凭查验编号与查验码在线查验。",
         "Scan the QR, or look the proof up with its serial and check code.",
-        *([page.lookup_url] if page.lookup_url else []),
     ]
     needed = set(
         "".join([page.bureau, page.seal_name, page.ctype.name_zh, page.number])
@@ -420,9 +416,8 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-@functools.cache
-def _digest_for(alg: str) -> str:
-    return {"ES384": "sha384", "EdDSA": "sha512"}.get(alg, "sha256")
+#: The digest each seal algorithm signs with (SHA-256 for ES256).
+_DIGESTS = {"ES384": "sha384", "EdDSA": "sha512"}
 
 
 async def sign_proof(
@@ -438,7 +433,7 @@ async def sign_proof(
     timestamp from ``tsa_url``), certificate chain embedded."""
     meta = signers.PdfSignatureMetadata(
         field_name="eSeal",
-        md_algorithm=_digest_for(signer.alg),
+        md_algorithm=_DIGESTS.get(signer.alg, "sha256"),
         subfilter=fields.SigSeedSubFilter.PADES,
         name=bureau,
         reason="电子证明 electronic proof",
@@ -494,7 +489,6 @@ async def _check_stamp(signed: bytes) -> None:
         raise unusable
 
 
-DOWNLOAD_TYPE = jws.PROOF_DOWNLOAD_TYP
 # A serial: the type's prefix and twelve digits, ASCII only.
 _SERIAL = re.compile(r"[A-Z]{1,8}[0-9]{12}")
 
@@ -585,7 +579,7 @@ class ProofDesk:
 
     async def holder_pdf(self, request_jwt: str, *, now: dt.datetime) -> bytes:
         """The PDF of the proof a holder asks for with a JWT signed by the
-        holder key the proof is bound to (``typ`` DOWNLOAD_TYPE, ``aud`` this
+        holder key the proof is bound to (``typ`` jws.PROOF_DOWNLOAD_TYP, ``aud`` this
         issuer, ``sub`` the serial, a recent ``iat``).  Any fault: 401."""
         refused = AuthError(Reason.UNAUTHORIZED, "the download request is not valid")
         try:
@@ -597,7 +591,7 @@ class ProofDesk:
             raise refused from None
         serial = claims.get("sub") if isinstance(claims, dict) else None
         if (
-            unverified.header.get("typ") != DOWNLOAD_TYPE
+            unverified.header.get("typ") != jws.PROOF_DOWNLOAD_TYP
             or unverified.header.get("alg") != "ES256"
             or not isinstance(claims, dict)
             or claims.get("aud") != self.issuer.config.issuer_url
