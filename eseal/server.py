@@ -87,6 +87,8 @@ def create_app(
         ),
         exception_handlers=web.exception_handlers(),
         request_max_body_size=MAX_BODY,
+        middleware=[web.body_limit],
+        before_send=[web.add_security_headers],
         logging_config=LoggingConfig(
             log_exceptions="never", disable_stack_trace={Exception}
         ),

@@ -34,7 +34,6 @@ from verifier.pdf import is_pdf
 from verifier.scan import MAX_IMAGE_BYTES, read_qr_text
 from verifier.service import Verifier
 from web import (
-    SECURITY_HEADERS,
     audit_page,
     audit_response,
     exception_handlers,
@@ -346,7 +345,7 @@ def _counter_routes(verifier: Verifier, clock: Clock) -> list[Any]:
     @get("/", media_type=MediaType.HTML)
     async def counter() -> Response[str]:
         """The counter page: a scanner field, an image upload, the result."""
-        return Response(_counter_page(verifier, clock()), headers=SECURITY_HEADERS)
+        return Response(_counter_page(verifier, clock()))
 
     @post(
         "/check",
@@ -373,15 +372,15 @@ def _counter_routes(verifier: Verifier, clock: Clock) -> list[Any]:
                 outcome.bundle_age = trust.bundle.age(int(now.timestamp()))
         result = _result_html(outcome)
         if request.query_params.get("part") == "result":
-            return Response(result, headers=SECURITY_HEADERS)
-        return Response(_counter_page(verifier, now, result), headers=SECURITY_HEADERS)
+            return Response(result)
+        return Response(_counter_page(verifier, now, result))
 
     @get("/nonce.svg", media_type="image/svg+xml")
     async def nonce_qr() -> Response[str]:
         """A fresh counter nonce as a QR, for the wallet to put in its
         presentation; good once, for the station's presentation age."""
         text = NonceBook.qr_text(verifier.nonces.issue())
-        return Response(render_svg(text), headers=SECURITY_HEADERS)
+        return Response(render_svg(text))
 
     return [counter, counter_check, nonce_qr]
 
@@ -487,9 +486,7 @@ def _docs_routes() -> list[Any]:
     async def docs(request: Request[Any, Any, Any]) -> Response[str]:
         """The verifier's part of the API documentation."""
         schema = only_paths(request.app.openapi_schema.to_schema(), "/verifier")
-        return Response(
-            docs_page(schema, "/verifier/docs/openapi.json"), headers=SECURITY_HEADERS
-        )
+        return Response(docs_page(schema, "/verifier/docs/openapi.json"))
 
     @get("/docs/openapi.json", include_in_schema=False)
     async def docs_json(request: Request[Any, Any, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from wallet.i18n import (
 from wallet.pages import change_pages, language_route, offer_text
 from wallet.service import Card, Wallet
 from wallet.signin import sign_in_routes
-from web import SECURITY_HEADERS, exception_handlers, page, pdf_response, read_json
+from web import exception_handlers, page, pdf_response, read_json
 from web.docs import WALLET_TOKEN
 
 __all__ = ["REFRESH_SECONDS", "wallet_router"]
@@ -225,7 +225,6 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             body = switch_link(request) + _welcome(lang)
             return Response(
                 page(say(lang, "电子证照", "eSeal Wallet"), body, lang=html_lang(lang)),
-                headers=SECURITY_HEADERS,
             )
         cards = await wallet.cards(name)
         faces = "".join(_card_face(c, lang) for c in cards) or (
@@ -244,9 +243,7 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
             f"<header>{title} {switch_link(request)}</header>"
             f"<main>{faces}{sign_out}</main>"
         )
-        return Response(
-            page(title, body, lang=html_lang(lang)), headers=SECURITY_HEADERS
-        )
+        return Response(page(title, body, lang=html_lang(lang)))
 
     @get("/cards/{serial:str}", media_type=MediaType.HTML)
     async def card_page(
@@ -304,7 +301,6 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
         )
         return Response(
             page(type_name, body, lang=html_lang(lang), scripts=("/static/card.js",)),
-            headers=SECURITY_HEADERS,
         )
 
     @get("/api/v1/cards", security=WALLET_TOKEN)

@@ -29,7 +29,7 @@ from wallet.i18n import (
     switch_link,
 )
 from wallet.service import Wallet
-from web import SECURITY_HEADERS, page, read_json
+from web import page, read_json
 
 __all__ = ["change_pages", "language_route", "offer_text"]
 
@@ -116,7 +116,7 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
             await account(request)
         except AuthError:
             return Redirect("/wallet/signin")
-        return Response(_add_page(request), headers=SECURITY_HEADERS)
+        return Response(_add_page(request))
 
     @post("/add", media_type=MediaType.HTML, request_max_body_size=_FORM_MAX)
     async def add(request: Request[Any, Any, Any]) -> Response[str]:
@@ -127,9 +127,7 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
         except EsealError as error:
             message = say(language(request), error.message_zh, error.message_en)
             # The form again, with the reason: a page to act on.
-            return Response(
-                _add_page(request, message), status_code=200, headers=SECURITY_HEADERS
-            )
+            return Response(_add_page(request, message), status_code=200)
         return Redirect(f"/wallet/cards/{card.serial}", status_code=303)
 
     @post(

@@ -42,7 +42,7 @@ from wallet.auth import (
     session_cookie,
 )
 from wallet.i18n import html_lang, language, say, switch_link
-from web import SECURITY_HEADERS, page, read_json
+from web import page, read_json
 from web.docs import WALLET_TOKEN
 
 __all__ = ["sign_in_routes"]
@@ -171,7 +171,7 @@ def _form_page(
 ) -> Response[str]:
     """The form as a page; after a refusal, with its message and status."""
     csrf, cookie = auth.pre_session(request)
-    headers = dict(SECURITY_HEADERS)
+    headers: dict[str, str] = {}
     if isinstance(error, LimitError):
         headers["Retry-After"] = str(error.retry_after)
     lang = language(request)

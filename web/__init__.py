@@ -14,8 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from litestar import Request, Response
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.types import ExceptionHandlersMap
+from litestar.handlers import HTTPRouteHandler
+from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
 
 from credential import strictjson
 from credential.errors import (
@@ -29,7 +32,9 @@ from credential.problem import PROBLEM_JSON, problem
 
 __all__ = [
     "SECURITY_HEADERS",
+    "add_security_headers",
     "audit_page",
+    "body_limit",
     "audit_response",
     "exception_handlers",
     "page",
@@ -52,6 +57,50 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """Give every answer the security headers, whatever made it (a handler,
+    an error, the static files, a route that does not exist); a header the
+    answer sets itself is kept."""
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders(message)
+        for name, value in SECURITY_HEADERS.items():
+            if name not in headers:
+                headers[name] = value
+
+
+#: Methods whose requests carry no body here: any body they bring is refused.
+_NO_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+
+def body_limit(app: ASGIApp) -> ASGIApp:
+    """Refuse, before any work, a request whose declared body is larger than
+    its endpoint takes: the endpoint's own ``request_max_body_size`` for a
+    method with a body, nothing for one without (413).  A body sent without
+    a length is cut off by Litestar at the same limit as it is read."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            length = MutableScopeHeaders(scope).get("content-length")
+            if length is not None:
+                if not (length.isascii() and length.isdigit()) or len(length) > 18:
+                    raise HTTPException(
+                        status_code=400, detail="the Content-Length is not a number"
+                    )
+                handler = scope["route_handler"]
+                limit = 0
+                if scope.get("method") not in _NO_BODY and isinstance(
+                    handler, HTTPRouteHandler
+                ):
+                    limit = handler.resolve_request_max_body_size() or 0
+                if int(length) > limit:
+                    raise HTTPException(
+                        status_code=413, detail="the request body is too large"
+                    )
+        await app(scope, receive, send)
+
+    return middleware
 
 
 def read_json(raw: bytes, *, max_size: int) -> object:
