@@ -1,0 +1,105 @@
+"""What every answer carries and what every endpoint refuses to read: the
+security headers and the request size limits, route by route."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from litestar.handlers import HTTPRouteHandler
+
+from .http_fixtures import Site, assert_problem, site_fixture  # noqa: F401
+from .test_authorisation import _path, app_routes
+
+_HEADERS = ("content-security-policy", "x-content-type-options", "referrer-policy")
+
+
+def _check_headers(response: httpx.Response, label: str) -> list[str]:
+    wrong = [f"{label}: no {h}" for h in _HEADERS if h not in response.headers]
+    policy = response.headers.get("content-security-policy", "")
+    if "unsafe-inline" in policy or "unsafe-eval" in policy:
+        wrong.append(f"{label}: CSP allows inline code: {policy}")
+    if "frame-ancestors 'none'" not in policy:
+        wrong.append(f"{label}: CSP lets other sites frame it: {policy}")
+    if response.headers.get("x-content-type-options") not in (None, "nosniff"):
+        wrong.append(f"{label}: x-content-type-options is not nosniff")
+    return wrong
+
+
+def test_every_answer_has_the_security_headers(site: Site) -> None:
+    wrong: list[str] = []
+    for method, template in sorted(app_routes(site.client.app)):
+        path = _path(template, site)
+        response = site.client.request(method, path, follow_redirects=False)
+        assert response.status_code < 500, (method, path, response.text)
+        wrong += _check_headers(response, f"{method} {template}")
+    # Answers no handler made: an unknown path, a wrong method, a file
+    # that is not there.
+    for method, path in [
+        ("GET", "/nowhere"),
+        ("PUT", "/verifier/api/v1/verifications"),
+        ("GET", "/static/nothing.css"),
+    ]:
+        response = site.client.request(method, path)
+        assert 400 <= response.status_code < 500
+        wrong += _check_headers(response, f"{method} {path}")
+    assert not wrong, "\n".join(wrong)
+
+
+def _limit(site: Site, method: str, template: str) -> int:
+    for route in site.client.app.routes:
+        if route.path != template:
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            if method in getattr(handler, "http_methods", ()):
+                assert isinstance(handler, HTTPRouteHandler)
+                return handler.resolve_request_max_body_size() or 0
+    raise AssertionError(f"no handler for {method} {template}")
+
+
+def test_every_endpoint_has_a_body_limit(site: Site) -> None:
+    """Each endpoint that reads a body says how much (none above 11 MB, the
+    largest an upload may be), and refuses one byte more before reading it;
+    an endpoint that reads no body refuses any."""
+    wrong = []
+    for method, template in sorted(app_routes(site.client.app)):
+        path = _path(template, site)
+        takes = _limit(site, method, template) if method == "POST" else 0
+        assert takes <= 11 * 1024 * 1024, (method, template, takes)
+        # Declared, not sent: the refusal must come before the body is read.
+        headers = {"Content-Length": str(takes + 1), "Content-Type": "text/plain"}
+        request = site.client.build_request(method, path, headers=headers)
+        request.stream = httpx.ByteStream(b"")
+        response = site.client.send(request)
+        if response.status_code != 413:
+            wrong.append(f"{method} {template}: {response.status_code}")
+        else:
+            assert_problem(response)
+    assert not wrong, "\n".join(wrong)
+
+
+#: "²" passes str.isdigit() but is no number for int().
+@pytest.mark.parametrize("length", [b"-1", b"12abc", b"\xb2", b"1" * 40, b"1e3"])
+def test_a_content_length_that_is_no_number_is_refused(
+    site: Site, length: bytes
+) -> None:
+    request = site.client.build_request(
+        "POST", "/verifier/api/v1/verifications", headers={"Content-Length": length}
+    )
+    request.stream = httpx.ByteStream(b"")
+    assert_problem(site.client.send(request), status=400)
+
+
+def test_a_body_over_the_limit_is_refused_as_it_streams(site: Site) -> None:
+    """Without a Content-Length (chunked), the body is cut off at the limit
+    as it is read."""
+
+    def chunks() -> object:
+        for _ in range(200):
+            yield b"x" * 1024
+
+    response = site.client.post(
+        "/verifier/api/v1/verifications",
+        content=chunks(),  # type: ignore[arg-type]
+        headers={**site.verifier_headers, "Content-Type": "application/json"},
+    )
+    assert_problem(response, status=413)
