@@ -42,7 +42,7 @@ from web import (
     read_json,
 )
 from web.access import Client
-from web.docs import VERIFIER_API_KEY, docs_page, only_paths
+from web.docs import VERIFIER_API_KEY, api_document, docs_page, only_paths
 
 __all__ = ["verifier_router"]
 
@@ -485,12 +485,12 @@ def _docs_routes() -> list[Any]:
     @get("/docs", media_type=MediaType.HTML, include_in_schema=False)
     async def docs(request: Request[Any, Any, Any]) -> Response[str]:
         """The verifier's part of the API documentation."""
-        schema = only_paths(request.app.openapi_schema.to_schema(), "/verifier")
+        schema = only_paths(api_document(request.app), "/verifier")
         return Response(docs_page(schema, "/verifier/docs/openapi.json"))
 
     @get("/docs/openapi.json", include_in_schema=False)
     async def docs_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        return only_paths(request.app.openapi_schema.to_schema(), "/verifier")
+        return only_paths(api_document(request.app), "/verifier")
 
     return [docs, docs_json]
 

@@ -118,7 +118,12 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
             return Redirect("/wallet/signin")
         return Response(_add_page(request))
 
-    @post("/add", media_type=MediaType.HTML, request_max_body_size=_FORM_MAX)
+    @post(
+        "/add",
+        media_type=MediaType.HTML,
+        status_code=200,
+        request_max_body_size=_FORM_MAX,
+    )
     async def add(request: Request[Any, Any, Any]) -> Response[str]:
         """Collect the offer into a new card and open it."""
         name = await account(request)
@@ -133,6 +138,7 @@ def change_pages(wallet: Wallet, clock: Clock, account: Account) -> list[Any]:
     @post(
         "/cards/{serial:str}/delete",
         media_type=MediaType.HTML,
+        status_code=303,
         request_max_body_size=4096,
     )
     async def delete(

@@ -225,6 +225,7 @@ def _form_routes(
     @post(
         "/signin",
         media_type=MediaType.HTML,
+        status_code=200,
         opt=dict(SIGN_IN_OPT),
         request_max_body_size=_FORM_MAX,
     )
@@ -252,6 +253,7 @@ def _form_routes(
     @post(
         "/signup",
         media_type=MediaType.HTML,
+        status_code=200,
         opt=dict(SIGN_IN_OPT),
         request_max_body_size=_FORM_MAX,
     )
@@ -286,7 +288,12 @@ def _form_routes(
 
 
 def _sign_out_route(accounts: Accounts, auth: WalletAuth) -> HTTPRouteHandler:
-    @post("/signout", opt=dict(SIGN_IN_OPT), request_max_body_size=_FORM_MAX)
+    @post(
+        "/signout",
+        status_code=303,
+        opt=dict(SIGN_IN_OPT),
+        request_max_body_size=_FORM_MAX,
+    )
     async def sign_out(request: Request[Any, Any, Any]) -> Response[None]:
         """End this browser's session and forget its cookie."""
         try:

@@ -161,6 +161,13 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
 
 
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
+    if _value_refused(exc):
+        # A value the database cannot hold (a number out of its column's
+        # range, say) that no check before it caught: the request's fault.
+        log.warning("the database refused a value: %s", type(exc).__name__)
+        return problem_response(
+            DecodeError(Reason.BAD_REQUEST, "a value in the request is out of range")
+        )
     if _database_away(exc):
         log.warning("database unreachable: %s", type(exc).__name__)
         return problem_response(UnavailableError())
@@ -181,6 +188,17 @@ def _database_away(exc: Exception) -> bool:
         | asyncpg.PostgresConnectionError
         | asyncpg.InterfaceError
         | asyncpg.CannotConnectNowError,
+    )
+
+
+def _value_refused(exc: Exception) -> bool:
+    """Whether the database refused a value as data: the server's SQLSTATE
+    class 22, or asyncpg's own refusal to encode it (an interface error that
+    is also a ValueError, not a lost connection)."""
+    import asyncpg
+
+    return isinstance(exc, asyncpg.DataError) or (
+        isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError)
     )
 
 
@@ -237,7 +255,8 @@ def parse_since(since: str | None) -> dt.datetime | None:
 
 def audit_page(after: int, limit: int) -> tuple[int, int]:
     """An audit query's ``after`` (an id) and ``limit`` (1 to 10,000), checked."""
-    if not 0 <= after < 2**63:
+    # Audit ids are the tables' automatic 32-bit keys (Piccolo's Serial).
+    if not 0 <= after < 2**31:
         raise DecodeError(Reason.BAD_REQUEST, "after must be an id from the log")
     return after, max(1, min(limit, 10_000))
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from web import page
+from web.bodies import API_BODIES, OAUTH_PATHS, Bodies
 
 __all__ = [
     "ISSUER_API_KEY",
@@ -21,6 +22,8 @@ __all__ = [
     "only_paths",
     "SECURITY_SCHEMES",
     "VERIFIER_API_KEY",
+    "api_document",
+    "complete_document",
     "WALLET_TOKEN",
     "openapi_plugins",
 ]
@@ -35,7 +38,7 @@ class _PlainDocs(OpenAPIRenderPlugin):
     def render(
         self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]
     ) -> bytes:
-        return docs_page(openapi_schema, "/docs/openapi.json").encode()
+        return docs_page(api_document(request.app), "/docs/openapi.json").encode()
 
 
 def only_paths(openapi_schema: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -70,8 +73,28 @@ def docs_page(openapi_schema: dict[str, Any], json_url: str) -> str:
     return page("API", body, lang="en")
 
 
+class _Json(JsonRenderPlugin):
+    def __init__(self) -> None:
+        super().__init__(path="/openapi.json")
+
+    def render(
+        self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]
+    ) -> bytes:
+        return super().render(request, api_document(request.app))
+
+
 def openapi_plugins() -> list[OpenAPIRenderPlugin]:
-    return [_PlainDocs(), JsonRenderPlugin(path="/openapi.json")]
+    return [_PlainDocs(), _Json()]
+
+
+def api_document(app: Litestar) -> dict[str, Any]:
+    """The application's OpenAPI document, completed (``complete_document``)."""
+    document: dict[str, Any] | None = app.state.get("eseal_openapi")
+    if document is None:
+        document = app.openapi_schema.to_schema()
+        complete_document(document, API_BODIES, oauth=OAUTH_PATHS)
+        app.state["eseal_openapi"] = document
+    return document
 
 
 #: How callers prove who they are, for the OpenAPI document.
@@ -89,3 +112,82 @@ SECURITY_SCHEMES = Components(
 ISSUER_API_KEY: list[dict[str, list[str]]] = [{"issuerApiKey": []}]
 WALLET_TOKEN: list[dict[str, list[str]]] = [{"walletToken": []}]
 VERIFIER_API_KEY: list[dict[str, list[str]]] = [{"verifierApiKey": []}]
+
+
+# -- what the generated document cannot know -----------------------------------
+
+#: RFC 9457 problem details as eSeal writes them (credential/problem.py).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "reason"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "reason": {"type": "string"},
+        "message": {
+            "type": "object",
+            "properties": {"zh-CN": {"type": "string"}, "en": {"type": "string"}},
+        },
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+#: An OAuth error (RFC 6749 section 5.2), which the OpenID4VCI endpoints answer.
+OAUTH_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+        "reason": {"type": "string"},
+    },
+}
+
+
+def complete_document(
+    document: dict[str, Any], bodies: Bodies, *, oauth: frozenset[str]
+) -> None:
+    """Say in ``document`` what every operation really takes and answers.
+
+    Handlers read their bodies raw (strict JSON, their own limits), so the
+    generated document knows no request body: ``bodies`` names them.  Every
+    refusal is problem details (the OAuth endpoints in ``oauth`` also answer
+    their protocol's error), a database away is 503 with Retry-After, and a
+    page may send the browser on (3XX).  Litestar's own 400 entry describes a
+    validation error eSeal never sends, and goes.
+    """
+    problem = {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
+    for path, item in document.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("400", None)
+            refused = dict(problem)
+            if path in oauth:
+                refused["application/json"] = {"schema": OAUTH_ERROR_SCHEMA}
+            responses["4XX"] = {
+                "description": "Refused: the reason code and a message in "
+                "Chinese and English say why.",
+                "content": refused,
+            }
+            responses["503"] = {
+                "description": "A service eSeal needs is away; try again.",
+                "headers": {"Retry-After": {"schema": {"type": "string"}}},
+                "content": problem,
+            }
+            for code, answer in responses.items():
+                if code.startswith("3"):
+                    answer.pop("content", None)  # a redirect's body is no answer
+            if any("text/html" in r.get("content", {}) for r in responses.values()):
+                responses["3XX"] = {"description": "On to the next page."}
+            body = bodies.get((method.upper(), path))
+            if body is not None:
+                media_type, schema = body
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {media_type: {"schema": schema}},
+                }

@@ -3,9 +3,14 @@ security headers and the request size limits, route by route."""
 
 from __future__ import annotations
 
+import asyncpg
+import asyncpg.exceptions._base
 import httpx
 import pytest
 from litestar.handlers import HTTPRouteHandler
+
+import web
+from issuer.app import create_api_key
 
 from .http_fixtures import Site, assert_problem, site_fixture  # noqa: F401
 from .test_authorisation import _path, app_routes
@@ -103,3 +108,31 @@ def test_a_body_over_the_limit_is_refused_as_it_streams(site: Site) -> None:
         headers={**site.verifier_headers, "Content-Type": "application/json"},
     )
     assert_problem(response, status=413)
+
+
+def test_an_audit_id_beyond_the_key_range_is_refused(site: Site) -> None:
+    """Found by the API fuzzing: an ``after`` past the 32-bit keys was a 500
+    on PostgreSQL."""
+    key = site.run(lambda: create_api_key("auditor-9", "auditor", now=site.clock()))
+    for url, headers in [
+        ("/issuer/api/v1/audit", {"X-API-Key": key}),
+        ("/verifier/api/v1/audit", {"X-API-Key": site.verifier_key}),
+    ]:
+        response = site.client.get(url, params={"after": 2**31}, headers=headers)
+        assert response.status_code in (400, 403), response.text
+        if "issuer" in url:
+            assert_problem(response, status=400)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions._base.DataError("value out of int32 range"),
+        asyncpg.DataError("numeric field overflow"),
+    ],
+)
+def test_a_value_the_database_refuses_is_the_requests_fault(error: Exception) -> None:
+    """The whole kind: whatever value slips past the checks and the database
+    cannot hold is a 400, not a 500 and not a 503."""
+    response = web._unexpected(None, error)  # type: ignore[arg-type]
+    assert response.status_code == 400
