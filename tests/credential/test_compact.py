@@ -15,7 +15,7 @@ from credential.inflate import deflate
 from credential.qrcode_render import render_png
 from schemas import all_types
 from schemas.checks import LONG_TERM
-from tests.hostile import cbor_values, mutated, mutated_text, outcome
+from tests.hostile import cbor_values, mutated, mutated_text, outcome, texts
 from tests.verifier.fixtures import (
     CLAIMS,
     NOW,
@@ -214,7 +214,7 @@ def _parsed(text: str) -> compact.UnverifiedPresentation | EsealError:
 @settings(max_examples=300)
 @given(
     st.one_of(
-        st.text(max_size=300),
+        texts(300),
         st.text(alphabet=base45.ALPHABET, max_size=300).map(compact.PREFIX.__add__),
         st.builds(_qr, st.binary(max_size=300), st.booleans()),
     )

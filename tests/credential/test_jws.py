@@ -20,7 +20,7 @@ from credential.errors import (
 )
 from keys.bundle import verify_bundle
 
-from ..hostile import json_values, mutated_text, outcome
+from ..hostile import json_values, mutated_text, outcome, texts
 from ..verifier.fixtures import NOW, at, bundle_text, make_seal
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -174,7 +174,7 @@ def test_b64url_round_trip(data: bytes) -> None:
 
 
 @settings(max_examples=300)
-@given(st.one_of(st.text(max_size=120), st.text(alphabet=_ALPHABET + "=+/.")))
+@given(st.one_of(texts(120), st.text(alphabet=_ALPHABET + "=+/.")))
 def test_b64url_of_any_text_decodes_or_is_malformed(text: str) -> None:
     result = outcome(jws.b64url_decode, text)
 
@@ -182,7 +182,7 @@ def test_b64url_of_any_text_decodes_or_is_malformed(text: str) -> None:
 
 
 @settings(max_examples=300)
-@given(st.text(max_size=300))
+@given(texts(300))
 def test_any_text_parses_or_is_malformed(text: str) -> None:
     assert isinstance(outcome(jws.parse, text), jws.UnverifiedJws | DecodeError)
 

@@ -36,7 +36,7 @@ from credential.statuslist import (
     verify_token,
 )
 
-from ..hostile import JSON_SCALARS, json_values, mutated, mutated_text, outcome
+from ..hostile import JSON_SCALARS, json_values, mutated, mutated_text, outcome, texts
 
 SUB = "https://seal.example/status/1"
 NOW = 1_700_000_000
@@ -378,7 +378,7 @@ def test_any_bytes_encode_and_decode_back(raw: bytes, bits: int) -> None:
 @settings(max_examples=300)
 @given(
     st.one_of(
-        st.text(max_size=200),
+        texts(200),
         st.text(alphabet=_B64URL, max_size=200),
         st.builds(
             lambda raw: _b64(zlib.compress(raw)), st.binary(max_size=200)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from credential import strictjson
 from credential.errors import DecodeError, Reason
 
-from ..hostile import json_values, mutated, outcome
+from ..hostile import json_values, mutated, outcome, texts
 
 
 @settings(max_examples=300)
@@ -25,7 +25,7 @@ def test_json_values_read_back_as_written(value: object, ascii_only: bool) -> No
 
 
 @settings(max_examples=300)
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+@given(st.one_of(st.binary(max_size=200), texts(200)))
 def test_arbitrary_input_raises_only_decode_errors(data: bytes | str) -> None:
     result = outcome(strictjson.loads, data, reason=Reason.BAD_REQUEST)
 

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from credential.errors import DecodeError, EsealError, Reason, StatusError, TrustError
 from keys.bundle import BUNDLE_TYP, MAX_BUNDLE, TrustBundle, verify_bundle
-from tests.hostile import JSON_SCALARS, json_values, mutated, mutated_text, outcome
+from tests.hostile import (
+    JSON_SCALARS,
+    json_values,
+    mutated,
+    mutated_text,
+    outcome,
+    texts,
+)
 from tests.verifier.fixtures import (
     DAY,
     NOW,
@@ -265,7 +272,7 @@ def _verified(text: str) -> TrustBundle | EsealError:
 
 
 @settings(max_examples=300)
-@given(st.one_of(st.text(max_size=300), mutated_text(GOOD, _B64URL + ".")))
+@given(st.one_of(texts(300), mutated_text(GOOD, _B64URL + ".")))
 def test_any_text_is_a_bundle_only_when_it_is_the_one_signed(text: str) -> None:
     result = _verified(text)
 

@@ -37,6 +37,7 @@ from tests.hostile import (
     mutated,
     mutated_text,
     outcome,
+    texts,
 )
 from verifier.core import Outcome, check, check_sd_jwt
 from verifier.lookup import lookup_input
@@ -93,11 +94,11 @@ _PREFIXES = st.sampled_from(
 @settings(max_examples=400)
 @given(
     st.one_of(
-        st.text(max_size=400),
+        texts(400),
         st.tuples(_PREFIXES, st.text(alphabet=base45.ALPHABET, max_size=400)).map(
             "".join
         ),
-        st.tuples(_PREFIXES, st.text(max_size=60)).map("".join),
+        st.tuples(_PREFIXES, texts(60)).map("".join),
         st.builds(_qr, st.binary(max_size=400), st.booleans()),
     )
 )
@@ -249,7 +250,7 @@ _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 @settings(max_examples=300)
 @given(
     st.one_of(
-        st.text(max_size=300),
+        texts(300),
         st.text(alphabet=_B64URL + ".~", max_size=600),
         mutated_text(_SD_PRESENTED, _B64URL + ".~"),
     )
@@ -293,10 +294,8 @@ def test_any_sd_jwt_the_seal_signed_gets_a_verdict(text: str) -> None:
 
 @settings(max_examples=500)
 @given(
-    st.one_of(
-        st.text(max_size=120), st.sampled_from(["WFZ202600000123"]), JSON_SCALARS
-    ),
-    st.one_of(st.text(max_size=60), JSON_SCALARS),
+    st.one_of(texts(120), st.sampled_from(["WFZ202600000123"]), JSON_SCALARS),
+    st.one_of(texts(60), JSON_SCALARS),
 )
 def test_any_typed_lookup_is_tidied_or_a_bad_request(
     serial: object, code: object
@@ -319,7 +318,7 @@ _FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in _CODE if c != "-"}
 @settings(max_examples=500)
 @given(
     st.one_of(
-        st.text(max_size=50),
+        texts(50),
         mutated_text(_CODE, "0123456789ABCDEFGHJKMNPQRSTVWXYZ-OIL oil"),
         mutated_text("".join(_FULL_WIDTH.get(c, "－") for c in _CODE), "０Ｏ１Ｉ－　"),
     )
@@ -335,7 +334,7 @@ def test_any_typed_check_code_normalises_to_one_or_to_nothing(typed: str) -> Non
 @settings(max_examples=300)
 @given(
     st.one_of(
-        st.text(max_size=120),
+        texts(120),
         st.text(alphabet=_B64URL, max_size=100).map(NONCE_PREFIX.__add__),
         mutated_text(NonceBook.qr_text(b"\x07" * 16), _B64URL),
     )
@@ -358,7 +357,7 @@ _LIST = list_token(SEAL.signer, revoked=[3])
 @settings(max_examples=300)
 @given(
     st.one_of(
-        st.text(max_size=200),
+        texts(200),
         mutated_text(_LIST, _B64URL + "."),
     ),
     st.integers(min_value=-(2**64), max_value=2**64),
