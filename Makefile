@@ -9,7 +9,7 @@ PORT ?= 8000
 export ESEAL_HOME ?= $(CURDIR)/var
 export ESEAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint bench bench-issue bench-verify bench-proof bench-qr clean venv
+.PHONY: run test lint bench bench-issue bench-verify bench-proof bench-qr bench-load clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-proof: venv
 
 bench-qr: venv
 	$(BIN)/python bench/qr_render.py
+
+bench-load: venv
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -249,7 +249,8 @@ def verify_token(
     if not isinstance(member, dict):
         raise _unknown("status list token lacks status_list")
     bits, lst = member.get("bits"), member.get("lst")
-    if not isinstance(bits, int) or bits not in _BITS or not isinstance(lst, str):
+    # JSON true is no number of bits, though Python calls it equal to 1.
+    if type(bits) is not int or bits not in _BITS or not isinstance(lst, str):
         raise _unknown("status_list member has the wrong form")
     try:
         status_list = StatusList.decode(lst, bits)

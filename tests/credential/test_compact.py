@@ -6,11 +6,16 @@ import datetime as dt
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from credential import compact, cose
-from credential.errors import DecodeError, Reason
+from credential import base45, cbor, compact, cose
+from credential.errors import DecodeError, EsealError, Reason
+from credential.inflate import deflate
 from credential.qrcode_render import render_png
+from schemas import all_types
 from schemas.checks import LONG_TERM
+from tests.hostile import cbor_values, mutated, mutated_text, outcome, texts
 from tests.verifier.fixtures import (
     CLAIMS,
     NOW,
@@ -188,3 +193,126 @@ def test_rare_characters_survive_a_byte_mode_qr_and_still_verify() -> None:
     verified = verify_qr(scanned, make_trust(seal), POLICY, now=NOW)
 
     assert dict((c[0], c[3]) for c in verified.claims) == RARE
+
+
+# --- hostile input: only eSeal's errors come out ------------------------------
+
+_SEAL, _HOLDER = make_seal(), holder()
+_CREDENTIAL = issue(_SEAL, _HOLDER)
+_TEXT = compact.present(_CREDENTIAL, _HOLDER, now=NOW)
+_RAW = cbor.dumps([1, _CREDENTIAL, NOW, b"\x00" * 64])
+
+
+def _qr(raw: bytes, packed: bool) -> str:
+    return compact.PREFIX + base45.encode(deflate(raw) if packed else raw)
+
+
+def _parsed(text: str) -> compact.UnverifiedPresentation | EsealError:
+    return outcome(compact.parse_presentation, text)
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        texts(300),
+        st.text(alphabet=base45.ALPHABET, max_size=300).map(compact.PREFIX.__add__),
+        st.builds(_qr, st.binary(max_size=300), st.booleans()),
+    )
+)
+def test_any_text_parses_or_is_an_eseal_error(text: str) -> None:
+    assert isinstance(_parsed(text), compact.UnverifiedPresentation | EsealError)
+
+
+@settings(max_examples=300)
+@given(st.builds(_qr, cbor_values().map(cbor.dumps), st.booleans()))
+def test_any_cbor_in_a_qr_parses_or_is_an_eseal_error(text: str) -> None:
+    assert isinstance(_parsed(text), compact.UnverifiedPresentation | EsealError)
+
+
+@settings(max_examples=400)
+@given(
+    st.one_of(
+        mutated_text(_TEXT, base45.ALPHABET),
+        st.builds(_qr, mutated(_RAW), st.booleans()),
+        st.builds(
+            _qr,
+            mutated(deflate(_RAW)).map(base45.encode).map(base45.decode),
+            st.just(False),
+        ),
+    )
+)
+def test_a_damaged_presentation_parses_or_is_an_eseal_error(text: str) -> None:
+    assert isinstance(_parsed(text), compact.UnverifiedPresentation | EsealError)
+
+
+_MEMBERS = {-1: RESIDENT.code, 7: 202600000001, -2: 7, -3: b"\x02" + b"\x11" * 32,
+            6: NOW - 86_400, 4: NOW + 86_400, -4: {1: b"x"}}  # fmt: skip
+
+
+@st.composite
+def _hostile_payloads(draw: st.DrawFn) -> object:
+    """A credential payload whose members are good, of any CBOR, or missing,
+    with now and then a member of its own; or any CBOR value at all."""
+    if draw(st.integers(min_value=0, max_value=5)) == 0:
+        return draw(cbor_values())
+    payload: dict[object, object] = {}
+    for label, good in _MEMBERS.items():
+        choice = draw(st.integers(min_value=0, max_value=5))
+        if choice:
+            payload[label] = good if choice > 2 else draw(cbor_values(2))
+    if draw(st.booleans()):
+        payload[draw(st.integers(min_value=-8, max_value=8))] = draw(cbor_values(2))
+    return payload
+
+
+@settings(max_examples=300)
+@given(_hostile_payloads())
+def test_any_payload_decodes_or_is_an_eseal_error(payload: object) -> None:
+    result = outcome(compact.decode_credential, cbor.dumps(payload))
+
+    assert isinstance(result, compact.CompactCredential | EsealError)
+
+
+_TYPES = sorted(all_types().values(), key=lambda t: t.id)
+#: What a claim travels as: the forms the encodings use, and their neighbours.
+_CLAIM_VALUES = st.one_of(
+    st.integers(min_value=-(2**64), max_value=2**64 - 1),
+    st.integers(min_value=-3, max_value=70_000),
+    st.binary(max_size=40),
+    st.text(max_size=8),
+    st.lists(
+        st.one_of(st.integers(min_value=0, max_value=10**6), st.binary()), max_size=3
+    ),
+    st.sampled_from([None, True, False, 1.5]),
+)
+
+
+@st.composite
+def _hostile_claims(draw: st.DrawFn) -> tuple[object, object, int]:
+    ctype = draw(st.sampled_from(_TYPES))
+    keys = sorted({spec.qr_key for spec in ctype.claims if spec.qr_key is not None})
+    raw = draw(
+        st.one_of(
+            st.dictionaries(st.sampled_from(keys), _CLAIM_VALUES, max_size=len(keys)),
+            cbor_values(),
+        )
+    )
+    profile = draw(
+        st.one_of(
+            st.sampled_from([p.code for p in ctype.profiles]),
+            st.integers(-(2**64), 2**64 - 1),
+        )
+    )
+    return ctype, raw, profile
+
+
+@settings(max_examples=300)
+@given(_hostile_claims())
+def test_any_claims_decode_or_are_an_eseal_error(
+    case: tuple[object, object, int],
+) -> None:
+    ctype, raw, profile = case
+
+    result = outcome(compact.decode_claims, ctype, raw, profile=profile)
+
+    assert isinstance(result, dict | EsealError)

@@ -8,13 +8,15 @@ import hmac
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credential import cbor
 from credential.algorithms import KeySigner
-from credential.cose import decode_sign1, sign1, verify_sign1
+from credential.cose import UnverifiedSign1, decode_sign1, sign1, verify_sign1
 from credential.errors import DecodeError, EsealError, Reason, SignatureError
+
+from ..hostile import cbor_values, mutated, outcome
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +200,50 @@ def test_sig_structure_is_the_deterministic_encoding() -> None:
     for payload in (b"", b"x" * 23, b"y" * 300, b"z" * 70_000):
         expected = cbor._reference(["Signature1", b"\xa1\x01&", b"", payload])
         assert _sig_structure(b"\xa1\x01&", b"", payload) == expected
+
+
+_SIGNER = KeySigner(ec.generate_private_key(ec.SECP256R1()), "seal-1")
+_SIGNED = sign1(b"\xa2\x01\x02\x03\x04", _SIGNER, kid=b"seal-1")
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        cbor_values().map(cbor.dumps),
+        st.tuples(cbor_values(2), cbor_values(2), cbor_values(2), cbor_values(2))
+        .map(list)
+        .map(cbor.dumps),
+        st.tuples(
+            st.one_of(cbor_values(2).map(cbor.dumps), st.binary(max_size=20)),
+            st.dictionaries(st.integers(-8, 8), cbor_values(2), max_size=4),
+            st.binary(max_size=40),
+            st.binary(max_size=70),
+        )
+        .map(list)
+        .map(cbor.dumps),
+    ),
+    st.booleans(),
+)
+def test_any_cbor_reads_as_a_sign1_or_an_eseal_error(data: bytes, tagged: bool) -> None:
+    result = outcome(decode_sign1, b"\xd2" + data if tagged else data)
+
+    assert isinstance(result, UnverifiedSign1 | EsealError)
+    if isinstance(result, UnverifiedSign1):
+        assert isinstance(
+            outcome(verify_sign1, result, _SIGNER.public_key()), EsealError
+        )
+
+
+@settings(max_examples=400)
+@given(mutated(_SIGNED))
+def test_a_changed_message_never_verifies_another_payload(damaged: bytes) -> None:
+    read = outcome(decode_sign1, damaged)
+    payload = (
+        outcome(verify_sign1, read, _SIGNER.public_key())
+        if isinstance(read, UnverifiedSign1)
+        else read
+    )
+
+    # Tagging the message, or re-spelling its unsigned parts, may still
+    # verify: what it cannot do is vouch for any other payload.
+    assert isinstance(payload, EsealError) or payload == b"\xa2\x01\x02\x03\x04"

@@ -7,11 +7,21 @@ import itertools
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credential import jws, sdjwt
 from credential.algorithms import KeySigner, expected_alg
-from credential.errors import DecodeError, HolderBindingError, Reason, TrustError
-from credential.jwk import public_key_from_jwk
+from credential.errors import (
+    DecodeError,
+    EsealError,
+    HolderBindingError,
+    Reason,
+    TrustError,
+)
+from credential.jwk import holder_key_from_jwk, public_key_from_jwk
+
+from ..hostile import json_values, mutated_text, outcome
 
 
 def _ec_jwk(curve: ec.EllipticCurve, size: int) -> dict[str, object]:
@@ -118,3 +128,51 @@ def test_holder_key_marked_for_encryption_cannot_bind(
         sdjwt.verify(shown, issuer_key=seal.public_key(), now=20)
 
     assert caught.value.reason is Reason.HOLDER_PROOF_INVALID
+
+
+# --- hostile input: only eSeal's errors come out ------------------------------
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_GOOD = [P256, _ec_jwk(ec.SECP384R1(), 48), _okp_jwk()]
+
+
+@st.composite
+def _hostile_jwks(draw: st.DrawFn) -> object:
+    """A good key with members dropped, replaced by any JSON, or with their
+    base64url damaged; or any JSON value at all."""
+    if draw(st.integers(min_value=0, max_value=4)) == 0:
+        return draw(json_values())
+    jwk = dict(draw(st.sampled_from(_GOOD)))
+    names = sorted(jwk) + ["use", "key_ops", "alg", "d", "k"]
+    for name in draw(st.lists(st.sampled_from(names), max_size=3)):
+        change = draw(st.sampled_from(("drop", "json", "damage")))
+        if change == "drop":
+            jwk.pop(name, None)
+        elif change == "json":
+            jwk[name] = draw(json_values(2))
+        elif isinstance(jwk.get(name), str):
+            jwk[name] = draw(mutated_text(str(jwk[name]), _B64URL))
+    return jwk
+
+
+@settings(max_examples=300)
+@given(_hostile_jwks())
+def test_any_jwk_gives_a_key_or_an_eseal_error(jwk: object) -> None:
+    for read in (public_key_from_jwk, holder_key_from_jwk):
+        result = outcome(read, jwk)
+
+        assert isinstance(
+            result, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | EsealError
+        )
+
+
+@settings(max_examples=200)
+@given(st.binary(min_size=32, max_size=32))
+def test_any_32_bytes_as_an_ed25519_key_give_a_key_or_an_eseal_error(
+    raw: bytes,
+) -> None:
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": jws.b64url_encode(raw)}
+
+    result = outcome(public_key_from_jwk, jwk)
+
+    assert isinstance(result, ed25519.Ed25519PublicKey | EsealError)

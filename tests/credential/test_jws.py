@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credential import jws, sdjwt, statuslist
 from credential.algorithms import KeySigner
@@ -18,6 +20,7 @@ from credential.errors import (
 )
 from keys.bundle import verify_bundle
 
+from ..hostile import json_values, mutated_text, outcome, texts
 from ..verifier.fixtures import NOW, at, bundle_text, make_seal
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -156,3 +159,53 @@ def test_every_reader_takes_the_algorithm_from_the_key(reader: str) -> None:
         read(f"{relabelled}.{payload}.{signature}")
 
     assert caught.value.reason is Reason.BAD_SIGNATURE
+
+
+# --- hostile input: only eSeal's errors come out ------------------------------
+
+_SIGNER = KeySigner(ec.generate_private_key(ec.SECP256R1()))
+_SIGNED = _token(_SIGNER, {"typ": "JWT", "kid": "k"}, b'{"sub":"x","n":1}')
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=120))
+def test_b64url_round_trip(data: bytes) -> None:
+    assert jws.b64url_decode(jws.b64url_encode(data)) == data
+
+
+@settings(max_examples=300)
+@given(st.one_of(texts(120), st.text(alphabet=_ALPHABET + "=+/.")))
+def test_b64url_of_any_text_decodes_or_is_malformed(text: str) -> None:
+    result = outcome(jws.b64url_decode, text)
+
+    assert isinstance(result, bytes | DecodeError)
+
+
+@settings(max_examples=300)
+@given(texts(300))
+def test_any_text_parses_or_is_malformed(text: str) -> None:
+    assert isinstance(outcome(jws.parse, text), jws.UnverifiedJws | DecodeError)
+
+
+@settings(max_examples=300)
+@given(json_values(), st.binary(max_size=80), st.binary(max_size=80))
+def test_any_json_header_with_any_signature_is_refused(
+    header: object, payload: bytes, signature: bytes
+) -> None:
+    token = ".".join(
+        jws.b64url_encode(part)
+        for part in (json.dumps(header).encode(), payload, signature)
+    )
+
+    result = outcome(jws.verify, token, _SIGNER.public_key())
+
+    assert isinstance(result, EsealError)
+
+
+@settings(max_examples=400)
+@given(mutated_text(_SIGNED, _ALPHABET + "."))
+def test_a_changed_token_never_verifies(damaged: str) -> None:
+    result = outcome(jws.verify, damaged, _SIGNER.public_key())
+
+    # One spelling for each token: any change that still verifies is none.
+    assert isinstance(result, EsealError) or damaged == _SIGNED

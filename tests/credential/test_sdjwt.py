@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from hypothesis import given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from credential.algorithms import KeySigner, PublicKey
@@ -27,7 +27,9 @@ from credential.errors import (
     TrustError,
     ValidityError,
 )
-from credential.sdjwt import issue, present, verify
+from credential.sdjwt import VerifiedSdJwt, issue, present, verify
+
+from ..hostile import JSON_SCALARS, json_values, mutated_text, outcome
 
 NOW = 1_760_000_000
 AUD = "https://counter.example"
@@ -798,3 +800,105 @@ def test_changed_payload_byte_that_breaks_the_json_is_bad_signature(
     refused(
         SignatureError, Reason.BAD_SIGNATURE, token, seal, require_key_binding=False
     )
+
+
+# --- hostile input: only eSeal's errors come out ------------------------------
+
+_SEAL = KeySigner(ec.generate_private_key(ec.SECP256R1()), kid="seal-1")
+_HOLDER = KeySigner(ec.generate_private_key(ec.SECP256R1()))
+_SALTS = itertools.count(1)
+_PRESENTED = present(
+    issue(
+        claims_for(_HOLDER),
+        DISCLOSABLE,
+        _SEAL,
+        salt=lambda: next(_SALTS).to_bytes(16, "big"),
+    ),
+    disclose=["given_name", "address"],
+    holder=_HOLDER,
+    aud=AUD,
+    nonce=NONCE,
+    iat=NOW,
+)
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _verified(presentation: str, **options: object) -> VerifiedSdJwt | EsealError:
+    return outcome(
+        verify,
+        presentation,
+        issuer_key=_SEAL.public_key(),
+        now=NOW,
+        aud=AUD,
+        nonce=NONCE,
+        **options,
+    )
+
+
+@settings(max_examples=400)
+@given(mutated_text(_PRESENTED, _B64URL + ".~"))
+def test_a_changed_presentation_never_verifies(damaged: str) -> None:
+    # Key binding covers every byte before it, and its own signature the rest.
+    result = _verified(damaged)
+
+    assert isinstance(result, EsealError) or damaged == _PRESENTED
+
+
+@st.composite
+def _hostile_sd_jwts(draw: st.DrawFn) -> str:
+    """An issuer-signed SD-JWT (with a key binding now and then) whose
+    payload and disclosures are of any shape: digests that point at the
+    disclosures sent, at nothing, or twice; claims, times, cnf and _sd_alg
+    good, of any JSON, or missing."""
+    texts = [
+        b64(json.dumps(item).encode())
+        for item in draw(
+            st.lists(
+                st.one_of(
+                    st.tuples(st.text(max_size=4), st.text(max_size=8), json_values(2)),
+                    st.tuples(st.text(max_size=4), json_values(2)),
+                    json_values(2),
+                ),
+                max_size=4,
+            )
+        )
+    ]
+    digests = [digest(t) for t in texts] + draw(
+        st.lists(st.text(max_size=8), max_size=2)
+    )
+    pointers = draw(st.lists(st.sampled_from(digests), max_size=6)) if digests else []
+    payload: dict[str, object] = {}
+    for name, good in (
+        ("iss", "https://police.example/issuer"),
+        ("iat", NOW - 100),
+        ("exp", NOW + 100),
+        ("nbf", NOW - 100),
+        ("cnf", {"jwk": ec_jwk(_HOLDER.public_key())}),
+        ("_sd_alg", "sha-256"),
+        ("_sd", pointers),
+        ("list", [{"...": d} for d in pointers]),
+        ("nested", {"_sd": pointers}),
+    ):
+        choice = draw(st.integers(min_value=0, max_value=4))
+        if choice > 1:
+            payload[name] = good
+        elif choice == 1:
+            payload[name] = draw(st.one_of(JSON_SCALARS, json_values(2)))
+    shown = draw(st.lists(st.sampled_from(texts), max_size=5)) if texts else []
+    kept = jws({"alg": "ES256", "typ": "dc+sd-jwt"}, payload, _SEAL) + "~"
+    kept += "".join(t + "~" for t in shown)
+    if not draw(st.booleans()):
+        return kept
+    kb = {"iat": NOW, "aud": AUD, "nonce": NONCE, "sd_hash": digest(kept)}
+    return kept + jws({"alg": "ES256", "typ": "kb+jwt"}, kb, _HOLDER)
+
+
+@settings(max_examples=250)
+@given(_hostile_sd_jwts(), st.booleans())
+def test_any_signed_sd_jwt_verifies_or_is_an_eseal_error(
+    presentation: str, binding: bool
+) -> None:
+    result = _verified(presentation, require_key_binding=binding)
+
+    event(getattr(result, "reason", "verified"))
+    assert isinstance(result, VerifiedSdJwt | EsealError)

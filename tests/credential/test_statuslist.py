@@ -11,6 +11,8 @@ import zlib
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credential.algorithms import KeySigner
 from credential.errors import (
@@ -26,12 +28,15 @@ from credential.statuslist import (
     VALID,
     StatusList,
     StatusReference,
+    VerifiedStatusList,
     check_status,
     make_token,
     reference,
     status_of,
     verify_token,
 )
+
+from ..hostile import JSON_SCALARS, json_values, mutated, mutated_text, outcome, texts
 
 SUB = "https://seal.example/status/1"
 NOW = 1_700_000_000
@@ -337,3 +342,112 @@ def test_check_status_says_what_the_list_says(
     with pytest.raises(StatusError) as info:
         check_status(token, signer.public_key(), 5, now=NOW, sub=SUB)
     assert info.value.reason is reason
+
+
+def test_bits_given_as_true_is_status_unknown(signer: KeySigner) -> None:
+    # JSON true is no number of bits, though Python calls it equal to 1.
+    lst = StatusList(64, 1).encode()
+    token = _token(signer, HEADER, _payload(status_list={"bits": True, "lst": lst}))
+
+    with pytest.raises(StatusError) as info:
+        verify_token(token, signer.public_key(), now=NOW)
+
+    assert info.value.reason is Reason.STATUS_UNKNOWN
+
+
+# --- hostile input: only eSeal's errors come out ------------------------------
+
+_SIGNER = KeySigner(ec.generate_private_key(ec.SECP256R1()), "seal-1")
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_BITS = st.sampled_from([1, 2, 4, 8])
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=3000), _BITS)
+def test_any_bytes_encode_and_decode_back(raw: bytes, bits: int) -> None:
+    lst = _b64(zlib.compress(raw))
+
+    result = outcome(StatusList.decode, lst, bits)
+
+    if raw:
+        assert isinstance(result, StatusList) and bytes(result) == raw
+    else:
+        assert isinstance(result, DecodeError)
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        texts(200),
+        st.text(alphabet=_B64URL, max_size=200),
+        st.builds(
+            lambda raw: _b64(zlib.compress(raw)), st.binary(max_size=200)
+        ).flatmap(lambda lst: mutated_text(lst, _B64URL)),
+        st.binary(max_size=200).map(zlib.compress).flatmap(mutated).map(_b64),
+    ),
+    st.one_of(_BITS, st.integers(min_value=-2, max_value=16)),
+)
+def test_any_lst_decodes_or_is_an_eseal_error(lst: str, bits: int) -> None:
+    result = outcome(StatusList.decode, lst, bits, max_size=64 * 1024)
+
+    assert isinstance(result, StatusList | DecodeError)
+
+
+def _member(draw: st.DrawFn, good: object) -> object:
+    """A payload member: as a good token has it, any JSON, or missing (None)."""
+    return draw(st.one_of(st.just(good), st.none(), JSON_SCALARS, json_values(2)))
+
+
+@st.composite
+def _hostile_payloads(draw: st.DrawFn) -> object:
+    """Payloads the seal might have signed: members good, of any JSON, or
+    missing, a status_list of any shape; or any JSON at all."""
+    if draw(st.integers(min_value=0, max_value=5)) == 0:
+        return draw(json_values())
+    slots = StatusList(draw(st.integers(min_value=0, max_value=64)), 2)
+    lst = draw(st.one_of(st.just(slots.encode()), st.text(alphabet=_B64URL)))
+    member = {"bits": _member(draw, 2), "lst": _member(draw, lst)}
+    payload = {
+        "sub": _member(draw, SUB),
+        "iat": _member(draw, NOW - 10),
+        "exp": _member(draw, NOW + 100),
+        "nbf": _member(draw, None),
+        "ttl": _member(draw, 60),
+        "status_list": _member(draw, {k: v for k, v in member.items() if v}),
+    }
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+@settings(max_examples=150)
+@given(_hostile_payloads(), st.integers(min_value=-5, max_value=300))
+def test_any_signed_payload_verifies_or_is_an_eseal_error(
+    payload: object, index: int
+) -> None:
+    token = _token(_SIGNER, HEADER, payload)  # type: ignore[arg-type]
+
+    result = outcome(verify_token, token, _SIGNER.public_key(), now=NOW, sub=SUB)
+    checked = outcome(check_status, token, _SIGNER.public_key(), index, now=NOW)
+
+    assert isinstance(result, VerifiedStatusList | EsealError)
+    assert checked is None or isinstance(checked, StatusError)
+
+
+_TOKEN = make_token(StatusList(64), _SIGNER, sub=SUB, iat=NOW, exp=None, ttl=60)
+
+
+@settings(max_examples=300)
+@given(mutated_text(_TOKEN, _B64URL + "."))
+def test_a_changed_token_never_verifies(damaged: str) -> None:
+    result = outcome(verify_token, damaged, _SIGNER.public_key(), now=NOW)
+
+    assert isinstance(result, EsealError) or damaged == _TOKEN
+
+
+@settings(max_examples=300)
+@given(json_values())
+def test_any_claims_name_a_status_entry_or_status_unknown(claims: object) -> None:
+    result = outcome(
+        reference, claims if isinstance(claims, dict) else {"status": claims}
+    )
+
+    assert isinstance(result, StatusReference | StatusError)

@@ -8,9 +8,19 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
-from credential.errors import DecodeError, EsealError, Reason, TrustError
-from keys.bundle import BUNDLE_TYP, MAX_BUNDLE, verify_bundle
+from credential.errors import DecodeError, EsealError, Reason, StatusError, TrustError
+from keys.bundle import BUNDLE_TYP, MAX_BUNDLE, TrustBundle, verify_bundle
+from tests.hostile import (
+    JSON_SCALARS,
+    json_values,
+    mutated,
+    mutated_text,
+    outcome,
+    texts,
+)
 from tests.verifier.fixtures import (
     DAY,
     NOW,
@@ -22,7 +32,7 @@ from tests.verifier.fixtures import (
     make_root_ca,
     make_seal,
 )
-from verifier.trust import TrustStore
+from verifier.trust import Trust, TrustStore
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +254,127 @@ def test_store_without_a_bundle_is_trust_bundle_stale(store: TrustStore) -> None
     with pytest.raises(TrustError) as raised:
         store.current(now=at(NOW))
     assert raised.value.reason == Reason.TRUST_BUNDLE_STALE
+
+
+# -- hostile input: only eSeal's errors come out -------------------------------
+
+SEAL = make_seal()
+GOOD = bundle_text(SEAL)
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_DER = SEAL.cert.public_bytes(serialization.Encoding.DER)
+_ROOT_DER = SEAL.root.cert.public_bytes(serialization.Encoding.DER)
+
+
+def _verified(text: str) -> TrustBundle | EsealError:
+    result = outcome(verify_bundle, text, [SEAL.root.cert], now=at(NOW))
+    event(getattr(result, "reason", "verified"))
+    return result
+
+
+@settings(max_examples=300)
+@given(st.one_of(texts(300), mutated_text(GOOD, _B64URL + ".")))
+def test_any_text_is_a_bundle_only_when_it_is_the_one_signed(text: str) -> None:
+    result = _verified(text)
+
+    assert isinstance(result, EsealError) or text.strip() == GOOD
+
+
+#: Certificates as a header or a seal entry might carry them: the seal's and
+#: the root's with bytes changed (X.509 is read lazily, a field at a time),
+#: or any bytes at all.
+_CERTS = st.one_of(
+    mutated(_DER, edits=2),
+    mutated(_ROOT_DER, edits=2),
+    st.binary(max_size=300),
+).map(lambda der: base64.b64encode(der).decode("ascii"))
+
+
+@settings(max_examples=300)
+@given(st.lists(_CERTS, min_size=1, max_size=3))
+def test_any_certificate_in_the_header_gives_a_bundle_or_an_eseal_error(
+    x5c: list[str],
+) -> None:
+    text = hand_jws(SEAL.signer, {"typ": BUNDLE_TYP, "x5c": x5c}, _payload(GOOD))
+
+    # Only the seal's own certificate, unchanged, names the signer.
+    assert isinstance(_verified(text), EsealError) or base64.b64decode(x5c[0]) == _DER
+
+
+@st.composite
+def _signed_payloads(draw: st.DrawFn) -> object:
+    """The bundle's payload with members set to any JSON or dropped, seal
+    entries carrying changed certificates, lists and types of any shape;
+    signed by the seal.  Now and then any JSON at all."""
+    if draw(st.integers(min_value=0, max_value=6)) == 0:
+        return draw(json_values())
+    payload = _payload(GOOD)
+    for name in draw(st.lists(st.sampled_from(sorted(payload)), max_size=3)):
+        if draw(st.booleans()):
+            payload.pop(name, None)
+        else:
+            payload[name] = draw(st.one_of(JSON_SCALARS, json_values(2)))
+    if draw(st.booleans()):
+        entry = {"kid": SEAL.kid, "x5c": draw(st.lists(_CERTS, max_size=2))}
+        if draw(st.booleans()):
+            entry["retired_at"] = draw(JSON_SCALARS)
+        seals = payload.get("seals")
+        payload["seals"] = [*(seals[:1] if isinstance(seals, list) else []), entry]
+    if draw(st.booleans()):
+        payload["status_lists"] = draw(
+            st.dictionaries(st.text(max_size=4), st.text(max_size=20), max_size=3)
+        )
+    return payload
+
+
+@settings(max_examples=300)
+@given(_signed_payloads())
+def test_any_payload_the_seal_signed_gives_a_bundle_or_an_eseal_error(
+    payload: object,
+) -> None:
+    text = hand_jws(SEAL.signer, {"typ": BUNDLE_TYP, "x5c": [_der_b64(SEAL)]}, payload)
+
+    bundle = _verified(text)
+
+    assert isinstance(bundle, TrustBundle | EsealError)
+    if isinstance(bundle, TrustBundle):
+        # Its lists are read when a verification asks: status_unknown at worst.
+        status = outcome(Trust(bundle).status, RESIDENT.code, 7, now=NOW)
+        assert isinstance(status, int | StatusError)
+
+
+def test_a_nesting_bomb_in_the_bundle_is_malformed_within_bounded_memory() -> None:
+    import tracemalloc
+
+    head = _b64url(json.dumps({"alg": "ES256", "typ": BUNDLE_TYP}).encode())
+    body = _b64url(b"[" * 1_000_000 + b"]" * 1_000_000)
+    signature = _b64url(SEAL.signer.sign(f"{head}.{body}".encode("ascii")))
+    tracemalloc.start()
+    try:
+        result = outcome(
+            verify_bundle, f"{head}.{body}.{signature}", [SEAL.root.cert], now=at(NOW)
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert isinstance(result, DecodeError)
+    assert peak < 64 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
+    trust_store = TrustStore(tmp_path_factory.mktemp("kept") / "verifier")
+    trust_store.pin_root(_root_pem(SEAL))
+    trust_store.import_bundle(GOOD, now=at(NOW))
+    return trust_store
+
+
+@settings(max_examples=150)
+@given(text=mutated_text(GOOD, _B64URL + "."))
+def test_the_store_keeps_its_bundle_whatever_it_is_given(
+    kept: TrustStore, text: str
+) -> None:
+    result = outcome(kept.import_bundle, text, now=at(NOW))
+
+    assert isinstance(result, TrustBundle | EsealError)
+    assert kept.current(now=at(NOW)).bundle.text == GOOD
