@@ -8,6 +8,7 @@ from pathlib import Path
 
 from litestar import Litestar, MediaType, get
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
@@ -73,7 +74,12 @@ def create_app(
             *well_known_routes(services.issuer),
             wallet_router(services.wallet, clock=clock),  # type: ignore[arg-type]
             verifier_router(services.verifier, clock=clock),  # type: ignore[arg-type]
-            create_static_files_router(path="/static", directories=[_STATIC]),
+            create_static_files_router(
+                path="/static",
+                directories=[_STATIC],
+                # Style and scripts, no personal data: a browser may keep them.
+                cache_control=CacheControlHeader(max_age=3600),
+            ),
         ],
         on_startup=[open_db],
         on_shutdown=[close_db],
@@ -87,7 +93,7 @@ def create_app(
         ),
         exception_handlers=web.exception_handlers(),
         request_max_body_size=MAX_BODY,
-        middleware=[web.body_limit],
+        middleware=[web.request_limits],
         before_send=[web.add_security_headers],
         logging_config=LoggingConfig(
             log_exceptions="never", disable_stack_trace={Exception}

@@ -68,6 +68,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+#: Routes that read no body still take a short one (a client's ``{}``).
+_NO_BODY_MAX = 1024
 #: A batch over HTTP: up to 2,000 lines in up to 8 MiB.  It is signed in the
 #: server process, so bigger loads go through `eseal issue --batch`, which
 #: signs on every core.
@@ -374,6 +376,8 @@ def _issuing_routes(api: _Api) -> list[Any]:
         if len(raw) > MAX_BATCH_BODY:
             raise HTTPException(status_code=413, detail="the batch is too large")
         raw = raw.removeprefix(b"\xef\xbb\xbf")
+        if not raw.strip():
+            raise DecodeError(Reason.BAD_REQUEST, "the batch holds no line")
         try:
             parsed, unreadable = _parse_lines(raw)
         except EsealError as error:
@@ -459,6 +463,7 @@ def _registry_routes(api: _Api) -> list[Any]:
         @post(
             path,
             status_code=200,
+            request_max_body_size=_NO_BODY_MAX,
             security=ISSUER_API_KEY,
             name=right,
             description=_STATE_DOCS[right],
@@ -555,7 +560,12 @@ def _offer_routes(api: _Api) -> list[Any]:
             "expires_at": made.expires_at.isoformat(),
         }
 
-    @post("/token", status_code=200, exception_handlers={EsealError: _token_error})
+    @post(
+        "/token",
+        status_code=200,
+        request_max_body_size=4096,
+        exception_handlers={EsealError: _token_error},
+    )
     async def token(request: Request[Any, Any, Any]) -> Response[dict[str, object]]:
         """OAuth token endpoint for the pre-authorised code grant (OpenID4VCI)."""
         form = await _form_or_json(request)
@@ -675,7 +685,12 @@ def _admin_routes(api: _Api) -> list[Any]:
         await audit(who.name, "client_add", name, "ok", now=clock())
         return {"name": name, "role": role, "api_key": key}
 
-    @post("/api/v1/clients/{name:str}/revoke", status_code=200, security=ISSUER_API_KEY)
+    @post(
+        "/api/v1/clients/{name:str}/revoke",
+        status_code=200,
+        request_max_body_size=_NO_BODY_MAX,
+        security=ISSUER_API_KEY,
+    )
     async def remove_client(
         request: Request[Any, Any, Any], name: FromPath[str]
     ) -> dict[str, str]:

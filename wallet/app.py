@@ -207,7 +207,10 @@ def wallet_router(wallet: Wallet, *, clock: Clock) -> Router:
                     key=COOKIE,
                     value=token,
                     httponly=True,
-                    samesite="strict",
+                    # Lax, as a signed-in session's: the link arrives by
+                    # text message, and Strict would drop the cookie on
+                    # the way to the wallet it opens.
+                    samesite="lax",
                     path="/wallet",
                     max_age=30 * 86400,
                     secure=request.url.scheme == "https",

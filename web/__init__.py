@@ -18,7 +18,15 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
-from litestar.types import ASGIApp, ExceptionHandlersMap, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    ExceptionHandlersMap,
+    Message,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
 
 from credential import strictjson
 from credential.errors import (
@@ -34,7 +42,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "add_security_headers",
     "audit_page",
-    "body_limit",
+    "request_limits",
     "audit_response",
     "exception_handlers",
     "page",
@@ -73,32 +81,71 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
 #: Methods whose requests carry no body here: any body they bring is refused.
 _NO_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
+#: URL-encoded forms here hold a few short fields; parsing one costs time in
+#: proportion to its size, on the event loop, so a large one is refused.
+FORM_MAX = 16 * 1024
 
-def body_limit(app: ASGIApp) -> ASGIApp:
-    """Refuse, before any work, a request whose declared body is larger than
-    its endpoint takes: the endpoint's own ``request_max_body_size`` for a
-    method with a body, nothing for one without (413).  A body sent without
-    a length is cut off by Litestar at the same limit as it is read."""
+
+def _body_limit(scope: Scope) -> int:
+    """How many body bytes the request's endpoint reads: its own
+    ``request_max_body_size`` (less for a URL-encoded form), none for a
+    method without a body."""
+    handler = scope["route_handler"]
+    if scope.get("method") in _NO_BODY or not isinstance(handler, HTTPRouteHandler):
+        return 0
+    limit = handler.resolve_request_max_body_size() or 0
+    kind = MutableScopeHeaders(scope).get("content-type", "")
+    if kind.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        limit = min(limit, FORM_MAX)
+    return limit
+
+
+def request_limits(app: ASGIApp) -> ASGIApp:
+    """Check a request before its endpoint does any work with it.
+
+    - A path holding a NUL is no path (400; file systems refuse it).
+    - A declared body larger than the endpoint takes is refused before a
+      byte of it is read (413), and a body sent without a length is cut off
+      at the same limit as it arrives.  ``request_max_body_size`` 0 means
+      "no body" here (Litestar reads 0 as "no limit").
+    - A client gone before its body arrived is a client that left (400, and
+      an info line), not a server error.
+    """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            length = MutableScopeHeaders(scope).get("content-length")
-            if length is not None:
-                if not (length.isascii() and length.isdigit()) or len(length) > 18:
-                    raise HTTPException(
-                        status_code=400, detail="the Content-Length is not a number"
-                    )
-                handler = scope["route_handler"]
-                limit = 0
-                if scope.get("method") not in _NO_BODY and isinstance(
-                    handler, HTTPRouteHandler
-                ):
-                    limit = handler.resolve_request_max_body_size() or 0
-                if int(length) > limit:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        if "\x00" in scope["path"]:
+            raise HTTPException(status_code=400, detail="the path holds a NUL")
+        limit = _body_limit(scope)
+        length = MutableScopeHeaders(scope).get("content-length")
+        if length is not None:
+            if not (length.isascii() and length.isdigit()) or len(length) > 18:
+                raise HTTPException(
+                    status_code=400, detail="the Content-Length is not a number"
+                )
+            if int(length) > limit:
+                raise HTTPException(
+                    status_code=413, detail="the request body is too large"
+                )
+        read = 0
+
+        async def counted() -> ReceiveMessage:
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                log.info("the client left before its request was read")
+                raise HTTPException(status_code=400, detail="the client left")
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > limit:
                     raise HTTPException(
                         status_code=413, detail="the request body is too large"
                     )
-        await app(scope, receive, send)
+            return message
+
+        await app(scope, counted, send)
 
     return middleware
 
@@ -157,7 +204,10 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     }.get(status, Reason.BAD_REQUEST)
     detail = "the request is not valid" if isinstance(exc, ValidationException) else ""
     error = DecodeError(reason, detail or str(exc.detail)[:200])
-    return problem_response(error, status)
+    response = problem_response(error, status)
+    for name, value in (exc.headers or {}).items():
+        response.headers.setdefault(name, value)  # Allow, WWW-Authenticate
+    return response
 
 
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:

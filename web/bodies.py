@@ -20,6 +20,11 @@ def text(max_length: int) -> dict[str, Any]:
     return {"type": "string", "maxLength": max_length}
 
 
+def short_text(max_length: int) -> dict[str, Any]:
+    """Text that must not be empty."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length}
+
+
 def json_object(required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": required, "properties": properties}
 
@@ -79,7 +84,10 @@ API_BODIES: Bodies = {
         _FORM,
         json_object(
             ["grant_type", "pre-authorized_code"],
-            grant_type=text(128),
+            grant_type={
+                "type": "string",
+                "enum": ["urn:ietf:params:oauth:grant-type:pre-authorized_code"],
+            },
             **{"pre-authorized_code": text(128)},
         ),
     ),
@@ -114,8 +122,8 @@ API_BODIES: Bodies = {
         _JSON,
         json_object(
             ["aud", "nonce"],
-            aud=text(512),
-            nonce=text(512),
+            aud=short_text(512),
+            nonce=short_text(512),
             disclose={"type": "array", "items": text(64), "maxItems": 64},
         ),
     ),
@@ -154,9 +162,9 @@ API_BODIES: Bodies = {
                 json_object(["qr"], qr=text(8192), nonce=text(128)),
                 json_object(
                     ["sd_jwt", "aud", "nonce"],
-                    sd_jwt=text(16384),
-                    aud=text(512),
-                    nonce=text(512),
+                    sd_jwt=text(15_000),
+                    aud=short_text(512),
+                    nonce=short_text(512),
                 ),
                 json_object(
                     ["serial", "check_code"], serial=text(64), check_code=text(32)

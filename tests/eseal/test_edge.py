@@ -3,11 +3,14 @@ security headers and the request size limits, route by route."""
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 import asyncpg.exceptions._base
 import httpx
 import pytest
 from litestar.handlers import HTTPRouteHandler
+from litestar.types import Empty
 
 import web
 from issuer.app import create_api_key
@@ -51,12 +54,17 @@ def test_every_answer_has_the_security_headers(site: Site) -> None:
 
 
 def _limit(site: Site, method: str, template: str) -> int:
+    """The endpoint's own limit: each POST says how much it reads, none
+    inherits the application's 11 MB meant for uploads."""
     for route in site.client.app.routes:
         if route.path != template:
             continue
         for handler in getattr(route, "route_handlers", ()):
             if method in getattr(handler, "http_methods", ()):
                 assert isinstance(handler, HTTPRouteHandler)
+                assert handler.request_max_body_size is not Empty, (
+                    f"{method} {template} sets no request_max_body_size"
+                )
                 return handler.resolve_request_max_body_size() or 0
     raise AssertionError(f"no handler for {method} {template}")
 
@@ -136,3 +144,87 @@ def test_a_value_the_database_refuses_is_the_requests_fault(error: Exception) ->
     cannot hold is a 400, not a 500 and not a 503."""
     response = web._unexpected(None, error)  # type: ignore[arg-type]
     assert response.status_code == 400
+
+
+def test_a_url_encoded_form_is_small(site: Site) -> None:
+    """Parsing a form costs time on the event loop in proportion to its
+    size: one of 10 MB held the whole server for seconds (break-it review)."""
+    body = b"&".join(b"k%d=1" % i for i in range(200_000))
+    response = site.client.post(
+        "/issuer/token",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_problem(response, status=413)
+    response = site.client.post(
+        "/wallet/add",
+        content=b"offer=" + b"x" * (web.FORM_MAX + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_problem(response, status=413)
+
+
+@pytest.mark.parametrize("path", ["/static/%00", "/static/eseal.css%00.js"])
+def test_a_nul_in_the_path_is_refused(site: Site, path: str) -> None:
+    assert_problem(site.client.get(path), status=400)
+
+
+def test_a_wrong_method_says_which_are_allowed(site: Site) -> None:
+    response = site.client.put("/issuer/api/v1/credentials")
+    assert_problem(response, status=405)
+    assert "POST" in response.headers["allow"]
+
+
+def test_static_files_may_be_cached_pages_may_not(site: Site) -> None:
+    assert "max-age" in site.client.get("/static/eseal.css").headers["cache-control"]
+    assert site.client.get("/verifier/").headers["cache-control"] == "no-store"
+
+
+def test_a_client_that_leaves_mid_body_is_no_server_error(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/issuer/proofs/lookup",
+        "raw_path": b"/issuer/proofs/lookup",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"31"),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"ser', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> object:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    app = site.client.app
+    site.client.blocking_portal.call(app, scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_an_empty_batch_is_refused(site: Site) -> None:
+    response = site.client.post(
+        "/issuer/api/v1/credentials/batch",
+        content=b"\n",
+        headers={"X-API-Key": site.api_key, "Content-Type": "application/x-ndjson"},
+    )
+    assert_problem(response, status=400)
