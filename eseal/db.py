@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
@@ -21,7 +21,16 @@ from issuer.piccolo_app import APP_CONFIG as ISSUER_APP
 from verifier.piccolo_app import APP_CONFIG as VERIFIER_APP
 from wallet.piccolo_app import APP_CONFIG as WALLET_APP
 
-__all__ = ["TABLES", "bind", "engine_from_url", "insert_many", "migrate"]
+__all__ = [
+    "TABLES",
+    "EsealPostgresEngine",
+    "bind",
+    "engine_from_url",
+    "insert_many",
+    "migrate",
+]
+
+log = logging.getLogger(__name__)
 
 # Piccolo finds its app registry through this variable; eSeal has one.
 os.environ.setdefault("PICCOLO_CONF", "eseal.piccolo_conf")
@@ -56,10 +65,102 @@ def engine_from_url(url: str) -> Engine[Any]:
         # A database that is away answers within seconds, not after a minute.
         config["timeout"] = 5
         config["command_timeout"] = 120
-        return PostgresEngine(config=config, log_queries=False)
+        return EsealPostgresEngine(config=config, log_queries=False)
     raise ConfigError(
         Reason.CONFIG, "ESEAL_DATABASE_URL must be sqlite:/// or postgresql://"
     )
+
+
+class EsealPostgresEngine(PostgresEngine):
+    """Piccolo's PostgreSQL engine, made to live through a database restart.
+
+    When the server ends its sessions (a restart, a failover), a pooled
+    connection can fail after its statement succeeded, while asyncpg resets
+    it for the next user; asyncpg then drops it and raises.  Piccolo would
+    pass that on as the query's failure (a committed transaction reported
+    as failed, a verification log written twice on retry), and a failed
+    rollback would leave the transaction current and skip giving the
+    connection back.  Here a connection is always given back, a transaction
+    never outlives its block, and waiting for a free connection is bounded.
+    """
+
+    #: Seconds a query waits for a free pooled connection, connecting included.
+    acquire_timeout: float = 10.0
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return _Transaction(engine=self, allow_nested=allow_nested)
+
+    async def acquire(self) -> Any:
+        """A pooled connection (a new one without a pool), within the timeout."""
+        if self.pool is None:
+            return await self.get_new_connection()
+        return await self.pool.acquire(timeout=self.acquire_timeout)
+
+    async def give_back(self, connection: Any) -> None:
+        """Return ``connection`` to the pool; one that broke after its work is
+        closed by asyncpg, and its work stands."""
+        try:
+            if self.pool is None:
+                await connection.close()
+            else:
+                await self.pool.release(connection)
+        except Exception as error:  # noqa: BLE001 - the connection is dropped
+            # asyncpg drops a pooled connection it cannot reset; a lone one
+            # is dropped here.
+            if self.pool is None:
+                connection.terminate()
+            log.warning("a database connection was lost: %s", type(error).__name__)
+
+    async def _run_in_pool(self, query: str, args: Sequence[Any] | None = None) -> Any:
+        connection = await self.acquire()
+        try:
+            return await connection.fetch(query, *(args or ()))
+        finally:
+            await self.give_back(connection)
+
+
+class _Transaction(PostgresTransaction):
+    """A transaction that gives its connection back and stops being current
+    whatever happens, and does not let a failed rollback hide the error."""
+
+    engine: EsealPostgresEngine
+
+    async def get_connection(self) -> Any:
+        return await self.engine.acquire()
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await self.engine.give_back(self.connection)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(
+        self, exception_type: object, exception: object, traceback: object
+    ) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception is None:
+                if not self._committed and not self._rolled_back:
+                    await self.commit()  # type: ignore[no-untyped-call]
+            elif not self._rolled_back:
+                try:
+                    await self.rollback()  # type: ignore[no-untyped-call]
+                except Exception as error:  # noqa: BLE001 - the first error counts
+                    # A lost session's open transaction is rolled back by
+                    # the server itself.
+                    log.warning("rollback failed: %s", type(error).__name__)
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            await self.engine.give_back(self.connection)
+        return exception is None
 
 
 def bind(engine: Engine[Any]) -> None:
@@ -95,7 +196,7 @@ async def insert_many(table: type[Table], rows: Sequence[dict[str, Any]]) -> Non
     engine = table._meta.db
     current = getattr(engine, "current_transaction", None)
     transaction = current.get() if current is not None else None
-    if type(engine).__name__ == "PostgresEngine" and transaction is not None:
+    if isinstance(engine, PostgresEngine) and transaction is not None:
         columns = list(rows[0])
         await transaction.connection.copy_records_to_table(
             table._meta.tablename,

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
 
 from credential.errors import ConfigError, Reason
 from eseal.db import bind, engine_from_url, migrate
@@ -212,4 +213,4 @@ class Services:
 
 def pooled(engine: Engine[Any]) -> bool:
     """Whether the engine keeps a connection pool (PostgreSQL does, SQLite not)."""
-    return type(engine).__name__ == "PostgresEngine"
+    return isinstance(engine, PostgresEngine)

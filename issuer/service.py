@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -1100,29 +1099,14 @@ class Issuer:
 
 @asynccontextmanager
 async def write_transaction(engine: Any) -> AsyncIterator[None]:
-    """A write transaction that leaves no trace when its connection is cut.
+    """A write transaction: on SQLite it takes the write lock at once.
 
-    Piccolo keeps a transaction "current" (and its pooled connection taken)
-    when the rollback itself fails, as it does once the server has closed
-    the connection; every later query of the task would then use the dead
-    connection.  Here the transaction is forgotten and the connection given
-    back whatever happened.
+    On PostgreSQL the engine (``eseal.db.EsealPostgresEngine``) gives the
+    connection back and forgets the transaction even when the server has
+    cut the connection and the rollback fails.
     """
-    current = getattr(engine, "current_transaction", None)
-    before = current.get() if current is not None else None
-    try:
-        async with engine.transaction(**_write_transaction(engine)):
-            yield
-    finally:
-        left = current.get() if current is not None else None
-        if current is not None and left is not before:
-            current.set(before)
-            connection = getattr(left, "connection", None)
-            pool = getattr(engine, "pool", None)
-            with contextlib.suppress(Exception):
-                if connection is not None and pool is not None:
-                    await pool.release(connection)
-            log.warning("a database transaction ended with its connection lost")
+    async with engine.transaction(**_write_transaction(engine)):
+        yield
 
 
 def _state_now(row: Mapping[str, Any], now: dt.datetime) -> str:

@@ -227,18 +227,37 @@ def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     return Response(body, status_code=500, media_type=PROBLEM_JSON)
 
 
-def _database_away(exc: Exception) -> bool:
-    """Whether an error says the database cannot be reached right now."""
+def _database_away(exc: BaseException) -> bool:
+    """Whether an error, or one it was raised from, says the database cannot
+    be reached right now.
+
+    That is a refused, reset or timed-out connection (no free one in time
+    included), PostgreSQL's class 08 (connection exception) and class 57
+    (operator intervention: shutting down, starting up, sessions ended by an
+    administrator, a statement cancelled), too many connections, and
+    asyncpg's InternalClientError: what a query raises on a connection whose
+    session the server has just ended, before asyncpg has seen it close
+    (asyncpg issues 784 and 1069).
+    """
     import asyncpg
 
-    return isinstance(
-        exc,
-        OSError
-        | TimeoutError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError,
+    away = (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        asyncpg.OperatorInterventionError,
+        asyncpg.TooManyConnectionsError,
     )
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        if isinstance(error, away):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _value_refused(exc: Exception) -> bool:
