@@ -53,6 +53,7 @@ def create_app(
         # Let the collector see start-up objects again: native extensions
         # (zxing-cpp) count on their objects being freed at exit.
         gc.unfreeze()
+        await services.issuer.settle()
         await services.verifier.log.flush()
         for engine in engine_box:
             if pooled(engine):  # type: ignore[arg-type]

@@ -648,6 +648,13 @@ class Issuer:
 
         self._purging = asyncio.get_running_loop().create_task(purge())
 
+    async def settle(self) -> None:
+        """Let work started in the background finish (before the event loop
+        closes: a database call cut off there leaves its driver's thread
+        answering a loop that is gone)."""
+        if self._purging is not None:
+            await asyncio.shield(self._purging)
+
     async def _replay(
         self, client: str, key: str, fingerprint: str, now: dt.datetime
     ) -> BatchResult | None:

@@ -312,12 +312,14 @@ def test_an_idempotency_key_answers_for_its_time_then_is_forgotten(
         return result.replayed, [r.serial for _, r in result.issued]
 
     async def run() -> list[tuple[bool, list[str]]]:
-        return [
+        answers = [
             await batch(NOW, "k1"),
             await batch(NOW + ttl - dt.timedelta(seconds=1), "k1"),
             await batch(NOW + ttl, "k1"),
             await batch(NOW + ttl, "k1"),
         ]
+        await issuer.settle()  # the purge it started, before the loop closes
+        return answers
 
     first, within, after, again = asyncio.run(run())
     assert first == (False, ["SFZ202600000001"])
