@@ -79,8 +79,8 @@ __all__ = [
     "scan",
 ]
 
-#: Records of eSeal's loggers a full run must capture.  Parts of the suite
-#: made 4,500 of them (about 6,000 records in all) when this was written.
+#: Records of eSeal's loggers a full run must capture.  The suite made about
+#: 4,450 of them (6,500 records in all, counted in parts) when this was written.
 MIN_RECORDS = 3000
 
 #: The loggers kept at DEBUG: eSeal's packages.
@@ -189,15 +189,18 @@ def keep_out_of_logs(value: _Value, kind: str) -> _Value:
 
 
 def _valid_citizen_id(text: str) -> bool:
-    # Region, birth date and MOD 11-2 check character: a random 18-digit
-    # number (a timestamp, a counter) passes about once in a thousand times,
-    # and the digit boundaries of the pattern rule out parts of longer ones.
-    return citizen_id_problem(text, None) is None
+    # Region, birth date and MOD 11-2 check character (GB 11643): a random
+    # 18-digit number (a timestamp, a counter) passes a few times in 100,000,
+    # and the pattern's boundaries rule out parts of longer numbers and of
+    # hex or base64 strings.  An ID number typed wrong is let go: without the
+    # checks any 18 digits would count, and eSeal logs no claim in any case.
+    return citizen_id_problem(text.upper(), None) is None
 
 
 def _disclosure(text: str) -> bool:
     # An SD-JWT disclosure is base64url of ["salt", "name", value] (or of
-    # ["salt", value] in an array); its claim value is the leak.
+    # ["salt", value] in an array); "WyJ" is base64 for '["'.  Its claim value
+    # is the leak; decoding it tells it from a token that happens to start so.
     try:
         decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (binascii.Error, ValueError):
@@ -210,8 +213,9 @@ def _disclosure(text: str) -> bool:
 
 
 def _mixed(text: str) -> bool:
-    # A check code is ten of Crockford's base 32: almost always letters and
-    # digits both.  All letters or all digits is more likely something else.
+    # Ten characters of Crockford's base 32 (no I, L, O, U) in two groups of
+    # five: a real code has letters and digits both 98 times in 100, words
+    # and numbers in that shape (model numbers, "ABCDE-FGHJK") rarely do.
     return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
 
 
@@ -219,26 +223,33 @@ def _anything(_text: str) -> bool:
     return True
 
 
-# Each pattern is written so that a match is a leak, not a look-alike: the
-# five dashes of PEM armour (a test named "...PRIVATE KEY..." has none),
-# whole tokens bounded by characters that cannot continue them, and values
-# checked past the pattern where that is possible.
+#: (kind, pattern, check of a match).  Each is written so that a find is a
+#: leak and not a look-alike: whole values, bounded by characters that could
+#: not continue them, and checked past the pattern where that is possible.
 PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = (
+    # The five dashes of PEM armour, with any key kind (EC, RSA, ENCRYPTED):
+    # a test or message that merely says "private key" has none.
     (
         "PEM private key",
         re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"),
         _anything,
     ),
+    # A JWK's private member "d" (EC, OKP and RSA alike), as JSON or as a
+    # Python dict's repr; public JWKs have no "d".
     (
         "private JWK",
         re.compile(r"""["']d["']\s*:\s*["'][A-Za-z0-9_-]{32,}"""),
         _anything,
     ),
+    # web/access.py: the service's prefix and token_urlsafe(32).  A key cut
+    # short for display ("esk_abcd…") is not a key.
     (
         "API key",
         re.compile(r"(?<![A-Za-z0-9_-])e[sv]k_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
         _anything,
     ),
+    # wallet/accounts.py: SESSION_PREFIX and token_urlsafe(32), the value of
+    # the session cookie and of a bearer header alike.
     (
         "wallet session token",
         re.compile(r"(?<![A-Za-z0-9_.-])ses\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
@@ -246,14 +257,18 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = (
     ),
     (
         "citizen ID number",
-        re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9X](?![0-9A-Za-z])"),
+        re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])"),
         _valid_citizen_id,
     ),
+    # The wallet's sign-in name.  Eleven digits from 13 to 19, alone: not the
+    # middle of a longer number, a serial (SFZ2026...), a decimal or another
+    # country's number.
     (
         "mobile number",
         re.compile(r"(?<![0-9A-Za-z.+])(?:\+86|0086)?1[3-9][0-9]{9}(?![0-9A-Za-z])"),
         _anything,
     ),
+    # credential/checkcode.py: with the serial it opens the proof to anyone.
     (
         "proof check code",
         re.compile(

@@ -90,8 +90,11 @@ LEAKS: dict[str, Callable[[], str]] = {
         f"headers {{'x-api-key': 'evk_{secrets.token_urlsafe(32)}'}}"
     ),
     "wallet session token": lambda: f"cookie s=ses.{secrets.token_urlsafe(32)}",
-    "citizen ID number": lambda: f"search for {_citizen_id('11010519491231002')}",
-    "citizen ID number ending in X": lambda: f"id={_citizen_id('44030419950101003')};",
+    "citizen ID number": lambda: f"search for {_citizen_id('44030419950101003')}",
+    "citizen ID number ending in X": lambda: f"id={_citizen_id('11010519491231002')};",
+    "citizen ID number ending in a small x": lambda: (
+        f"id={_citizen_id('11010519491231002').lower()};"
+    ),
     "mobile number": lambda: "sign-in for 13912345678 refused",
     "mobile number with +86": lambda: "sign-up +8613912345678",
     "proof check code": lambda: f"lookup {check_code(b'k' * 32, 'WFZ202600000123')}",
@@ -208,8 +211,9 @@ def test_values_too_short_to_search_for_are_refused() -> None:
     with pytest.raises(ValueError, match="too short"):
         book.add("1234", "PIN")
     book.add("张三", "name")  # two Chinese characters are a name
-    assert keep_out_of_logs(b"a passphrase", "passphrase") == b"a passphrase"
-    assert BOOK.phrases["a passphrase"] == "passphrase"
+    made_up = b"logscan's own passphrase"
+    assert keep_out_of_logs(made_up, "passphrase") == made_up
+    assert BOOK.phrases[made_up.decode()] == "passphrase"
 
 
 def test_a_record_cannot_forge_the_framing() -> None:
@@ -224,7 +228,8 @@ def test_a_record_cannot_forge_the_framing() -> None:
 
 def _plugin(config: pytest.Config) -> LogScan:
     plugin = config.pluginmanager.get_plugin("eseal-logscan")
-    assert isinstance(plugin, LogScan)
+    if not isinstance(plugin, LogScan):
+        pytest.skip("the log scan is switched off (-p no:tests.logscan)")
     return plugin
 
 
