@@ -26,6 +26,10 @@ POSTGRES_URL = os.environ.get(
     "ESEAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: Every log record of the run is kept and searched for secrets at the end
+#: (tests/logscan.py); pytester runs that plugin in a session of its own.
+pytest_plugins = ["tests.logscan", "pytester"]
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
 
 

@@ -17,9 +17,10 @@ from keys.pkcs11 import TokenConfig
 from keys.store import KeyFolder
 
 from ..keys.softhsm import softhsm_fixture, softhsm_token_fixture  # noqa: F401
+from ..logscan import keep_out_of_logs
 from .cli import eseal, issue_sample
 
-PASSPHRASE = "operator-" + secrets.token_hex(8)
+PASSPHRASE = keep_out_of_logs("operator-" + secrets.token_hex(8), "passphrase")
 
 
 @pytest.fixture(params=["file", "pkcs11"])

@@ -28,6 +28,8 @@ import pytest
 
 from keys.pkcs11 import TokenConfig, find_library
 
+from ..logscan import keep_out_of_logs
+
 __all__ = ["SoftHsm", "softhsm_fixture", "softhsm_token_fixture"]
 
 _labels = itertools.count(1)
@@ -42,7 +44,7 @@ class SoftHsm:
     conf: Path
 
     def init_token(self, label: str, pin: str) -> None:
-        so_pin = secrets.token_hex(8)
+        so_pin = keep_out_of_logs(secrets.token_hex(8), "security officer PIN")
         subprocess.run(
             [
                 self.util,
@@ -93,6 +95,6 @@ def softhsm_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHs
 def softhsm_token_fixture(softhsm: SoftHsm) -> TokenConfig:
     """A freshly initialised, empty token with a random user PIN."""
     label = f"eseal-test-{next(_labels)}"
-    pin = "pin-" + secrets.token_hex(8)
+    pin = keep_out_of_logs("pin-" + secrets.token_hex(8), "PIN")
     softhsm.init_token(label, pin)
     return TokenConfig(library=softhsm.library, token_label=label, pin=pin)

@@ -21,6 +21,7 @@ from credential.errors import EsealError, Reason, TrustError
 from keys.bundle import MAX_BUNDLE, make_bundle, verify_bundle
 from keys.certs import seal_names, verify_seal_chain
 from keys.store import KeyFolder, SealSigner, generate_key
+from tests.logscan import keep_out_of_logs
 from tests.verifier.fixtures import (
     CLAIMS,
     DAY,
@@ -292,7 +293,7 @@ def test_credential_issued_on_seal_not_after_verifies(person: KeySigner) -> None
 
 # -- rotation and retirement with the operator's key folder ------------------
 
-PASSPHRASE = b"test passphrase, not a secret"
+PASSPHRASE = keep_out_of_logs(b"test passphrase, not a secret", "passphrase")
 
 
 class _Rotated:

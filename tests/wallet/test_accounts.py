@@ -24,11 +24,13 @@ from wallet.accounts import (
 from wallet.tables import WalletAttempt, WalletLogin, WalletSession
 
 from ..conftest import NOW
+from ..logscan import keep_out_of_logs
 
 T = TypeVar("T")
 
 PHONE = "13800138000"
-PASSWORD = "correct horse 1"
+PASSWORD = keep_out_of_logs("correct horse 1", "password")
+keep_out_of_logs("wrong password", "password")
 CLIENT = "192.0.2.7"
 
 

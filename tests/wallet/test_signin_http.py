@@ -12,9 +12,10 @@ import pytest
 from wallet.accounts import PHONE_LIMIT, SESSION_IDLE
 
 from ..eseal.http_fixtures import Site, assert_problem, site_fixture  # noqa: F401
+from ..logscan import keep_out_of_logs
 
 PHONE = "13800138000"
-PASSWORD = "correct horse 1"
+PASSWORD = keep_out_of_logs("correct horse 1", "password")
 HTTPS = "https://testserver.local"
 
 

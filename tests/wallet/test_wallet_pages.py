@@ -22,6 +22,7 @@ from ..browser import (  # noqa: F401
     new_context,
     open_tab,
 )
+from ..logscan import keep_out_of_logs
 
 try:
     from playwright.sync_api import Browser, Page, expect
@@ -58,6 +59,7 @@ def officer(live: LiveSite) -> str:
 
 
 def _sign_up(page: Page, phone: str, password: str) -> None:
+    keep_out_of_logs(password, "password")
     page.goto("/wallet/signup")
     page.fill("input[name=phone]", phone)
     page.fill("input[name=password]", password)
