@@ -52,6 +52,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import dataclasses
 import json
 import logging
 import os
@@ -411,6 +412,14 @@ class LogScan:
         self.loggers: Counter[str] = Counter()
         self.findings: list[Finding] = []
         self.too_few = ""
+        self.worker_secrets = self.own_findings = 0
+        self.kept_logs: list[str] = []
+        # Under xdist: a worker scans its own log against its own secrets
+        # and leaves a summary; the controller adds the summaries up.
+        self.worker = hasattr(config, "workerinput")
+        self.controller = not self.worker and bool(
+            getattr(config.option, "numprocesses", None)
+        )
 
     # -- capturing
 
@@ -471,12 +480,21 @@ class LogScan:
             BOOK.add_files(self.basetemp)
         text = self.path.read_text("utf-8")
         self.loggers.update(m[1] for m in _LOGGER.finditer(text))
+        self.findings = scan(text, BOOK)
+        self.own_findings = len(self.findings)
+        if self.worker:
+            _share_path(self.config).write_text(self._summary(), "utf-8")
+        elif self.controller:
+            self._gather_workers()
         self.records = self.loggers.total()
         self.eseal_records = sum(
             n for name, n in self.loggers.items() if name.split(".")[0] in ESEAL_LOGGERS
         )
-        self.findings = scan(text, BOOK)
-        if self._is_full_run(session) and self.eseal_records < MIN_RECORDS:
+        if (
+            not self.worker
+            and self._is_full_run(session)
+            and self.eseal_records < MIN_RECORDS
+        ):
             self.too_few = (
                 f"only {self.eseal_records} records of eSeal's loggers were captured"
                 f" in a full run (at least {MIN_RECORDS} expected): is the capture"
@@ -484,6 +502,28 @@ class LogScan:
             )
         if (self.findings or self.too_few) and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _summary(self) -> str:
+        return json.dumps(
+            {
+                "loggers": dict(self.loggers),
+                "client_records": self.client_records,
+                "secrets": len(BOOK),
+                "findings": [dataclasses.astuple(f) for f in self.findings],
+                "log": str(self.path),
+            }
+        )
+
+    def _gather_workers(self) -> None:
+        """Under xdist, what each worker's scan found (see _share_path)."""
+        for summary in sorted(Path(os.environ[_SHARE]).glob("*.json")):
+            found = json.loads(summary.read_text("utf-8"))
+            self.loggers.update(found["loggers"])
+            self.client_records += found["client_records"]
+            self.findings += [Finding(*f) for f in found["findings"]]
+            self.worker_secrets += found["secrets"]
+            if found["findings"]:
+                self.kept_logs.append(found["log"])
 
     def _is_full_run(self, session: pytest.Session) -> bool:
         # The suite as `make test` runs it: every test path, nothing left out.
@@ -501,7 +541,8 @@ class LogScan:
             f"logs: {self.records} records scanned ({self.eseal_records} from eSeal's"
             " loggers,"
             f" {len(self.loggers)} loggers; {self.client_records} test client"
-            f" request lines left out), {len(BOOK)} secrets known"
+            f" request lines left out), {len(BOOK) + self.worker_secrets} secrets"
+            " known"
         )
         if not (self.findings or self.too_few):
             terminalreporter.write_line(summary + ", none found")
@@ -518,12 +559,18 @@ class LogScan:
             terminalreporter.write_line(f"{count} x {finding}", red=True)
         if len(grouped) > 30:
             terminalreporter.write_line(f"... and {len(grouped) - 30} more")
-        terminalreporter.write_line(f"the log is kept at {self.path}")
+        for kept in self.kept_logs or [str(self.path)]:
+            terminalreporter.write_line(f"the log is kept at {kept}")
 
     def pytest_unconfigure(self) -> None:
         self.stop()
-        if self.folder is not None and not (self.findings or self.too_few):
+        # This process's log is kept when it holds a find (a worker's finds
+        # are in that worker's log), or when the capture saw too little.
+        keep = self.own_findings or (self.too_few and not self.controller)
+        if self.folder is not None and not keep:
             shutil.rmtree(self.folder, ignore_errors=True)
+        if self.controller:
+            shutil.rmtree(os.environ[_SHARE], ignore_errors=True)
 
 
 @pytest.fixture(name="_logscan_basetemp", scope="session", autouse=True)
@@ -536,7 +583,21 @@ def _logscan_basetemp_fixture(
         plugin.basetemp = tmp_path_factory.getbasetemp()
 
 
+#: The folder where each xdist worker leaves the summary of its scan, set by
+#: the controller before it starts them (they inherit its environment).
+_SHARE = "ESEAL_LOGSCAN_SHARE"
+
+
+def _share_path(config: pytest.Config) -> Path:
+    worker = config.workerinput["workerid"]  # type: ignore[attr-defined]
+    return Path(os.environ[_SHARE]) / f"{worker}.json"
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and getattr(
+        config.option, "numprocesses", None
+    ):
+        os.environ[_SHARE] = tempfile.mkdtemp(prefix="eseal-logscan-")
     plugin = LogScan(config)
     config.pluginmanager.register(plugin, _PLUGIN)
     plugin.start()

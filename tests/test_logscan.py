@@ -314,3 +314,25 @@ def test_a_leak_fails_the_run_and_so_does_a_capture_that_saw_too_little(
             " by keys.store at test_leak.py:8 during leaks/test_leak.py::test_unlock",
         ]
     )
+
+
+def test_a_leak_in_an_xdist_worker_fails_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make test` runs in workers: each scans its own log, and the
+    controller, which logs nothing itself, fails the run on what they found."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    monkeypatch.delenv("ESEAL_TEST_LOG", raising=False)
+    monkeypatch.delenv("ESEAL_LOGSCAN_SHARE", raising=False)
+    pytester.makeini("[pytest]\ntestpaths = leaks\n")
+    pytester.mkpydir("leaks").joinpath("test_leak.py").write_text(_LEAKING_TEST)
+
+    result = pytester.runpytest_subprocess("-p", "tests.logscan", "-n", "2")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1)
+    output = result.stdout.str()
+    assert DEV_PASSPHRASE not in output
+    result.stdout.fnmatch_lines(["*1 x development passphrase*during leaks/*"])
+    for kept in re.findall(r"the log is kept at (\S+)", output):
+        shutil.rmtree(Path(kept).parent, ignore_errors=True)
