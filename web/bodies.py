@@ -48,6 +48,9 @@ _ISSUE = json_object(
     holder_key=_JWK,
     claims=_CLAIMS,
 )
+_SIGN_IN_FORM = json_object(
+    ["phone", "password", "csrf"], phone=text(32), password=text(128), csrf=text(64)
+)
 _PHONE_PASSWORD = json_object(["phone", "password"], phone=text(32), password=text(128))
 
 API_BODIES: Bodies = {
@@ -127,24 +130,8 @@ API_BODIES: Bodies = {
             disclose={"type": "array", "items": text(64), "maxItems": 64},
         ),
     ),
-    ("POST", "/wallet/signin"): (
-        _FORM,
-        json_object(
-            ["phone", "password", "csrf"],
-            phone=text(32),
-            password=text(128),
-            csrf=text(64),
-        ),
-    ),
-    ("POST", "/wallet/signup"): (
-        _FORM,
-        json_object(
-            ["phone", "password", "csrf"],
-            phone=text(32),
-            password=text(128),
-            csrf=text(64),
-        ),
-    ),
+    ("POST", "/wallet/signin"): (_FORM, _SIGN_IN_FORM),
+    ("POST", "/wallet/signup"): (_FORM, _SIGN_IN_FORM),
     ("POST", "/wallet/add"): (
         _MULTIPART,
         json_object(
