@@ -8,6 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # pytest-xdist workers for `make test`: one a core (`TEST_WORKERS=0` runs in one process).
 TEST_WORKERS ?= auto
+# Options for a bench script: `make bench-load ARGS="--seconds 20"`.
+ARGS ?=
 export ESEAL_HOME ?= $(CURDIR)/var
 export ESEAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
@@ -38,22 +40,22 @@ test: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 bench: venv
-	$(BIN)/python bench/qr_size.py
+	$(BIN)/python bench/qr_size.py $(ARGS)
 
 bench-issue: venv
-	$(BIN)/python bench/issue.py
+	$(BIN)/python bench/issue.py $(ARGS)
 
 bench-verify: venv
-	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/verify.py $(ARGS)
 
 bench-proof: venv
-	$(BIN)/python bench/proof.py
+	$(BIN)/python bench/proof.py $(ARGS)
 
 bench-qr: venv
-	$(BIN)/python bench/qr_render.py
+	$(BIN)/python bench/qr_render.py $(ARGS)
 
 bench-load: venv
-	$(BIN)/python bench/load.py
+	$(BIN)/python bench/load.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -10,6 +10,7 @@ import datetime as dt
 import html
 import io
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -81,6 +82,9 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
 #: Methods whose requests carry no body here: any body they bring is refused.
 _NO_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
+#: The names of the static files (one folder, plain names).
+_STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(?:css|js|svg|png)")
+
 #: URL-encoded forms here hold a few short fields; parsing one costs time in
 #: proportion to its size, on the event loop, so a large one is refused.
 FORM_MAX = 16 * 1024
@@ -109,15 +113,22 @@ def request_limits(app: ASGIApp) -> ASGIApp:
       at the same limit as it arrives.  ``request_max_body_size`` 0 means
       "no body" here (Litestar reads 0 as "no limit").
     - A client gone before its body arrived is a client that left (400, and
-      an info line), not a server error.
+      an info line), not a server error; once the body is in, a disconnect
+      is passed on (a streamed answer listens for it to stop).
+    - A static file is named by one plain name (``eseal.css``): anything
+      else is not one of ours (404), before the file system is asked (which
+      answers a name under a file, or one too long, with an error).
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        if "\x00" in scope["path"]:
+        path = scope["path"]
+        if "\x00" in path:
             raise HTTPException(status_code=400, detail="the path holds a NUL")
+        if path.startswith("/static/") and not _STATIC_NAME.fullmatch(path[8:]):
+            raise HTTPException(status_code=404, detail="no such file")
         limit = _body_limit(scope)
         length = MutableScopeHeaders(scope).get("content-length")
         if length is not None:
@@ -129,15 +140,16 @@ def request_limits(app: ASGIApp) -> ASGIApp:
                 raise HTTPException(
                     status_code=413, detail="the request body is too large"
                 )
-        read = 0
+        read, complete = 0, False
 
         async def counted() -> ReceiveMessage:
-            nonlocal read
+            nonlocal read, complete
             message = await receive()
-            if message["type"] == "http.disconnect":
+            if message["type"] == "http.disconnect" and not complete:
                 log.info("the client left before its request was read")
                 raise HTTPException(status_code=400, detail="the client left")
             if message["type"] == "http.request":
+                complete = not message.get("more_body", False)
                 read += len(message.get("body", b""))
                 if read > limit:
                     raise HTTPException(
@@ -195,6 +207,7 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     status = exc.status_code
     if status >= 500:
         log.error("internal error answered as %s", status)
+        return _server_error()
     reason = {
         401: Reason.UNAUTHORIZED,
         403: Reason.FORBIDDEN,
@@ -223,6 +236,11 @@ def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
         return problem_response(UnavailableError())
     # Log the kind only: a message could carry personal data.
     log.error("unexpected %s", type(exc).__name__, exc_info=False)
+    return _server_error()
+
+
+def _server_error() -> Response[object]:
+    """A 500 says nothing of its cause (that is in the log)."""
     body = {"type": "about:blank", "title": "Internal Server Error", "status": 500}
     return Response(body, status_code=500, media_type=PROBLEM_JSON)
 

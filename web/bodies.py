@@ -51,6 +51,13 @@ _ISSUE = json_object(
 _SIGN_IN_FORM = json_object(
     ["phone", "password", "csrf"], phone=text(32), password=text(128), csrf=text(64)
 )
+_SIGN_UP_FORM = json_object(
+    ["phone", "password", "password_again", "csrf"],
+    phone=text(32),
+    password=text(128),
+    password_again=text(128),
+    csrf=text(64),
+)
 _PHONE_PASSWORD = json_object(["phone", "password"], phone=text(32), password=text(128))
 
 API_BODIES: Bodies = {
@@ -131,7 +138,7 @@ API_BODIES: Bodies = {
         ),
     ),
     ("POST", "/wallet/signin"): (_FORM, _SIGN_IN_FORM),
-    ("POST", "/wallet/signup"): (_FORM, _SIGN_IN_FORM),
+    ("POST", "/wallet/signup"): (_FORM, _SIGN_UP_FORM),
     ("POST", "/wallet/add"): (
         _MULTIPART,
         json_object(

@@ -3,7 +3,9 @@ security headers and the request size limits, route by route."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 import asyncpg.exceptions._base
@@ -228,3 +230,49 @@ def test_an_empty_batch_is_refused(site: Site) -> None:
         headers={"X-API-Key": site.api_key, "Content-Type": "application/x-ndjson"},
     )
     assert_problem(response, status=400)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/eseal.css/x",
+        "/static/eseal.css/..",
+        "/static/card.js/%2e%2e",
+        "/static/" + "a" * 256,
+        "/static/" + "a/" * 2100,
+        "/static/.",
+        "/static/%2e",
+    ],
+)
+def test_a_static_path_that_is_no_plain_name_is_404(site: Site, path: str) -> None:
+    """The file system answered a name under a file or a name too long with
+    an error, which was a 500 (second break-it review)."""
+    response = site.client.get(path)
+    body = assert_problem(response, status=404)
+    assert "/web/static" not in body.get("detail", "")
+
+
+def test_a_disconnect_after_the_body_is_passed_on() -> None:
+    """A streamed answer listens for the client leaving; only a client gone
+    before its body arrived is refused."""
+    heard: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        heard.append((await receive())["type"])
+        heard.append((await receive())["type"])
+
+    messages = iter(
+        [
+            {"type": "http.request", "body": b"{}", "more_body": False},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> object:
+        return next(messages)
+
+    handler = HTTPRouteHandler(http_method="POST", request_max_body_size=10)
+    scope = {"type": "http", "method": "POST", "path": "/x", "headers": []}
+    scope["route_handler"] = handler
+    asyncio.run(web.request_limits(app)(scope, receive, None))  # type: ignore[arg-type]
+    assert heard == ["http.request", "http.disconnect"]
