@@ -56,7 +56,7 @@ from web import (
     problem_response,
     read_json,
 )
-from web.docs import ISSUER_API_KEY
+from web.docs import ACCESS_TOKEN, ISSUER_API_KEY
 
 __all__ = [
     "create_api_key",
@@ -596,6 +596,7 @@ def _offer_routes(api: _Api) -> list[Any]:
         "/credential",
         status_code=200,
         request_max_body_size=MAX_BODY,
+        security=ACCESS_TOKEN,
         exception_handlers={EsealError: _credential_error},
     )
     async def credential(

@@ -17,6 +17,7 @@ from web import page
 from web.bodies import API_BODIES, OAUTH_PATHS, Bodies
 
 __all__ = [
+    "ACCESS_TOKEN",
     "ISSUER_API_KEY",
     "docs_page",
     "only_paths",
@@ -104,6 +105,8 @@ SECURITY_SCHEMES = Components(
             type="apiKey", name="X-API-Key", security_scheme_in="header"
         ),
         "walletToken": SecurityScheme(type="http", scheme="bearer"),
+        # OpenID4VCI: the access token the offer's code was exchanged for.
+        "accessToken": SecurityScheme(type="http", scheme="bearer"),
         "verifierApiKey": SecurityScheme(
             type="apiKey", name="X-API-Key", security_scheme_in="header"
         ),
@@ -111,6 +114,7 @@ SECURITY_SCHEMES = Components(
 )
 ISSUER_API_KEY: list[dict[str, list[str]]] = [{"issuerApiKey": []}]
 WALLET_TOKEN: list[dict[str, list[str]]] = [{"walletToken": []}]
+ACCESS_TOKEN: list[dict[str, list[str]]] = [{"accessToken": []}]
 VERIFIER_API_KEY: list[dict[str, list[str]]] = [{"verifierApiKey": []}]
 
 
