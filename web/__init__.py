@@ -90,7 +90,7 @@ _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(?:css|js|svg|png)")
 FORM_MAX = 16 * 1024
 
 
-def _body_limit(scope: Scope) -> int:
+def _body_limit(scope: Scope, headers: MutableScopeHeaders) -> int:
     """How many body bytes the request's endpoint reads: its own
     ``request_max_body_size`` (less for a URL-encoded form), none for a
     method without a body."""
@@ -98,7 +98,7 @@ def _body_limit(scope: Scope) -> int:
     if scope.get("method") in _NO_BODY or not isinstance(handler, HTTPRouteHandler):
         return 0
     limit = handler.resolve_request_max_body_size() or 0
-    kind = MutableScopeHeaders(scope).get("content-type", "")
+    kind = headers.get("content-type", "")
     if kind.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         limit = min(limit, FORM_MAX)
     return limit
@@ -129,8 +129,9 @@ def request_limits(app: ASGIApp) -> ASGIApp:
             raise HTTPException(status_code=400, detail="the path holds a NUL")
         if path.startswith("/static/") and not _STATIC_NAME.fullmatch(path[8:]):
             raise HTTPException(status_code=404, detail="no such file")
-        limit = _body_limit(scope)
-        length = MutableScopeHeaders(scope).get("content-length")
+        headers = MutableScopeHeaders(scope)
+        limit = _body_limit(scope, headers)
+        length = headers.get("content-length")
         if length is not None:
             if not (length.isascii() and length.isdigit()) or len(length) > 18:
                 raise HTTPException(
