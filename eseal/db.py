@@ -99,16 +99,22 @@ class EsealPostgresEngine(PostgresEngine):
     async def give_back(self, connection: Any) -> None:
         """Return ``connection`` to the pool; one that broke after its work is
         closed by asyncpg, and its work stands."""
+        if self.pool is None:
+            await self.give_back_lone(connection)
+            return
         try:
-            if self.pool is None:
-                await connection.close()
-            else:
-                await self.pool.release(connection)
-        except Exception as error:  # noqa: BLE001 - the connection is dropped
-            # asyncpg drops a pooled connection it cannot reset; a lone one
-            # is dropped here.
-            if self.pool is None:
-                connection.terminate()
+            await self.pool.release(connection)
+        except Exception as error:  # noqa: BLE001 - asyncpg dropped it
+            log.warning("a database connection was lost: %s", type(error).__name__)
+
+    async def give_back_lone(self, connection: Any) -> None:
+        """Close a connection of no pool, dropping it if it will not close."""
+        try:
+            await connection.close()
+        except BaseException as error:
+            connection.terminate()
+            if not isinstance(error, Exception):
+                raise
             log.warning("a database connection was lost: %s", type(error).__name__)
 
     async def _run_in_pool(self, query: str, args: Sequence[Any] | None = None) -> Any:
@@ -117,6 +123,18 @@ class EsealPostgresEngine(PostgresEngine):
             return await connection.fetch(query, *(args or ()))
         finally:
             await self.give_back(connection)
+
+    async def _run_in_new_connection(
+        self, query: str, args: Sequence[Any] | None = None
+    ) -> Any:
+        # Piccolo closes a lone connection only after a server error; one
+        # refused by asyncpg itself (a value out of range) or cancelled was
+        # left open until the collector found it.
+        connection = await self.get_new_connection()
+        try:
+            return await connection.fetch(query, *(args or ()))
+        finally:
+            await self.give_back_lone(connection)
 
 
 class _Transaction(PostgresTransaction):

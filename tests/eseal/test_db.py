@@ -164,3 +164,43 @@ def test_waiting_for_a_free_connection_ends_with_a_timeout(
         return waiting.exception()
 
     assert isinstance(run(work, size=1), TimeoutError)
+
+
+@pytest.fixture(name="lone_connections")
+def lone_connections_fixture(monkeypatch: pytest.MonkeyPatch) -> list[Connection]:
+    """Every connection the engine opens outside a pool."""
+    opened: list[Connection] = []
+    connect = EsealPostgresEngine.get_new_connection
+
+    async def tracked(self: EsealPostgresEngine) -> Connection:
+        connection = await connect(self)
+        opened.append(connection)
+        return connection
+
+    monkeypatch.setattr(EsealPostgresEngine, "get_new_connection", tracked)
+    return opened
+
+
+def test_a_connection_without_a_pool_is_closed_whatever_ends_its_query(
+    settings: Settings, lone_connections: list[Connection]
+) -> None:
+    # Piccolo closed it only after a server error: a cancelled query left it
+    # open for the collector to find (an "unclosed connection" warning in
+    # whichever test came next).
+    async def work() -> None:
+        engine = engine_from_url(settings.database_url)
+        await migrate(engine)
+        with pytest.raises(asyncpg.DataError):
+            await VerifierAudit.select().where(VerifierAudit.id == 2**31)
+        sleeping = asyncio.get_running_loop().create_task(
+            engine.run_ddl("SELECT pg_sleep(30)")
+        )
+        await asyncio.sleep(0.5)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+
+    asyncio.run(work())
+
+    assert len(lone_connections) >= 3
+    assert [c.is_closed() for c in lone_connections] == [True] * len(lone_connections)
