@@ -20,7 +20,7 @@ from eseal.settings import Settings
 from issuer.app import issuer_router, well_known_routes
 from verifier.app import verifier_router
 from wallet.app import wallet_router
-from web.docs import SECURITY_SCHEMES, openapi_plugins
+from web.docs import SECURITY_SCHEMES, docs_router, openapi_plugins
 
 __all__ = ["create_app"]
 
@@ -87,7 +87,7 @@ def create_app(
         openapi_config=OpenAPIConfig(
             title="eSeal",
             version="1",
-            path="/docs",
+            openapi_router=docs_router(),
             render_plugins=openapi_plugins(),
             use_handler_docstrings=True,
             components=SECURITY_SCHEMES,

@@ -9,17 +9,19 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response, Router
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from web import page
+from credential.errors import DecodeError, Reason
+from web import page, problem_response
 from web.bodies import API_BODIES, OAUTH_PATHS, Bodies
 
 __all__ = [
     "ACCESS_TOKEN",
     "ISSUER_API_KEY",
     "docs_page",
+    "docs_router",
     "only_paths",
     "SECURITY_SCHEMES",
     "VERIFIER_API_KEY",
@@ -86,6 +88,24 @@ class _Json(JsonRenderPlugin):
 
 def openapi_plugins() -> list[OpenAPIRenderPlugin]:
     return [_PlainDocs(), _Json()]
+
+
+async def _not_found_as_problem(response: Response[Any]) -> Response[Any]:
+    # Litestar answers an unknown page under /docs with an HTML page of its
+    # own; every other unknown path is problem details.
+    if response.status_code == 404:
+        return problem_response(DecodeError(Reason.NOT_FOUND, "Not Found"), 404)
+    return response
+
+
+def docs_router() -> Router:
+    """The router Litestar puts the documentation pages on."""
+    return Router(
+        "/docs",
+        route_handlers=[],
+        include_in_schema=False,
+        after_request=_not_found_as_problem,
+    )
 
 
 def api_document(app: Litestar) -> dict[str, Any]:

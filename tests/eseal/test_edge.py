@@ -176,6 +176,12 @@ def test_a_nul_in_the_path_is_refused(site: Site, path: str) -> None:
     assert_problem(site.client.get(path), status=400)
 
 
+@pytest.mark.parametrize("path", ["/nope", "/docs/nope", "/docs/openapi.yaml"])
+def test_an_unknown_path_is_problem_details_everywhere(site: Site, path: str) -> None:
+    # Litestar answered an unknown page under /docs with an HTML page.
+    assert assert_problem(site.client.get(path), status=404)["reason"] == "not_found"
+
+
 def test_a_wrong_method_says_which_are_allowed(site: Site) -> None:
     response = site.client.put("/issuer/api/v1/credentials")
     assert_problem(response, status=405)
