@@ -6,7 +6,7 @@ import gc
 from collections.abc import Callable
 from pathlib import Path
 
-from litestar import Litestar, MediaType, get
+from litestar import MediaType, get
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.logging import LoggingConfig
@@ -34,7 +34,7 @@ def create_app(
     services: Services | None = None,
     clock: Callable[[], object] = utcnow,
     migrate: bool = False,
-) -> Litestar:
+) -> web.App:
     """Mount the three services; the database is opened on startup."""
     services = services or Services.from_settings(settings)
     engine_box: list[object] = []
@@ -63,7 +63,7 @@ def create_app(
     async def index() -> Redirect:
         return Redirect("/verifier/")
 
-    return Litestar(
+    return web.App(
         route_handlers=[
             index,
             issuer_router(

@@ -12,9 +12,9 @@ import io
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
@@ -22,6 +22,11 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.types import (
     ASGIApp,
     ExceptionHandlersMap,
+    HTTPResponseBodyEvent,
+    HTTPScope,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
     Message,
     Receive,
     ReceiveMessage,
@@ -41,6 +46,7 @@ from credential.problem import PROBLEM_JSON, problem
 
 __all__ = [
     "SECURITY_HEADERS",
+    "App",
     "add_security_headers",
     "audit_page",
     "request_limits",
@@ -88,6 +94,36 @@ _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(?:css|js|svg|png)")
 #: URL-encoded forms here hold a few short fields; parsing one costs time in
 #: proportion to its size, on the event loop, so a large one is refused.
 FORM_MAX = 16 * 1024
+
+
+class App(Litestar):
+    """Litestar, answering HEAD wherever it answers GET (HTTP requires it of
+    every server; Litestar answers HEAD only where a handler says so): the
+    GET is run and its body left out, its headers and status kept."""
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "HEAD":
+            await super().__call__(scope, receive, send)
+            return
+        send_http = cast(Send, send)
+        # A copy: the server keeps its own scope, and knows the request was HEAD.
+        as_get = cast(HTTPScope, {**scope, "method": "GET"})
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = HTTPResponseBodyEvent(
+                    type="http.response.body", body=b"", more_body=False
+                )
+            await send_http(message)
+
+        await super().__call__(as_get, receive, headers_only)
 
 
 def _body_limit(scope: Scope, headers: MutableScopeHeaders) -> int:
@@ -219,8 +255,13 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     detail = "the request is not valid" if isinstance(exc, ValidationException) else ""
     error = DecodeError(reason, detail or str(exc.detail)[:200])
     response = problem_response(error, status)
-    for name, value in (exc.headers or {}).items():
-        response.headers.setdefault(name, value)  # Allow, WWW-Authenticate
+    for name, value in (exc.headers or {}).items():  # Allow, WWW-Authenticate
+        if name.lower() == "allow":
+            allowed = [method.strip() for method in value.split(",")]
+            if "GET" in allowed and "HEAD" not in allowed:
+                allowed.append("HEAD")  # answered by App
+            name, value = "Allow", ", ".join(allowed)
+        response.headers.setdefault(name, value)
     return response
 
 

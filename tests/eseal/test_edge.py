@@ -188,6 +188,37 @@ def test_a_wrong_method_says_which_are_allowed(site: Site) -> None:
     assert "POST" in response.headers["allow"]
 
 
+def test_every_get_route_answers_head_alike_without_a_body(site: Site) -> None:
+    # Litestar answered HEAD only for static files; HTTP asks it of every
+    # GET resource.
+    differ = []
+    gets = [t for m, t in app_routes(site.client.app) if m == "GET"]
+    for template in sorted(gets) + ["/nowhere", "/static/nothing.css"]:
+        path = _path(template, site)
+        got = site.client.get(path, follow_redirects=False)
+        head = site.client.head(path, follow_redirects=False)
+        if (head.status_code, head.headers.get("content-type")) != (
+            got.status_code,
+            got.headers.get("content-type"),
+        ) or head.content:
+            differ.append(f"{template}: GET {got.status_code} HEAD {head.status_code}")
+        differ += _check_headers(head, f"HEAD {template}")
+    assert not differ, "\n".join(differ)
+
+
+def test_head_gives_the_length_of_what_get_would_send(site: Site) -> None:
+    for path in ("/docs/openapi.json", "/static/eseal.css", "/nowhere"):
+        got, head = site.client.get(path), site.client.head(path)
+        assert head.headers["content-length"] == str(len(got.content)), path
+
+
+def test_head_where_get_is_not_allowed_is_405_and_says_what_is(site: Site) -> None:
+    response = site.client.head("/issuer/api/v1/credentials")
+    assert (response.status_code, response.content) == (405, b"")
+    assert "POST" in response.headers["allow"]
+    assert "HEAD" in site.client.put("/docs/openapi.json").headers["allow"]
+
+
 def test_static_files_may_be_cached_pages_may_not(site: Site) -> None:
     assert "max-age" in site.client.get("/static/eseal.css").headers["cache-control"]
     assert site.client.get("/verifier/").headers["cache-control"] == "no-store"
