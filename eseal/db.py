@@ -249,7 +249,7 @@ class _SQLiteTransaction(SQLiteTransaction):
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is not None:
             return self._parent
-        self.connection = await self.get_connection()
+        self.connection = await self.engine.get_connection()
         try:
             await self.begin()  # type: ignore[no-untyped-call]
         except BaseException:
