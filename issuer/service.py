@@ -19,7 +19,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from piccolo.engine.sqlite import TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from credential import compact, sdjwt, statuslist
 from credential.algorithms import Signer
@@ -1130,4 +1130,4 @@ def _write_transaction(engine: object) -> dict[str, Any]:
 
 
 def _is_sqlite(engine: object) -> bool:
-    return type(engine).__name__ == "SQLiteEngine"
+    return isinstance(engine, SQLiteEngine)
