@@ -53,11 +53,15 @@ def create_app(
         # Let the collector see start-up objects again: native extensions
         # (zxing-cpp) count on their objects being freed at exit.
         gc.unfreeze()
-        await services.issuer.settle()
-        await services.verifier.log.flush()
-        for engine in engine_box:
-            if pooled(engine):  # type: ignore[arg-type]
-                await engine.close_connection_pool()  # type: ignore[attr-defined]
+        try:
+            await services.issuer.settle()
+            await services.verifier.log.flush()
+        finally:
+            # Whether or not the last lines could be written (the database
+            # may be away), the pool's connections are closed.
+            for engine in engine_box:
+                if pooled(engine):  # type: ignore[arg-type]
+                    await engine.close_connection_pool()  # type: ignore[attr-defined]
 
     @get("/", media_type=MediaType.HTML, include_in_schema=False)
     async def index() -> Redirect:

@@ -204,3 +204,27 @@ def test_a_connection_without_a_pool_is_closed_whatever_ends_its_query(
 
     assert len(lone_connections) >= 3
     assert [c.is_closed() for c in lone_connections] == [True] * len(lone_connections)
+
+
+def test_the_pool_closes_at_shutdown_though_the_last_log_lines_fail(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from litestar.testing import TestClient
+
+    from eseal.server import create_app
+    from eseal.services import Services
+
+    services = Services.from_settings(settings)
+
+    async def away() -> None:
+        raise OSError("the database is away")
+
+    with pytest.raises(OSError, match="away"):  # raised by the shutdown
+        with TestClient(create_app(settings, services=services, migrate=True)):
+            engine = VerifierAudit._meta.db
+            assert isinstance(engine, EsealPostgresEngine)
+            pool = engine.pool
+            assert pool is not None
+            monkeypatch.setattr(services.verifier.log, "flush", away)
+
+    assert pool._closed
