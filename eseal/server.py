@@ -99,7 +99,8 @@ def create_app(
         exception_handlers=web.exception_handlers(),
         request_max_body_size=MAX_BODY,
         middleware=[web.request_limits],
-        before_send=[web.add_security_headers],
+        before_send=[web.add_security_headers, web.complete_allow],
+        before_request=web.refuse_head,
         logging_config=LoggingConfig(
             log_exceptions="never", disable_stack_trace={Exception}
         ),

@@ -48,6 +48,7 @@ from issuer.service import BatchResult, IssuedResult, Issuer, IssueRequest
 from schemas import CredentialType, all_types, get_type
 from schemas.checks import text_problem
 from web import (
+    NO_HEAD,
     audit_page,
     audit_response,
     exception_handlers,
@@ -718,6 +719,7 @@ def _proof_routes(api: _Api) -> list[Any]:
         "/api/v1/proofs/{name:str}",
         security=ISSUER_API_KEY,
         media_type="application/pdf",
+        opt={NO_HEAD: True},  # each GET renders, and is audited as a print
         responses={200: ResponseSpec(None, media_type="application/pdf")},
     )
     async def proof_pdf(

@@ -34,6 +34,7 @@ from verifier.pdf import is_pdf
 from verifier.scan import MAX_IMAGE_BYTES, read_qr_text
 from verifier.service import Verifier
 from web import (
+    NO_HEAD,
     audit_page,
     audit_response,
     exception_handlers,
@@ -375,7 +376,7 @@ def _counter_routes(verifier: Verifier, clock: Clock) -> list[Any]:
             return Response(result)
         return Response(_counter_page(verifier, now, result))
 
-    @get("/nonce.svg", media_type="image/svg+xml")
+    @get("/nonce.svg", media_type="image/svg+xml", opt={NO_HEAD: True})
     async def nonce_qr() -> Response[str]:
         """A fresh counter nonce as a QR, for the wallet to put in its
         presentation; good once, for the station's presentation age."""

@@ -30,7 +30,7 @@ from wallet.i18n import (
 from wallet.pages import change_pages, language_route, offer_text
 from wallet.service import Card, Wallet
 from wallet.signin import sign_in_routes
-from web import exception_handlers, page, pdf_response, read_json
+from web import NO_HEAD, exception_handlers, page, pdf_response, read_json
 from web.docs import WALLET_TOKEN
 
 __all__ = ["REFRESH_SECONDS", "wallet_router"]
@@ -128,6 +128,7 @@ def _proof_route(wallet: Wallet, clock: Clock, account: Account) -> Any:
         "/api/v1/cards/{serial:str}/proof.pdf",
         security=WALLET_TOKEN,
         media_type="application/pdf",
+        opt={NO_HEAD: True},  # each GET asks the issuer to render the proof
         responses={200: ResponseSpec(None, media_type="application/pdf")},
     )
     async def proof_pdf(

@@ -12,12 +12,17 @@ import io
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    ValidationException,
+)
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import (
     ASGIApp,
@@ -47,7 +52,10 @@ from credential.problem import PROBLEM_JSON, problem
 __all__ = [
     "SECURITY_HEADERS",
     "App",
+    "NO_HEAD",
     "add_security_headers",
+    "complete_allow",
+    "refuse_head",
     "audit_page",
     "request_limits",
     "audit_response",
@@ -74,6 +82,34 @@ SECURITY_HEADERS: Mapping[str, str] = {
 }
 
 
+async def refuse_head(request: Request[Any, Any, Any]) -> None:
+    """Before a handler marked ``NO_HEAD`` runs for a HEAD: 405."""
+    if request.scope.get(_AS_HEAD) and request.route_handler.opt.get(NO_HEAD):
+        allow = _routes(request.app).allow[request.scope["path_template"]]
+        raise MethodNotAllowedException(headers={"Allow": allow})
+
+
+async def complete_allow(message: Message, scope: Scope) -> None:
+    """Make ``Allow`` (on a 405, or an OPTIONS answer) name every method the
+    route answers: HEAD where ``App`` answers it, and each of the route's
+    handlers (Litestar's OPTIONS answer misses those added to its path
+    later)."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders(message)
+    given = headers.get("allow")
+    if given is None:
+        return
+    template = scope.get("path_template")
+    known = _routes(scope["litestar_app"]).allow.get(template or "")
+    if known is None:  # no route matched the method: Litestar named them
+        allowed = [method.strip() for method in given.split(",")]
+        if "GET" in allowed and "HEAD" not in allowed and not scope.get(NO_HEAD):
+            allowed.append("HEAD")
+        known = ", ".join(sorted(allowed))
+    headers["Allow"] = known
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
     """Give every answer the security headers, whatever made it (a handler,
     an error, the static files, a route that does not exist); a header the
@@ -96,10 +132,57 @@ _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(?:css|js|svg|png)")
 FORM_MAX = 16 * 1024
 
 
+#: A GET handler with ``opt={NO_HEAD: True}`` does work a HEAD must not
+#: cause (audits a print, renders a PDF, hands out a one-time nonce): HEAD
+#: is 405 there, and ``Allow`` leaves it out.
+NO_HEAD = "eseal_no_head"
+
+_PARAM = re.compile(r"\{\w+:(\w+)\}")
+_PARAM_PATTERN = {"int": r"-?\d+", "path": r".*"}
+#: Marks a request that came as HEAD and is answered as a GET.
+_AS_HEAD = "eseal_head"
+
+
+@dataclass(frozen=True)
+class _Routes:
+    """What ``Allow`` says for each route, and the paths HEAD may not use."""
+
+    allow: Mapping[str, str]  # a route's path format: its methods
+    no_head: re.Pattern[str] | None
+
+
+def _routes(app: Litestar) -> _Routes:
+    routes: _Routes | None = app.state.get("eseal_routes")
+    if routes is not None:
+        return routes
+    allow, no_head = {}, []
+    for route in app.routes:
+        handlers = getattr(route, "route_handlers", ())
+        methods = {m for h in handlers for m in getattr(h, "http_methods", ())}
+        gets = [h for h in handlers if "GET" in getattr(h, "http_methods", ())]
+        if any(h.opt.get(NO_HEAD) for h in gets):
+            methods.discard("HEAD")
+            no_head.append(
+                _PARAM.sub(
+                    lambda m: _PARAM_PATTERN.get(m.group(1), "[^/]+"),
+                    re.escape(route.path).replace(r"\{", "{").replace(r"\}", "}"),
+                )
+            )
+        elif gets:
+            methods.add("HEAD")
+        allow[route.path_format] = ", ".join(sorted(methods))
+    routes = _Routes(
+        allow, re.compile("|".join(f"(?:{p})" for p in no_head)) if no_head else None
+    )
+    app.state["eseal_routes"] = routes
+    return routes
+
+
 class App(Litestar):
     """Litestar, answering HEAD wherever it answers GET (HTTP requires it of
     every server; Litestar answers HEAD only where a handler says so): the
-    GET is run and its body left out, its headers and status kept."""
+    GET is run and its body left out, its headers and status kept.  Routes
+    marked ``NO_HEAD`` refuse it."""
 
     async def __call__(
         self,
@@ -107,12 +190,21 @@ class App(Litestar):
         receive: Receive | LifeSpanReceive,
         send: Send | LifeSpanSend,
     ) -> None:
-        if scope["type"] != ScopeType.HTTP or scope.get("method") != "HEAD":
+        if scope["type"] != ScopeType.HTTP:
             await super().__call__(scope, receive, send)
+            return
+        http = cast(HTTPScope, scope)
+        no_head = _routes(self).no_head
+        path = re.sub("/+", "/", http["path"]).rstrip("/")  # as Litestar routes
+        if no_head is not None and no_head.fullmatch(path):
+            # For the Allow of a 405 (refuse_head makes sure of the refusal).
+            http = cast(HTTPScope, {**http, NO_HEAD: True})
+        if http["method"] != "HEAD":
+            await super().__call__(http, receive, send)
             return
         send_http = cast(Send, send)
         # A copy: the server keeps its own scope, and knows the request was HEAD.
-        as_get = cast(HTTPScope, {**scope, "method": "GET"})
+        as_get = cast(HTTPScope, {**http, "method": "GET", _AS_HEAD: True})
 
         async def headers_only(message: Message) -> None:
             if message["type"] == "http.response.body":
@@ -255,13 +347,8 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     detail = "the request is not valid" if isinstance(exc, ValidationException) else ""
     error = DecodeError(reason, detail or str(exc.detail)[:200])
     response = problem_response(error, status)
-    for name, value in (exc.headers or {}).items():  # Allow, WWW-Authenticate
-        if name.lower() == "allow":
-            allowed = [method.strip() for method in value.split(",")]
-            if "GET" in allowed and "HEAD" not in allowed:
-                allowed.append("HEAD")  # answered by App
-            name, value = "Allow", ", ".join(allowed)
-        response.headers.setdefault(name, value)
+    for name, value in (exc.headers or {}).items():
+        response.headers.setdefault(name, value)  # Allow, WWW-Authenticate
     return response
 
 

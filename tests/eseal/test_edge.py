@@ -16,7 +16,9 @@ from litestar.types import Empty
 
 import web
 from issuer.app import create_api_key
+from issuer.tables import IssuerAudit
 from verifier.access import ACCESS as VERIFIER_ACCESS
+from web import NO_HEAD
 
 from .http_fixtures import Site, assert_problem, site_fixture  # noqa: F401
 from .test_authorisation import _path, app_routes
@@ -188,12 +190,23 @@ def test_a_wrong_method_says_which_are_allowed(site: Site) -> None:
     assert "POST" in response.headers["allow"]
 
 
+def _no_head(site: Site) -> set[str]:
+    """The GET routes whose GET does what a HEAD must not."""
+    return {
+        route.path
+        for route in site.client.app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if "GET" in getattr(handler, "http_methods", ()) and handler.opt.get(NO_HEAD)
+    }
+
+
 def test_every_get_route_answers_head_alike_without_a_body(site: Site) -> None:
     # Litestar answered HEAD only for static files; HTTP asks it of every
     # GET resource.
     differ = []
-    gets = [t for m, t in app_routes(site.client.app) if m == "GET"]
-    for template in sorted(gets) + ["/nowhere", "/static/nothing.css"]:
+    routes = app_routes(site.client.app)
+    gets = sorted({t for m, t in routes if m == "GET"} - _no_head(site))
+    for template in gets + ["/nowhere", "/static/nothing.css"]:
         path = _path(template, site)
         got = site.client.get(path, follow_redirects=False)
         head = site.client.head(path, follow_redirects=False)
@@ -215,8 +228,51 @@ def test_head_gives_the_length_of_what_get_would_send(site: Site) -> None:
 def test_head_where_get_is_not_allowed_is_405_and_says_what_is(site: Site) -> None:
     response = site.client.head("/issuer/api/v1/credentials")
     assert (response.status_code, response.content) == (405, b"")
-    assert "POST" in response.headers["allow"]
-    assert "HEAD" in site.client.put("/docs/openapi.json").headers["allow"]
+    assert response.headers["allow"] == "OPTIONS, POST"
+    assert site.client.put("/docs/openapi.json").headers["allow"] == (
+        "GET, HEAD, OPTIONS"
+    )
+
+
+def test_allow_names_every_method_of_the_route(site: Site) -> None:
+    # Litestar's OPTIONS answer left out POST where the POST handler was
+    # added to the path after the GET one, and HEAD everywhere.
+    for path, allow in [
+        ("/wallet/signin", "GET, HEAD, OPTIONS, POST"),
+        ("/docs/openapi.json", "GET, HEAD, OPTIONS"),
+        ("/issuer/api/v1/credentials", "OPTIONS, POST"),
+        ("/verifier/nonce.svg", "GET, OPTIONS"),
+    ]:
+        for method in ("OPTIONS", "PUT"):
+            response = site.client.request(method, path)
+            assert response.headers["allow"] == allow, (method, path)
+
+
+def test_head_is_refused_where_the_get_would_act(site: Site) -> None:
+    # A HEAD was audited as a print, rendered a proof, used up a nonce.
+    assert _no_head(site) == {
+        "/issuer/api/v1/proofs/{name:str}",
+        "/verifier/nonce.svg",
+        "/wallet/api/v1/cards/{serial:str}/proof.pdf",
+    }
+    audited = site.run(lambda: IssuerAudit.count())
+    nonces = len(site.services.verifier.nonces._open)
+    for path, headers in [
+        (f"/issuer/api/v1/proofs/{site.serial}.pdf", {"X-API-Key": site.api_key}),
+        (f"/issuer/api/v1/proofs/{site.serial}.pdf/", {"X-API-Key": site.api_key}),
+        ("/verifier/nonce.svg", {}),
+        ("/verifier//nonce.svg", {}),
+        (
+            f"/wallet/api/v1/cards/{site.serial}/proof.pdf",
+            {"Authorization": f"Bearer {site.token}"},
+        ),
+    ]:
+        response = site.client.head(path, headers=headers)
+        assert (response.status_code, response.content) == (405, b""), path
+        assert "HEAD" not in response.headers["allow"]
+        assert "GET" in response.headers["allow"]
+    assert site.run(lambda: IssuerAudit.count()) == audited
+    assert len(site.services.verifier.nonces._open) == nonces
 
 
 def test_static_files_may_be_cached_pages_may_not(site: Site) -> None:
