@@ -197,9 +197,11 @@ class App(Litestar):
         no_head = _routes(self).no_head
         path = re.sub("/+", "/", http["path"]).rstrip("/")  # as Litestar routes
         if no_head is not None and no_head.fullmatch(path):
-            # For the Allow of a 405 (refuse_head makes sure of the refusal).
+            # A HEAD stays HEAD, which the route has no handler for: 405 (and
+            # refuse_head stops one that gets past this), with an Allow that
+            # leaves HEAD out.
             http = cast(HTTPScope, {**http, NO_HEAD: True})
-        if http["method"] != "HEAD":
+        if http["method"] != "HEAD" or http.get(NO_HEAD):
             await super().__call__(http, receive, send)
             return
         send_http = cast(Send, send)

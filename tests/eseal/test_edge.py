@@ -4,6 +4,7 @@ security headers and the request size limits, route by route."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -246,6 +247,24 @@ def test_allow_names_every_method_of_the_route(site: Site) -> None:
         for method in ("OPTIONS", "PUT"):
             response = site.client.request(method, path)
             assert response.headers["allow"] == allow, (method, path)
+
+
+def test_no_layer_replaces_the_hook_that_refuses_head(site: Site) -> None:
+    # Litestar runs only the nearest before_request hook: one set on a router
+    # or handler would let a HEAD that App did not recognise run the GET.
+    for route in site.client.app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if isinstance(handler, HTTPRouteHandler):
+                assert handler.resolve_before_request() is web.refuse_head, route.path
+
+
+def test_a_head_app_did_not_recognise_is_still_refused(site: Site) -> None:
+    routes = web._routes(site.client.app)
+    site.client.app.state["eseal_routes"] = dataclasses.replace(routes, no_head=None)
+    nonces = len(site.services.verifier.nonces._open)
+    response = site.client.head("/verifier/nonce.svg")
+    assert (response.status_code, response.headers["allow"]) == (405, "GET, OPTIONS")
+    assert len(site.services.verifier.nonces._open) == nonces
 
 
 def test_head_is_refused_where_the_get_would_act(site: Site) -> None:
