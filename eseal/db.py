@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosqlite
+from asyncpg.pool import PoolConnectionProxy
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
@@ -105,9 +106,10 @@ class EsealPostgresEngine(PostgresEngine):
         return await self.pool.acquire(timeout=self.acquire_timeout)
 
     async def give_back(self, connection: Any) -> None:
-        """Return ``connection`` to the pool; one that broke after its work is
-        closed by asyncpg, and its work stands."""
-        if self.pool is None:
+        """Return ``connection`` to its pool; one that broke after its work is
+        closed by asyncpg, and its work stands.  One of no pool is closed
+        (by what it is: a pool may have started since it was taken)."""
+        if self.pool is None or not isinstance(connection, PoolConnectionProxy):
             await self.give_back_lone(connection)
             return
         try:

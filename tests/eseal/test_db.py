@@ -228,3 +228,20 @@ def test_the_pool_closes_at_shutdown_though_the_last_log_lines_fail(
             monkeypatch.setattr(services.verifier.log, "flush", away)
 
     assert pool._closed
+
+
+def test_a_connection_taken_before_the_pool_started_is_closed_not_pooled(
+    settings: Settings,
+) -> None:
+    async def work() -> tuple[bool, int]:
+        engine = engine_from_url(settings.database_url)
+        assert isinstance(engine, EsealPostgresEngine)
+        lone = await engine.acquire()
+        await engine.start_connection_pool(min_size=1, max_size=2)
+        try:
+            await engine.give_back(lone)
+            return lone.is_closed(), await engine.pool.fetchval("SELECT 1")
+        finally:
+            await engine.close_connection_pool()
+
+    assert asyncio.run(work()) == (True, 1)
