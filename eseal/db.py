@@ -8,7 +8,7 @@ import io
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import aiosqlite
@@ -147,22 +147,31 @@ class EsealPostgresEngine(PostgresEngine):
             await self.give_back_lone(connection)
 
 
-class _Transaction(PostgresTransaction):
-    """A transaction that gives its connection back and stops being current
-    whatever happens, and does not let a failed rollback hide the error."""
+class _GivesBack:
+    """What eSeal's transactions on either engine share: the connection is
+    given back and the transaction stops being current whatever happens,
+    and a failed rollback does not hide the error that caused it."""
 
-    engine: EsealPostgresEngine
+    engine: Any
+    connection: Any
+    context: Any
+    _parent: Any
+    _committed: bool
+    _rolled_back: bool
 
-    async def get_connection(self) -> Any:
-        return await self.engine.acquire()
+    if TYPE_CHECKING:  # Piccolo's transaction classes give these
 
-    async def __aenter__(self) -> PostgresTransaction:
+        async def get_connection(self) -> Any: ...
+        async def begin(self) -> None: ...
+        async def commit(self) -> None: ...
+        async def rollback(self) -> None: ...
+
+    async def __aenter__(self) -> Any:
         if self._parent is not None:
             return self._parent
         self.connection = await self.get_connection()
         try:
-            self.transaction = self.connection.transaction()
-            await self.begin()  # type: ignore[no-untyped-call]
+            await self.begin()
         except BaseException:
             await self.engine.give_back(self.connection)
             raise
@@ -177,18 +186,30 @@ class _Transaction(PostgresTransaction):
         try:
             if exception is None:
                 if not self._committed and not self._rolled_back:
-                    await self.commit()  # type: ignore[no-untyped-call]
+                    await self.commit()
             elif not self._rolled_back:
                 try:
-                    await self.rollback()  # type: ignore[no-untyped-call]
+                    await self.rollback()
                 except Exception as error:  # noqa: BLE001 - the first error counts
                     # A lost session's open transaction is rolled back by
-                    # the server itself.
+                    # the server itself; a SQLite one when its connection
+                    # closes.
                     log.warning("rollback failed: %s", type(error).__name__)
         finally:
             self.engine.current_transaction.reset(self.context)
             await self.engine.give_back(self.connection)
         return exception is None
+
+
+class _Transaction(_GivesBack, PostgresTransaction):
+    engine: EsealPostgresEngine
+
+    async def get_connection(self) -> Any:
+        return await self.engine.acquire()
+
+    async def begin(self) -> None:
+        self.transaction = self.connection.transaction()
+        await PostgresTransaction.begin(self)  # type: ignore[no-untyped-call]
 
 
 class EsealSQLiteEngine(SQLiteEngine):
@@ -242,39 +263,11 @@ class EsealSQLiteEngine(SQLiteEngine):
             log.warning("a database connection did not close: %s", type(error).__name__)
 
 
-class _SQLiteTransaction(SQLiteTransaction):
-    """A transaction that closes its connection and stops being current
-    whatever happens."""
-
+class _SQLiteTransaction(_GivesBack, SQLiteTransaction):
     engine: EsealSQLiteEngine
 
-    async def __aenter__(self) -> SQLiteTransaction:
-        if self._parent is not None:
-            return self._parent
-        self.connection = await self.engine.get_connection()
-        try:
-            await self.begin()  # type: ignore[no-untyped-call]
-        except BaseException:
-            await self.engine.give_back(self.connection)
-            raise
-        self.context = self.engine.current_transaction.set(self)
-        return self
-
-    async def __aexit__(
-        self, exception_type: object, exception: object, traceback: object
-    ) -> bool:
-        if self._parent:
-            return exception is None
-        try:
-            if exception is not None:
-                if not self._rolled_back:
-                    await self.rollback()  # type: ignore[no-untyped-call]
-            elif not self._committed and not self._rolled_back:
-                await self.commit()  # type: ignore[no-untyped-call]
-        finally:
-            self.engine.current_transaction.reset(self.context)
-            await self.engine.give_back(self.connection)
-        return exception is None
+    async def get_connection(self) -> Any:
+        return await self.engine.get_connection()
 
 
 def bind(engine: Engine[Any]) -> None:
