@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from credential import compact, statuslist
 from credential.algorithms import KeySigner, Signer
+from issuer.service import Issuer, IssuerConfig
 from keys.bundle import make_bundle, verify_bundle
 from keys.certs import cert_kid, make_root, make_seal_cert
 from keys.store import generate_key
@@ -36,6 +38,7 @@ __all__ = [
     "hand_jws",
     "holder",
     "issue",
+    "issue_sd_jwt",
     "list_token",
     "make_root_ca",
     "make_seal",
@@ -144,6 +147,26 @@ def issue(
         exp=exp,
         signer=seal.signer,
     )
+
+
+def issue_sd_jwt(seal: Seal, holder_signer: Signer) -> tuple[Issuer, str]:
+    """An issuer signing with ``seal`` (no database: it only signs), and the
+    SD-JWT VC of a resident e-ID it made for ``holder_signer``."""
+    issuer = Issuer(
+        signer=seal.signer,
+        signer_cert=seal.cert,
+        config=IssuerConfig(
+            issuer_url=ISSUER_URL,
+            status_list_size=1024,
+            subject_key=secrets.token_bytes(32),
+        ),
+    )
+    holder_key = holder_signer.public_key()
+    assert isinstance(holder_key, ec.EllipticCurvePublicKey)
+    token = issuer.sign(
+        RESIDENT, CLAIMS, "SFZ202600000001", 7, holder_key, at(NOW - DAY), at(NOW + DAY)
+    ).sd_jwt
+    return issuer, token
 
 
 def _b64url(data: bytes) -> str:

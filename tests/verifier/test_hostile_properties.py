@@ -14,13 +14,11 @@ any shape.
 from __future__ import annotations
 
 import json
-import secrets
 import tracemalloc
 import zlib
 from collections.abc import Callable
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +26,6 @@ from credential import base45, cbor, compact, cose, sdjwt, statuslist
 from credential.checkcode import CHECK_CODE_LENGTH, check_code, normalise_check_code
 from credential.errors import DecodeError, EsealError, Reason, StatusError
 from credential.inflate import deflate
-from issuer.service import Issuer, IssuerConfig
 from schemas import all_types
 from tests.hostile import (
     JSON_SCALARS,
@@ -44,16 +41,14 @@ from verifier.lookup import lookup_input
 from verifier.nonces import NONCE_PREFIX, NonceBook, counter_nonce
 
 from .fixtures import (
-    CLAIMS,
-    DAY,
     ISSUER_URL,
     NOW,
     POLICY,
     RESIDENT,
-    at,
     hand_jws,
     holder,
     issue,
+    issue_sd_jwt,
     list_token,
     make_seal,
     make_trust,
@@ -216,20 +211,7 @@ def test_any_payload_the_seal_signed_gets_a_verdict(
 
 # --- SD-JWT VC presentations ----------------------------------------------------
 
-_ISSUER = Issuer(
-    signer=SEAL.signer,
-    signer_cert=SEAL.cert,
-    config=IssuerConfig(
-        issuer_url=ISSUER_URL,
-        status_list_size=1024,
-        subject_key=secrets.token_bytes(32),
-    ),
-)
-_PUBLIC = HOLDER.public_key()
-assert isinstance(_PUBLIC, ec.EllipticCurvePublicKey)
-_SD_JWT = _ISSUER.sign(
-    RESIDENT, CLAIMS, "SFZ202600000001", 7, _PUBLIC, at(NOW - DAY), at(NOW + DAY)
-).sd_jwt
+_SD_JWT = issue_sd_jwt(SEAL, HOLDER)[1]
 AUD, NONCE = "https://hotel.example/verifier", "n-1"
 
 

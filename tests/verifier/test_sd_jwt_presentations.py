@@ -4,24 +4,21 @@ policy, validity and status rules as a QR, with the KB-JWT as holder proof."""
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from credential import sdjwt
 from credential.errors import Reason
-from issuer.service import Issuer, IssuerConfig
 from verifier.core import Policy, check_sd_jwt
 
 from .fixtures import (
     CLAIMS,
     DAY,
-    ISSUER_URL,
     NOW,
     RESIDENT,
     at,
     holder,
+    issue_sd_jwt,
     list_token,
     make_seal,
     make_trust,
@@ -34,20 +31,7 @@ AUD = "https://hotel.example/verifier"
 def world() -> dict[str, object]:
     seal = make_seal()
     wallet_key = holder()
-    issuer = Issuer(
-        signer=seal.signer,
-        signer_cert=seal.cert,
-        config=IssuerConfig(
-            issuer_url=ISSUER_URL,
-            status_list_size=1024,
-            subject_key=secrets.token_bytes(32),
-        ),
-    )
-    public = wallet_key.public_key()
-    assert isinstance(public, ec.EllipticCurvePublicKey)
-    token = issuer.sign(
-        RESIDENT, CLAIMS, "SFZ202600000001", 7, public, at(NOW - DAY), at(NOW + DAY)
-    ).sd_jwt
+    issuer, token = issue_sd_jwt(seal, wallet_key)
     return {
         "seal": seal,
         "holder": wallet_key,
