@@ -10,6 +10,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -70,6 +71,17 @@ def postgres_url() -> Iterator[str | None]:
         yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def end_session(url: str, connection: Any) -> None:
+    """End ``connection``'s session from the server's side, as a restart or
+    an administrator would."""
+    pid = await connection.fetchval("SELECT pg_backend_pid()")
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
 
 
 async def _drop_postgres_tables(url: str) -> None:

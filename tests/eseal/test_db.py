@@ -17,6 +17,8 @@ from eseal.settings import Settings
 from verifier.access import VerificationLog
 from verifier.tables import VerifierAudit
 
+from ..conftest import end_session
+
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
@@ -113,14 +115,6 @@ def test_the_verification_log_is_written_once_when_its_connection_breaks(
 def test_a_cut_connection_neither_hides_the_error_nor_keeps_the_transaction(
     run: Callable[..., Any], settings: Settings
 ) -> None:
-    async def cut(connection: Any) -> None:
-        pid = await connection.fetchval("SELECT pg_backend_pid()")
-        admin = await asyncpg.connect(settings.database_url)
-        try:
-            await admin.execute("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
-
     async def work(engine: EsealPostgresEngine) -> tuple[list[str], object, int]:
         raised = []
         # More cuts than the pool has connections: none may stay taken.
@@ -128,7 +122,7 @@ def test_a_cut_connection_neither_hides_the_error_nor_keeps_the_transaction(
             try:
                 async with engine.transaction() as transaction:
                     await VerifierAudit.insert(_line(n))
-                    await cut(transaction.connection)
+                    await end_session(settings.database_url, transaction.connection)
                     raise LookupError("the block's own error")
             except LookupError as error:
                 raised.append(str(error))

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from typing import Any
 
-import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -18,7 +17,7 @@ from issuer import service as issuer_service
 from issuer.service import IssueRequest
 from issuer.tables import IssuedCredential
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, end_session
 
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
 SAMPLE = json.loads((EXAMPLES / "resident-id.json").read_text("utf-8"))
@@ -93,12 +92,7 @@ def test_a_cut_connection_mid_batch_returns_nothing_unrecorded_and_records_no_ha
         if calls["n"] == 7:  # the fourth batch's credentials are in; cut now
             engine = IssuedCredential._meta.db
             connection = engine.current_transaction.get().connection
-            pid = await connection.fetchval("SELECT pg_backend_pid()")
-            admin = await asyncpg.connect(settings.database_url)
-            try:
-                await admin.execute("SELECT pg_terminate_backend($1)", pid)
-            finally:
-                await admin.close()
+            await end_session(settings.database_url, connection)
 
     monkeypatch.setattr(issuer_service, "insert_many", cut_after_credentials)
 
