@@ -88,13 +88,8 @@ def _dev_keys(settings: Settings) -> None:
     folder = KeyFolder(settings.keys_dir)
     passphrase = settings.passphrase()
     made = NOW - dt.timedelta(days=30)
-    folder.create_root(passphrase, organisation=settings.bureau, now=made)
-    folder.create_seal(
-        passphrase,
-        bureau=settings.bureau,
-        seal_name=settings.seal_name,
-        now=made,
-        dev=True,
+    folder.create_dev(
+        passphrase, bureau=settings.bureau, seal_name=settings.seal_name, now=made
     )
 
 

@@ -110,14 +110,8 @@ def keys_init_dev(
         passphrase = settings.passphrase()
     except ConfigError as error:
         raise _fail(error) from None
-    now = utcnow()
-    folder.create_root(passphrase, organisation=settings.bureau, now=now)
-    cert = folder.create_seal(
-        passphrase,
-        bureau=settings.bureau,
-        seal_name=settings.seal_name,
-        now=now,
-        dev=settings.dev,
+    cert = folder.create_dev(
+        passphrase, bureau=settings.bureau, seal_name=settings.seal_name, now=utcnow()
     )
     out.print(f"created root and seal {folder.current_kid()} in {folder.path}")
     out.print(f"seal: {cert.subject.rfc4514_string()}")

@@ -301,6 +301,17 @@ class KeyFolder:
         log.info("created root certificate %s", cert_kid(cert))
         return cert
 
+    def create_dev(
+        self, passphrase: bytes, *, bureau: str, seal_name: str, now: dt.datetime
+    ) -> x509.Certificate:
+        """A development root and its seal, both made at ``now`` (never for
+        production: the root key stays beside the seal's); the seal's
+        certificate."""
+        self.create_root(passphrase, organisation=bureau, now=now)
+        return self.create_seal(
+            passphrase, bureau=bureau, seal_name=seal_name, now=now, dev=True
+        )
+
     def create_seal(
         self,
         passphrase: bytes,

@@ -134,15 +134,11 @@ def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One development key folder for the run; each test gets a copy."""
     folder = KeyFolder(tmp_path_factory.mktemp("dev-keys") / "keys")
     passphrase = make_settings(folder.path, "sqlite:///unused").passphrase()
-    folder.create_root(
-        passphrase, organisation="泰安市公安局", now=NOW - dt.timedelta(days=30)
-    )
-    folder.create_seal(
+    folder.create_dev(
         passphrase,
         bureau="泰安市公安局",
         seal_name="电子证明专用章",
         now=NOW - dt.timedelta(days=30),
-        dev=True,
     )
     return folder.path
 

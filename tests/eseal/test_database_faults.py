@@ -269,13 +269,8 @@ def _keys(settings: Settings) -> None:
     folder = KeyFolder(settings.keys_dir)
     since = utcnow() - dt.timedelta(days=1)
     passphrase = settings.passphrase()
-    folder.create_root(passphrase, organisation=settings.bureau, now=since)
-    folder.create_seal(
-        passphrase,
-        bureau=settings.bureau,
-        seal_name=settings.seal_name,
-        now=since,
-        dev=True,
+    folder.create_dev(
+        passphrase, bureau=settings.bureau, seal_name=settings.seal_name, now=since
     )
 
 
