@@ -104,8 +104,9 @@ async def complete_allow(message: Message, scope: Scope) -> None:
     known = _routes(scope["litestar_app"]).allow.get(template or "")
     if known is None:  # no route matched the method: Litestar named them
         allowed = [method.strip() for method in given.split(",")]
-        if "GET" in allowed and "HEAD" not in allowed and not scope.get(NO_HEAD):
-            allowed.append("HEAD")
+        if "GET" in allowed and "HEAD" not in allowed:
+            if not _routes(scope["litestar_app"]).refuses_head(scope["path"]):
+                allowed.append("HEAD")
         known = ", ".join(sorted(allowed))
     headers["Allow"] = known
 
@@ -150,6 +151,13 @@ class _Routes:
     allow: Mapping[str, str]  # a route's path format: its methods
     no_head: re.Pattern[str] | None
 
+    def refuses_head(self, path: str) -> bool:
+        """Whether ``path`` reaches a route marked ``NO_HEAD``."""
+        if self.no_head is None:
+            return False
+        # Repeated and trailing slashes reach the route as Litestar routes.
+        return self.no_head.fullmatch(re.sub("/+", "/", path).rstrip("/")) is not None
+
 
 def _routes(app: Litestar) -> _Routes:
     routes: _Routes | None = app.state.get("eseal_routes")
@@ -190,19 +198,16 @@ class App(Litestar):
         receive: Receive | LifeSpanReceive,
         send: Send | LifeSpanSend,
     ) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await super().__call__(scope, receive, send)
-            return
+        # A HEAD for a route marked NO_HEAD stays HEAD, which the route has
+        # no handler for: Litestar's 405 (refuse_head stops one that gets
+        # past this check).
         http = cast(HTTPScope, scope)
-        no_head = _routes(self).no_head
-        path = re.sub("/+", "/", http["path"]).rstrip("/")  # as Litestar routes
-        if no_head is not None and no_head.fullmatch(path):
-            # A HEAD stays HEAD, which the route has no handler for: 405 (and
-            # refuse_head stops one that gets past this), with an Allow that
-            # leaves HEAD out.
-            http = cast(HTTPScope, {**http, NO_HEAD: True})
-        if http["method"] != "HEAD" or http.get(NO_HEAD):
-            await super().__call__(http, receive, send)
+        if (
+            scope["type"] != ScopeType.HTTP
+            or http["method"] != "HEAD"
+            or _routes(self).refuses_head(http["path"])
+        ):
+            await super().__call__(scope, receive, send)
             return
         send_http = cast(Send, send)
         # A copy: the server keeps its own scope, and knows the request was HEAD.
