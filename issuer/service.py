@@ -1108,9 +1108,9 @@ class Issuer:
 async def write_transaction(engine: Any) -> AsyncIterator[None]:
     """A write transaction: on SQLite it takes the write lock at once.
 
-    On PostgreSQL the engine (``eseal.db.EsealPostgresEngine``) gives the
-    connection back and forgets the transaction even when the server has
-    cut the connection and the rollback fails.
+    eSeal's engines (``eseal.db``) give the connection back and forget the
+    transaction however it ends, a cut connection and a failed rollback
+    included.
     """
     async with engine.transaction(**_write_transaction(engine)):
         yield
