@@ -777,12 +777,14 @@ def _public_routes(api: _Api) -> list[Any]:
 
     @get("/.well-known/openid-credential-issuer")
     async def issuer_metadata() -> dict[str, object]:
-        """OpenID4VCI issuer metadata (also at the host's /.well-known)."""
+        """OpenID4VCI issuer metadata (also at the host's
+        /.well-known/openid-credential-issuer followed by the issuer's path)."""
         return issuer_metadata_json(issuer)
 
     @get("/.well-known/oauth-authorization-server")
     async def authorization_metadata() -> dict[str, object]:
-        """OAuth metadata of the token endpoint (also at the host's /.well-known)."""
+        """OAuth metadata of the token endpoint (also at the host's
+        /.well-known/oauth-authorization-server followed by the issuer's path)."""
         return authorization_metadata_json(issuer)
 
     @get("/types/{type_id:str}")
