@@ -213,14 +213,17 @@ class _Transaction(_GivesBack, PostgresTransaction):
 
 
 class EsealSQLiteEngine(SQLiteEngine):
-    """Piccolo's SQLite engine, whose transactions close their connection
-    whatever ends them.
+    """Piccolo's SQLite engine, whose connections are closed, and their
+    aiosqlite threads ended, whatever ends a query or a transaction.
 
     Piccolo closes a transaction's connection only when BEGIN, COMMIT or
     ROLLBACK succeed: one cancelled there (the verifier's log writer cut
     off when the event loop closes, a BEGIN IMMEDIATE waiting for the lock)
     was left for the collector, and aiosqlite's "deleted before being
-    closed" warning surfaced in whichever test came next.
+    closed" warning surfaced in whichever test came next.  A query outside
+    a transaction cancelled while connecting (the issuer's background purge
+    at the same moment) left aiosqlite's thread to answer a loop that was
+    gone.
     """
 
     def transaction(
@@ -253,7 +256,38 @@ class EsealSQLiteEngine(SQLiteEngine):
         return connection
 
     async def _connect(self) -> Any:
-        return await aiosqlite.connect(**self.connection_kwargs)
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        try:
+            return await connection
+        except BaseException:
+            # Cut off (asyncio.run cancels every task before it closes its
+            # loop), aiosqlite stops its thread, but the thread finishes
+            # connecting first and then answers the loop: let it, before
+            # the loop can close.
+            thread = getattr(connection, "_thread", None)
+            while thread is not None and thread.is_alive():
+                await asyncio.sleep(0.005)
+            raise
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: type[Table] | None = None,
+    ) -> Any:
+        # Piccolo's, on a connection from get_connection, always given back.
+        connection = await self.get_connection()
+        try:
+            async with connection.execute(query, args or []) as cursor:
+                await connection.commit()
+                if query_type == "insert" and self.get_version_sync() < 3.35:
+                    assert table is not None  # no RETURNING before 3.35
+                    pk = await self._get_inserted_pk(cursor, table)
+                    return [{table._meta.primary_key._meta.db_column_name: pk}]
+                return await cursor.fetchall()
+        finally:
+            await self.give_back(connection)
 
     async def give_back(self, connection: Any) -> None:
         """Close ``connection``; a failure to close is logged, not raised."""

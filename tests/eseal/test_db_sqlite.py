@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+import threading
 
 import aiosqlite
 import pytest
 from piccolo.engine.sqlite import TransactionType
 
-from eseal.db import EsealSQLiteEngine, engine_from_url, insert_many, migrate
+from eseal.db import EsealSQLiteEngine, bind, engine_from_url, insert_many, migrate
 from verifier.tables import VerifierAudit
 
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
@@ -71,6 +72,40 @@ def test_a_transaction_cut_off_anywhere_closes_its_connection(
     asyncio.run(work())
 
     assert len(opened) >= 50
+    assert [c._connection is None for c in opened] == [True] * len(opened)
+
+
+def test_a_query_cut_off_by_the_loop_closing_leaves_no_thread_behind(
+    sqlite_url: str,
+    opened: list[aiosqlite.Connection],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A query outside a transaction (the issuer's background purge) still
+    # running when asyncio.run closes its loop: aiosqlite's thread went on
+    # connecting and then answered the closed loop ("Event loop is closed"
+    # in whichever test came next, in CI).
+    failed: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda a: failed.append(a.exc_value))
+    asyncio.run(migrate(engine_from_url(sqlite_url)))
+    opened.clear()
+
+    async def leave_running(steps: int) -> None:
+        engine = engine_from_url(sqlite_url)
+        bind(engine)
+        asyncio.get_running_loop().create_task(
+            VerifierAudit.delete().where(VerifierAudit.at < NOW).run()
+        )
+        for _ in range(steps):
+            await asyncio.sleep(0)
+
+    for steps in range(12):
+        asyncio.run(leave_running(steps))  # cancels the query, closes the loop
+    for connection in opened:
+        connection._thread.join(timeout=5)
+
+    assert len(opened) >= 10
+    assert failed == []
+    assert [c._thread.is_alive() for c in opened] == [False] * len(opened)
     assert [c._connection is None for c in opened] == [True] * len(opened)
 
 
